@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv with the locked dependencies and the project installed in editable mode.
+# Safe to run repeatedly: it does nothing when the lock and pyproject have not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if ! command -v uv >/dev/null 2>&1; then
+  "$PY" -m pip install --quiet --disable-pip-version-check uv
+fi
+stamp=.venv/.installed
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+if [[ -x .venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+  exit 0
+fi
+[[ -x .venv/bin/python ]] || uv venv --quiet --python "$PY" .venv
+uv pip install --quiet --python .venv/bin/python -r requirements.lock
+uv pip install --quiet --python .venv/bin/python --no-deps -e .
+echo "$want" > "$stamp"
+echo "bootstrap: .venv ready ($(.venv/bin/python --version))"
