@@ -1,0 +1,12 @@
+"""A thin layer over MLflow's model registry: idempotent registration, aliases, lineage."""
+
+from mlops.registry.client import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    alias_version,
+    find_version_by_run_key,
+    register_version,
+)
+
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "alias_version", "find_version_by_run_key", "register_version"]

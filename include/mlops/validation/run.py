@@ -1,0 +1,113 @@
+"""Run a partition's suite as a Great Expectations checkpoint and build Data Docs.
+
+The GX project lives in ``Settings.gx_dir`` (a file context): suites, validation results
+and the local Data Docs site (``gx/uncommitted/data_docs/local_site/index.html``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops.config import DatasetConfig
+from mlops.sources.base import Interval
+from mlops.validation.suite import build_suite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+def _context(gx_dir: Path):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    gx_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def _summarise(result: Any) -> list[dict]:
+    failed = []
+    for run_result in result.run_results.values():
+        for r in run_result.results:
+            if r.success:
+                continue
+            cfg = r.expectation_config
+            kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+            details = {k: r.result.get(k) for k in ("observed_value", "unexpected_count", "element_count", "unexpected_percent", "partial_unexpected_list", "details") if r.result.get(k) is not None}
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                details["exception"] = str(r.exception_info.get("exception_message"))[:300]
+            failed.append({
+                "expectation": cfg.type,
+                "column": kwargs.get("column"),
+                "expected": {k: v for k, v in kwargs.items() if k != "column"},
+                "details": details,
+            })
+    return failed
+
+
+def describe_failure(item: dict) -> str:
+    """One line per failed expectation: which, where, expected, found."""
+    where = f"column {item['column']!r}" if item.get("column") else "table"
+    d = item["details"]
+    if "unexpected_count" in d and "element_count" in d:
+        found = f"{d['unexpected_count']} of {d['element_count']} values violate it"
+        if d.get("partial_unexpected_list"):
+            found += f" (e.g. {d['partial_unexpected_list'][:3]})"
+    elif "details" in d and isinstance(d["details"], dict) and d["details"].get("mismatched"):
+        found = f"mismatched columns {d['details']['mismatched']}"
+    elif "observed_value" in d:
+        found = f"observed {d['observed_value']!r}"
+    elif "exception" in d:
+        found = f"could not be evaluated: {d['exception']}"
+    else:
+        found = "failed"
+    expected = {k: v for k, v in item["expected"].items() if v is not None and k not in ("result_format", "meta")}
+    return f"{item['expectation']} on {where}: {found}; expected {expected}"
+
+
+def validate_frame(df: "pd.DataFrame", config: DatasetConfig, interval: Interval, *, gx_dir: Path, build_docs: bool = True) -> dict:
+    """Validate one partition's rows; returns the validate step's contract value.
+
+    ``{success, failed_expectations, docs_uri, evaluated_expectations, suite}``
+    """
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    context = _context(Path(gx_dir))
+    source = context.data_sources.add_or_update_pandas(name="mlops_lake")
+    asset_name = config.name
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=asset_name)
+    try:
+        batch_def = asset.get_batch_definition("partition")
+    except (KeyError, LookupError):
+        batch_def = asset.add_batch_definition_whole_dataframe("partition")
+    suite = context.suites.add_or_update(build_suite(config, interval))
+    vd = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{config.name}.partition", data=batch_def, suite=suite)
+    )
+    actions = [UpdateDataDocsAction(name="update_data_docs")] if build_docs else []
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(name=f"{config.name}.partition", validation_definitions=[vd], actions=actions, result_format="SUMMARY")
+    )
+    result = checkpoint.run(
+        batch_parameters={"dataframe": df},
+        run_id=gx.RunIdentifier(run_name=f"{config.name}/{interval.key}"),
+    )
+    docs = context.get_docs_sites_urls()
+    stats = next(iter(result.run_results.values())).statistics
+    return {
+        "success": bool(result.success),
+        "failed_expectations": _summarise(result),
+        "docs_uri": docs[0]["site_url"] if docs else None,
+        "evaluated_expectations": int(stats.get("evaluated_expectations", 0)),
+        "suite": suite.name,
+    }

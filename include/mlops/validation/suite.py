@@ -1,0 +1,77 @@
+"""Expectation suites generated from a dataset config.
+
+Defaults, each tightened or relaxed by the config's ``validation`` section:
+
+* schema: every declared column is present (extra columns are allowed);
+* row count between ``min_rows`` and ``max_rows``;
+* timestamp: never null and inside the partition's data interval;
+* target: never null; in ``{0, 1}`` (or ``validation.categories[target]``) for classification;
+* numeric features: a numeric dtype, at most ``max_null_fraction`` nulls, inside ``ranges``;
+* categorical features: at most ``max_null_fraction`` nulls, values in ``categories`` for
+  all but ``max_unknown_category_fraction`` of the rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlops.config import DatasetConfig
+from mlops.sources.base import Interval
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+NUMERIC_TYPES = [
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "Int8", "Int16", "Int32", "Int64", "Float32", "Float64", "bool",
+]
+
+
+def suite_name(config: DatasetConfig) -> str:
+    return f"{config.name}.partition"
+
+
+def build_suite(config: DatasetConfig, interval: Interval) -> "gx.ExpectationSuite":
+    """The partition suite for one dataset and data interval (pure: no context needed)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    v = config.validation
+    exps: list = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=config.columns, exact_match=False),
+        gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows, max_value=v.max_rows),
+        gxe.ExpectColumnValuesToNotBeNull(column=config.timestamp_column),
+        gxe.ExpectColumnValuesToBeBetween(
+            column=config.timestamp_column,
+            min_value=pd.Timestamp(interval.start),
+            max_value=pd.Timestamp(interval.end),
+            strict_max=True,
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(column=config.target),
+    ]
+    if config.task == "classification":
+        labels = v.categories.get(config.target, [0, 1])
+        exps.append(gxe.ExpectColumnValuesToBeInSet(column=config.target, value_set=labels))
+    else:
+        exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=config.target, type_list=NUMERIC_TYPES))
+    for col in config.features:
+        allowed_nulls = v.null_fraction.get(col, v.max_null_fraction)
+        if allowed_nulls < 1:
+            exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=round(1 - allowed_nulls, 6)))
+    for col in config.numeric_features:
+        exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=col, type_list=NUMERIC_TYPES))
+        if col in v.ranges:
+            lo, hi = v.ranges[col]
+            exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=lo, max_value=hi))
+    for col in config.categorical_features:
+        if col in v.categories:
+            exps.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=col, value_set=list(v.categories[col]), mostly=round(1 - v.max_unknown_category_fraction, 6)
+                )
+            )
+    suite = gx.ExpectationSuite(name=suite_name(config))
+    for e in exps:
+        suite.add_expectation(e)
+    return suite
