@@ -96,4 +96,4 @@ def pip_requirements() -> list[str]:
     """Explicit requirements for logged models (inferring them costs 20+ s per model)."""
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "pandas", "numpy", "scipy", "mlflow-skinny")]
+    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "pandas", "numpy", "scipy", "skops", "mlflow-skinny")]

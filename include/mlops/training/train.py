@@ -17,6 +17,9 @@ from mlops.windows import read_window
 
 log = logging.getLogger(__name__)
 
+#: Types the Pipeline's skops file holds beyond skops' defaults (checked when the model loads).
+SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
+
 
 def experiment_name(config: DatasetConfig) -> str:
     return f"mlops/{config.name}"
@@ -113,12 +116,13 @@ def train_model(
             "features": ",".join(config.features)[:500],
         })
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()} | {"fit_seconds": fit_seconds})
+        lake_uri = (settings.lake_dir / config.name).as_uri()
         mlflow.log_input(
-            mlflow.data.from_pandas(train_w.frame, name=f"{config.name}-train", targets=config.target, source=f"lake:{config.name}:{train_iv}"),
+            mlflow.data.from_pandas(train_w.frame, name=f"{config.name}-train", targets=config.target, source=lake_uri),
             context="training",
         )
         mlflow.log_input(
-            mlflow.data.from_pandas(holdout_w.frame, name=f"{config.name}-holdout", targets=config.target, source=f"lake:{config.name}:{holdout_iv}"),
+            mlflow.data.from_pandas(holdout_w.frame, name=f"{config.name}-holdout", targets=config.target, source=lake_uri),
             context="evaluation",
         )
         mlflow.log_dict({"train": train_w.data_hashes, "holdout": holdout_w.data_hashes, "skipped": {**train_w.skipped, **holdout_w.skipped}}, "lineage/data_hashes.json")
@@ -129,6 +133,8 @@ def train_model(
             pip_requirements=tracking.pip_requirements(),
             signature=infer_signature(X_example, predict_scores(pipe, X_example, config.task)),
             input_example=X_example.head(5),
+            serialization_format="skops",  # safe to load, unlike pickle
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
         result = {
             "run_id": run.info.run_id,

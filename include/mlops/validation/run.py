@@ -21,17 +21,20 @@ log = logging.getLogger(__name__)
 
 
 def _context(gx_dir: Path):
+    """File context whose project folder is ``gx_dir`` (GX names it ``gx`` under the root)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    gx_dir.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    if gx_dir.name != "gx":
+        raise ValueError(f"the GX project folder must be named 'gx', got {gx_dir}")
+    gx_dir.parent.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(gx_dir.parent))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 
-def _summarise(result: Any) -> list[dict]:
+def _summarise(result: Any, columns: set[str]) -> list[dict]:
     failed = []
     for run_result in result.run_results.values():
         for r in run_result.results:
@@ -40,8 +43,11 @@ def _summarise(result: Any) -> list[dict]:
             cfg = r.expectation_config
             kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
             details = {k: r.result.get(k) for k in ("observed_value", "unexpected_count", "element_count", "unexpected_percent", "partial_unexpected_list", "details") if r.result.get(k) is not None}
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                details["exception"] = str(r.exception_info.get("exception_message"))[:300]
+            if kwargs.get("column") and kwargs["column"] not in columns:
+                details = {"missing_column": True}
+            partial = details.get("partial_unexpected_list")
+            if partial is not None and all(v is None or v != v for v in partial):
+                details.pop("partial_unexpected_list")  # only nulls: the count says it all
             failed.append({
                 "expectation": cfg.type,
                 "column": kwargs.get("column"),
@@ -61,12 +67,12 @@ def describe_failure(item: dict) -> str:
             found += f" (e.g. {d['partial_unexpected_list'][:3]})"
     elif "details" in d and isinstance(d["details"], dict) and d["details"].get("mismatched"):
         found = f"mismatched columns {d['details']['mismatched']}"
+    elif d.get("missing_column"):
+        found = "the column is missing"
     elif "observed_value" in d:
         found = f"observed {d['observed_value']!r}"
-    elif "exception" in d:
-        found = f"could not be evaluated: {d['exception']}"
     else:
-        found = "failed"
+        found = "failed (see Data Docs)"
     expected = {k: v for k, v in item["expected"].items() if v is not None and k not in ("result_format", "meta")}
     return f"{item['expectation']} on {where}: {found}; expected {expected}"
 
@@ -100,13 +106,13 @@ def validate_frame(df: "pd.DataFrame", config: DatasetConfig, interval: Interval
     )
     result = checkpoint.run(
         batch_parameters={"dataframe": df},
-        run_id=gx.RunIdentifier(run_name=f"{config.name}/{interval.key}"),
+        run_id=gx.RunIdentifier(run_name=f"{config.name}.{interval.key}"),
     )
     docs = context.get_docs_sites_urls()
     stats = next(iter(result.run_results.values())).statistics
     return {
         "success": bool(result.success),
-        "failed_expectations": _summarise(result),
+        "failed_expectations": _summarise(result, set(map(str, df.columns))),
         "docs_uri": docs[0]["site_url"] if docs else None,
         "evaluated_expectations": int(stats.get("evaluated_expectations", 0)),
         "suite": suite.name,

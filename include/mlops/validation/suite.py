@@ -71,7 +71,4 @@ def build_suite(config: DatasetConfig, interval: Interval) -> "gx.ExpectationSui
                     column=col, value_set=list(v.categories[col]), mostly=round(1 - v.max_unknown_category_fraction, 6)
                 )
             )
-    suite = gx.ExpectationSuite(name=suite_name(config))
-    for e in exps:
-        suite.add_expectation(e)
-    return suite
+    return gx.ExpectationSuite(name=suite_name(config), expectations=exps)

@@ -1,0 +1,212 @@
+"""
+### Nightly training
+
+One run = one data interval `[data_interval_start, data_interval_end)` of the dataset.
+
+1. **ingest** pulls exactly the run's interval from the dataset's source into one Parquet
+   partition (atomic write, row count, content hash).
+2. **validate** runs the dataset's Great Expectations suite as a checkpoint and updates the
+   Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
+3. **detect_drift** compares the partition with the champion's training data (or a trailing
+   window) feature by feature and logs a JSON/HTML/PNG report to MLflow.
+4. **decide** retrains when there is no champion, when enough features drift, when the
+   champion's metric on the new labelled data fell, when the champion is too old, or when
+   the trigger form asks for it; otherwise the run ends at `no_retrain`.
+5. **retrain**: **train** fits the configured scikit-learn Pipeline on the window that ends at
+   `data_interval_end` (never a row after it), **evaluate** scores challenger and champion on
+   the same holdout, and **register** adds one model version per DAG run in MLflow's registry
+   with lineage tags and the alias `challenger`. Promotion to `champion` is the promotion
+   DAG's decision.
+
+Every dataset config under `include/datasets/` with a `dag:` section gets one such DAG; this
+one is built from the config named in its tags. Trigger with **force_retrain** to retrain
+regardless of the decision rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, XComArg, get_current_context, task, task_group
+
+from mlops.airflow.operators import RegisterModelOperator
+from mlops.dagspec import dag_specs
+
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=1),
+}
+
+PARAMS = {
+    "force_retrain": Param(
+        False,
+        type="boolean",
+        title="Force retraining",
+        description="Retrain and register a challenger even if no rule asks for it (no champion, drift, decay, age).",
+    ),
+    "training_window_days": Param(
+        None,
+        type=["null", "integer"],
+        minimum=2,
+        maximum=730,
+        title="Training window (days)",
+        description="Days of data ending at the run's data_interval_end used to train and evaluate. Empty: the dataset config's value.",
+    ),
+    "holdout_days": Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
+        maximum=60,
+        title="Holdout (days)",
+        description="The most recent days of the window kept for evaluation. Empty: the dataset config's value.",
+    ),
+    "note": Param(
+        "",
+        type="string",
+        maxLength=500,
+        title="Note",
+        description="Why this run was triggered; recorded on the MLflow run and the model version.",
+    ),
+}
+
+
+def _setup(dataset: str):
+    """Context, dataset config, settings and interval of the running task."""
+    from mlops.airflow.runtime import dataset_config, interval_of
+    from mlops.config import Settings
+
+    context = get_current_context()
+    return context, dataset_config(dataset), Settings.from_env(), interval_of(context)
+
+
+@task(doc_md="Pull the run's data interval from the source and write its partition (atomic, with row count and content hash).")
+def ingest(dataset: str) -> dict:
+    from mlops.airflow.runtime import source_for
+    from mlops.ingest import ingest_interval
+
+    _, config, settings, interval = _setup(dataset)
+    return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
+
+
+@task(doc_md="Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass.")
+def validate(dataset: str, partition: dict) -> dict:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from mlops.errors import ValidationFailed
+    from mlops.validation import validate_partition
+
+    _, config, settings, interval = _setup(dataset)
+    try:
+        return validate_partition(config, settings, interval)
+    except ValidationFailed as e:
+        # Bad data does not get better with retries: fail at once.
+        raise AirflowFailException(str(e)) from e
+
+
+@task(doc_md="Per-feature drift between the partition and the reference window; report logged to MLflow.")
+def detect_drift(dataset: str, validation: dict) -> dict:
+    from mlops.airflow.runtime import run_key, source_for
+    from mlops.monitor import run_drift_step
+
+    context, config, settings, interval = _setup(dataset)
+    return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
+
+
+@task.branch(doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
+def decide(dataset: str, drift: dict) -> str:
+    from mlops.monitor import champion_state
+    from mlops.training.decide import decide_retrain
+
+    context, config, settings, interval = _setup(dataset)
+    decision = decide_retrain(
+        policy=config.retrain,
+        primary_metric=config.training.primary_metric,
+        interval_end=interval.end,
+        champion=champion_state(config, settings, interval),
+        drift_share=drift.get("drift_share"),
+        drifted_features=drift.get("drifted_features"),
+        force=bool(context["params"].get("force_retrain")),
+    )
+    context["ti"].xcom_push(key="decision", value=decision)
+    return "retrain.train" if decision["retrain"] else "no_retrain"
+
+
+@task(pool="mlops_training", doc_md="Fit the Pipeline on the window ending at data_interval_end; log params, metrics, inputs and the model to MLflow.")
+def train(dataset: str, decision: dict) -> dict:
+    from mlops.airflow.runtime import lineage_tags, run_key, source_for
+    from mlops.training.train import train_model
+
+    context, config, settings, interval = _setup(dataset)
+    params = context["params"]
+    lineage = lineage_tags(context) | {"mlops.retrain_reasons": "; ".join(decision.get("reasons", []))[:4000]}
+    if params.get("note"):
+        lineage["mlops.note"] = str(params["note"])
+    return train_model(
+        config,
+        settings,
+        end=interval.end,
+        run_key=run_key(context),
+        lineage=lineage,
+        window_days=params.get("training_window_days"),
+        holdout_days=params.get("holdout_days"),
+        source=source_for(config, settings),
+    )
+
+
+@task(doc_md="Score challenger and current champion on the same holdout and record the comparison.")
+def evaluate(dataset: str, train_result: dict) -> dict:
+    from mlops.training.evaluate import evaluate_challenger
+
+    _, config, settings, _ = _setup(dataset)
+    return evaluate_challenger(config, settings, train_result)
+
+
+def build_dag(spec: dict) -> DAG:
+    dataset = spec["dataset"]
+    schedule = CronDataIntervalTimetable(spec["schedule"], timezone="UTC") if spec["schedule"] else None
+    with DAG(
+        dag_id=spec["dag_id"],
+        description=f"Nightly ingest, validate, drift, retrain of '{dataset}'. {spec['description']}"[:300],
+        doc_md=__doc__,
+        schedule=schedule,
+        start_date=datetime.fromisoformat(spec["start_date"]).replace(tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=4,
+        default_args=DEFAULT_ARGS,
+        params=PARAMS,
+        tags=["mlops", "training", f"dataset:{dataset}", *spec["tags"]],
+        render_template_as_native_obj=True,
+    ) as dag:
+        partition = ingest(dataset)
+        validation = validate(dataset, partition)
+        drift = detect_drift(dataset, validation)
+        branch = decide(dataset, drift)
+        decision = XComArg(branch.operator, key="decision")
+        no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
+
+        @task_group(group_id="retrain", tooltip="Train, evaluate and register a challenger")
+        def retrain():
+            trained = train(dataset, decision)
+            evaluation = evaluate(dataset, trained)
+            RegisterModelOperator(
+                task_id="register",
+                dataset=dataset,
+                train_result=trained,
+                evaluation=evaluation,
+                validation=validation,
+                drift=drift,
+                decision=decision,
+                doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
+            )
+
+        branch >> [retrain(), no_retrain]
+    return dag
+
+
+for _spec in dag_specs():
+    globals()[_spec["dag_id"]] = build_dag(_spec)

@@ -1,0 +1,150 @@
+"""Custom operators: model registration (and its extra links)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, BaseOperatorLink
+
+from mlops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
+
+
+class _LinkFromOperator(BaseOperatorLink):
+    """A link computed by the operator during ``execute`` (Airflow stores it in XCom when the task ends)."""
+
+    key: str = ""
+
+    def get_link(self, operator: BaseOperator, *, ti_key: "TaskInstanceKey") -> str:
+        return (getattr(operator, "mlflow_links", None) or {}).get(self.key) or ""
+
+
+class MlflowModelVersionLink(_LinkFromOperator):
+    name = "MLflow model version"
+    key = "model_version"
+
+
+class MlflowRunLink(_LinkFromOperator):
+    name = "MLflow run"
+    key = "run"
+
+
+class RegisterModelOperator(BaseOperator):
+    """Register a trained model in MLflow's registry with lineage tags, once per DAG run.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset config name; gives the registered model's name.
+    train_result : dict
+        The train step's value (``run_id``, ``model_uri``, ``metrics``, windows, data hashes).
+    evaluation, validation, drift, decision : dict, optional
+        The other steps' values; recorded as tags on the model version.
+    alias : str
+        Alias set on the new version (default ``challenger``). Promotion to ``champion`` is
+        the promotion DAG's job, never this operator's.
+
+    Returns ``{model_name, version, alias, created, run_id}``. A retry or a re-run of the
+    same DAG run returns the version it registered before; it never creates a second one.
+    """
+
+    template_fields: Sequence[str] = ("dataset", "train_result", "evaluation", "validation", "drift", "decision", "alias")
+    operator_extra_links = (MlflowModelVersionLink(), MlflowRunLink())
+    ui_color = "#d9f2e6"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        train_result: Any,
+        evaluation: Any = None,
+        validation: Any = None,
+        drift: Any = None,
+        decision: Any = None,
+        alias: str = "challenger",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.train_result = train_result
+        self.evaluation = evaluation
+        self.validation = validation
+        self.drift = drift
+        self.decision = decision
+        self.alias = alias
+        self.mlflow_links: dict[str, str] = {}
+
+    @staticmethod
+    def _as_dict(name: str, value: Any, required: tuple[str, ...] = ()) -> dict:
+        if value is None:
+            value = {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"RegisterModelOperator: {name} must be a dict or JSON object, got {value[:80]!r}") from e
+        if not isinstance(value, dict):
+            raise ConfigError(f"RegisterModelOperator: {name} must be a dict, got {type(value).__name__}")
+        missing = [k for k in required if k not in value]
+        if missing:
+            raise ConfigError(f"RegisterModelOperator: {name} lacks {missing}; pass the train task's return value")
+        return value
+
+    def execute(self, context: "Context") -> dict:
+        from mlops import tracking
+        from mlops.airflow.runtime import dataset_config, lineage_tags, run_key
+        from mlops.config import Settings
+        from mlops.registry import register_version
+
+        train = self._as_dict("train_result", self.train_result, ("run_id", "model_uri", "metrics"))
+        evaluation = self._as_dict("evaluation", self.evaluation)
+        validation = self._as_dict("validation", self.validation)
+        drift = self._as_dict("drift", self.drift)
+        decision = self._as_dict("decision", self.decision)
+        config = dataset_config(self.dataset)
+        settings = Settings.from_env()
+        client = tracking.client(settings)
+        tags = {
+            **lineage_tags(context),
+            "mlops.dataset": config.name,
+            "mlops.data_interval_end": (train.get("holdout_window") or [None, None])[1],
+            "mlops.training_window": json.dumps(train.get("training_window")),
+            "mlops.holdout_window": json.dumps(train.get("holdout_window")),
+            "mlops.data_hashes": {k: v[:16] for k, v in train.get("data_hashes", {}).items()},
+            "mlops.data_fingerprint": train.get("data_fingerprint"),
+            "mlops.input_fingerprint": train.get("input_fingerprint"),
+            "mlops.config_fingerprint": config.fingerprint(),
+            "mlops.code_version": tracking.code_version(),
+            "mlops.metrics": train["metrics"],
+            "mlops.validation": {"success": validation.get("success"), "docs_uri": validation.get("docs_uri")},
+            "mlops.drift_report_uri": drift.get("report_uri", ""),
+            "mlops.drift_share": drift.get("drift_share", ""),
+            "mlops.retrain_reasons": decision.get("reasons", []),
+            "mlops.blessed": str(evaluation.get("blessed", "")).lower(),
+            "mlops.evaluation": {k: evaluation.get(k) for k in ("challenger_metrics", "champion_metrics", "champion_version", "reasons")},
+        }
+        result = register_version(
+            client,
+            name=config.model_name,
+            model_uri=train["model_uri"],
+            model_id=train.get("model_id"),
+            run_id=train["run_id"],
+            run_key=run_key(context),
+            tags={k: v for k, v in tags.items() if v is not None},
+            alias=self.alias,
+            description=f"Trained by {run_key(context)} on {config.name}; reasons: {'; '.join(decision.get('reasons', [])) or 'n/a'}",
+        )
+        self.mlflow_links = {
+            "model_version": tracking.model_version_url(settings, result["model_name"], result["version"]) or "",
+            "run": tracking.run_url(settings, train.get("experiment_id", ""), train["run_id"]) or "",
+        }
+        self.log.info(
+            "model %s version %s (%s) alias %s", result["model_name"], result["version"],
+            "created" if result["created"] else "already registered by this run", self.alias,
+        )
+        return result

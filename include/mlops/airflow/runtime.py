@@ -1,0 +1,75 @@
+"""Helpers that turn an Airflow task context into the domain's inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops.config import DatasetConfig, Settings, load_dataset
+from mlops.errors import ConfigError
+from mlops.sources.base import Interval, Source
+
+VARIABLE_PREFIX = "mlops_dataset__"
+
+
+def interval_of(context: dict[str, Any]) -> Interval:
+    """The run's data interval ``[data_interval_start, data_interval_end)``."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise ConfigError(
+            f"DAG run {context.get('run_id')!r} has no data interval; the pipeline needs one per run. "
+            "Schedule the DAG with a data-interval timetable (CronDataIntervalTimetable)."
+        )
+    return Interval(start, end)
+
+
+def run_key(context: dict[str, Any]) -> str:
+    """``<dag_id>/<run_id>``: the key that makes every step idempotent per DAG run."""
+    return f"{context['dag'].dag_id}/{context['run_id']}"
+
+
+def dataset_config(name: str) -> DatasetConfig:
+    """The dataset config file merged with the Airflow Variable ``mlops_dataset__<name>`` if it exists."""
+    from airflow.sdk import Variable
+
+    override = Variable.get(f"{VARIABLE_PREFIX}{name}", default=None)
+    return load_dataset(name, override=override)
+
+
+def sql_url(conn_id: str) -> str:
+    """SQLAlchemy URL of an Airflow connection (used by the sql source; never logged)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}"
+    if conn.conn_type in ("postgres", "postgresql"):
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            "postgresql+psycopg2", username=conn.login, password=conn.password, host=conn.host,
+            port=conn.port, database=conn.schema,
+        ).render_as_string(hide_password=False)
+    extra = conn.extra_dejson
+    if extra.get("sqlalchemy_url"):
+        return extra["sqlalchemy_url"]
+    return conn.get_uri()
+
+
+def source_for(config: DatasetConfig, settings: Settings) -> Source:
+    from mlops.sources import build_source
+
+    url = None
+    if config.source.kind == "sql" and config.source.options.get("conn_id"):
+        url = sql_url(config.source.options["conn_id"])
+    return build_source(config, settings, sql_url=url)
+
+
+def lineage_tags(context: dict[str, Any]) -> dict[str, str]:
+    """Tags that tie an MLflow run or model version to its Airflow DAG run."""
+    dag_run = context.get("dag_run")
+    return {
+        "mlops.dag_id": context["dag"].dag_id,
+        "mlops.run_id": context["run_id"],
+        "mlops.run_type": str(getattr(dag_run, "run_type", "") or ""),
+        "mlops.logical_date": str(context.get("logical_date") or ""),
+    }

@@ -1,0 +1,130 @@
+"""The drift step and the champion's state: what the retraining decision is based on.
+
+Reference policy: the champion's training window (the data it learned from), read from
+the lake; when there is no champion, or its window is no longer in the lake, a trailing
+window of ``drift.reference_days`` that ends where the current interval starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from mlops.config import DatasetConfig, Settings
+from mlops.errors import InsufficientData
+from mlops.lake import Lake
+from mlops.sources.base import Interval, Source
+from mlops.windows import read_window, trailing
+
+log = logging.getLogger(__name__)
+
+
+def monitoring_experiment(config: DatasetConfig) -> str:
+    return f"mlops/{config.name}/monitoring"
+
+
+def champion_version(config: DatasetConfig, settings: Settings):
+    from mlops import tracking
+    from mlops.registry import CHAMPION, alias_version
+
+    return alias_version(tracking.client(settings), config.model_name, CHAMPION)
+
+
+def reference_interval(config: DatasetConfig, interval: Interval, champion) -> tuple[Interval, str]:
+    """The reference window and a sentence saying why it was chosen. It always ends by ``interval.start``."""
+    if champion is not None and champion.tags.get("mlops.training_window"):
+        start, end = json.loads(champion.tags["mlops.training_window"])
+        ref = Interval.parse(start, end)
+        if ref.end <= interval.start:
+            return ref, f"training window of champion v{champion.version}"
+        # A champion trained on data that overlaps this interval (e.g. a re-run): cut at the interval start.
+        if ref.start < interval.start:
+            return Interval(ref.start, interval.start), f"training window of champion v{champion.version}, cut at the interval start"
+    return trailing(interval.start, config.drift.reference_days), f"trailing {config.drift.reference_days} days (no usable champion window)"
+
+
+def run_drift_step(
+    config: DatasetConfig,
+    settings: Settings,
+    interval: Interval,
+    *,
+    run_key: str,
+    source: Source | None = None,
+) -> dict:
+    """Compare the interval's partition with the reference; write and log the report.
+
+    Returns the drift step's contract value
+    ``{drift_share, drifted_features, method_by_feature, report_uri, reference, dataset_drift}``.
+    """
+    import mlflow
+
+    from mlops import tracking
+    from mlops.drift import detect_drift, write_report
+
+    lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
+    current = lake.read(interval)
+    champion = champion_version(config, settings)
+    ref_interval, why = reference_interval(config, interval, champion)
+    try:
+        reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+    except InsufficientData:
+        if champion is None:
+            raise
+        ref_interval, why = trailing(interval.start, config.drift.reference_days), "trailing window (champion's training data no longer in the lake)"
+        reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+    result = detect_drift(reference, current, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
+    out_dir = Path(settings.reports_dir) / config.name / "drift" / interval.key
+    paths = write_report(result, reference, current, out_dir, title=f"Drift of {config.name}, {interval} vs {why}")
+    summary = result.to_dict()
+    tracking.client(settings)
+    exp_id = tracking.experiment_id(settings, monitoring_experiment(config))
+    previous = tracking.find_run(settings, monitoring_experiment(config), {"mlops.run_key": run_key})
+    ts_ms = int(interval.start.timestamp() * 1000)
+    with mlflow.start_run(
+        run_id=previous.info.run_id if previous else None,
+        experiment_id=None if previous else exp_id,
+        run_name=None if previous else f"drift {interval.key}",
+        tags={"mlops.run_key": run_key, "mlops.interval": interval.key, "mlops.reference": why} if not previous else None,
+    ) as run:
+        mlflow.log_metric("drift_share", summary["drift_share"], timestamp=ts_ms)
+        for f in summary["features"]:
+            mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms)
+        for kind, path in paths.items():
+            mlflow.log_artifact(path, artifact_path="drift")
+        monitoring_run_id = run.info.run_id
+    return {
+        "drift_share": summary["drift_share"],
+        "drifted_features": summary["drifted_features"],
+        "method_by_feature": summary["method_by_feature"],
+        "dataset_drift": summary["dataset_drift"],
+        "report_uri": Path(paths["html"]).as_uri(),
+        "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": len(reference)},
+        "monitoring_run_id": monitoring_run_id,
+        "monitoring_experiment_id": exp_id,
+    }
+
+
+def champion_state(config: DatasetConfig, settings: Settings, interval: Interval):
+    """The champion's version, data end, holdout metric and metric on the new (labelled) partition."""
+    import mlflow
+
+    from mlops.training.decide import ChampionState
+    from mlops.training.metrics import compute_metrics
+    from mlops.training.model import predict_scores, prepare_features
+
+    champion = champion_version(config, settings)
+    if champion is None:
+        return None
+    metric = config.training.primary_metric
+    tags = champion.tags
+    data_end = datetime.fromisoformat(tags["mlops.data_interval_end"]) if tags.get("mlops.data_interval_end") else None
+    reference_metric = json.loads(tags.get("mlops.metrics", "{}")).get(metric)
+    current_metric = None
+    frame = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir).read(interval)
+    if len(frame):
+        model = mlflow.sklearn.load_model(f"models:/{config.model_name}/{champion.version}")
+        scores = predict_scores(model, prepare_features(frame, config), config.task)
+        current_metric = compute_metrics(config.task, frame[config.target].to_numpy(), scores).get(metric)
+    return ChampionState(version=str(champion.version), data_end=data_end, reference_metric=reference_metric, current_metric=current_metric)

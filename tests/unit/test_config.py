@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+from mlops.config import Settings, list_datasets, load_dataset
+from mlops.errors import ConfigError
+
+
+def test_shipped_configs_load():
+    assert {"flights", "synthetic"} <= set(list_datasets())
+    flights = load_dataset("flights")
+    assert flights.target == "is_late" and flights.task == "classification"
+    assert flights.model_name == "flights_late_arrival"
+    assert "dep_delay" in flights.features and "arr_delay" not in flights.features
+
+
+def test_override_merges_key_by_key():
+    cfg = load_dataset("flights", override=json.dumps({"training": {"window_days": 14}}))
+    assert cfg.training.window_days == 14
+    assert cfg.training.holdout_days == 3  # untouched sibling key
+
+
+def test_fingerprint_changes_with_content():
+    a, b = load_dataset("flights"), load_dataset("flights", override={"model": {"seed": 1}})
+    assert a.fingerprint() == load_dataset("flights").fingerprint()
+    assert a.fingerprint() != b.fingerprint()
+
+
+def test_invalid_config_names_the_field():
+    with pytest.raises(ConfigError, match=r"training: .*holdout_days \(28\) must be smaller than window_days \(28\)"):
+        load_dataset("flights", override={"training": {"holdout_days": 28}})
+    with pytest.raises(ConfigError, match=r"model.estimator: .*scikit-learn import path"):
+        load_dataset("flights", override={"model": {"estimator": "os.system"}})
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_dataset("flights", override="{nope")
+
+
+def test_unknown_dataset_lists_known_ones():
+    with pytest.raises(ConfigError, match=r"known datasets .*'flights'"):
+        load_dataset("nope")
+
+
+def test_settings_require_tracking_uri():
+    with pytest.raises(ConfigError, match=r"\['MLFLOW_TRACKING_URI'\] are not set"):
+        Settings.from_env({"MLOPS_HOME": "/tmp/x"})
+    s = Settings.from_env({"MLOPS_HOME": "/tmp/x", "MLFLOW_TRACKING_URI": "sqlite:///x.db"})
+    assert s.lake_dir.as_posix() == "/tmp/x/lake"

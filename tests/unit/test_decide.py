@@ -1,0 +1,41 @@
+from datetime import datetime, timezone
+
+from mlops.config import RetrainPolicy
+from mlops.training.decide import ChampionState, decide_retrain
+
+END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance=0.05, max_model_age_days=30)
+
+
+def _decide(champion=None, drift=0.0, force=False, metric="roc_auc"):
+    return decide_retrain(policy=POLICY, primary_metric=metric, interval_end=END, champion=champion, drift_share=drift, drifted_features=["x0", "x1"], force=force)
+
+
+def _champ(ref=0.80, now=0.79, end=datetime(2024, 1, 20, tzinfo=timezone.utc)):
+    return ChampionState(version="4", data_end=end, reference_metric=ref, current_metric=now)
+
+
+def test_quiet_day_does_not_retrain():
+    assert _decide(_champ(), drift=0.1) == {"retrain": False, "reasons": []}
+
+
+def test_each_rule_gives_its_reason():
+    assert _decide(None)["reasons"] == ["no champion: nothing serves yet"]
+    drift = _decide(_champ(), drift=0.4)
+    assert drift["retrain"] and drift["reasons"][0].startswith("drift: 40% of features drifted (threshold 30%): x0, x1")
+    decay = _decide(_champ(now=0.70))["reasons"][0]
+    assert decay.startswith("performance decay: champion v4 roc_auc=0.7000") and "tolerance 0.05" in decay
+    old = _decide(_champ(end=datetime(2023, 12, 1, tzinfo=timezone.utc)))["reasons"][0]
+    assert old.startswith("model age: champion v4 was trained on data ending 2023-12-01, 62 days")
+    assert _decide(_champ(), force=True)["reasons"] == ["forced: the run was triggered with force_retrain"]
+
+
+def test_decay_respects_metric_direction():
+    # For an error metric a rise is a decay.
+    assert _decide(_champ(ref=10.0, now=10.2), metric="rmse")["retrain"]
+    assert not _decide(_champ(ref=10.0, now=9.0), metric="rmse")["retrain"]
+
+
+def test_threshold_is_inclusive_and_reasons_accumulate():
+    both = _decide(_champ(now=0.5), drift=0.3, force=True)
+    assert both["retrain"] and len(both["reasons"]) == 3

@@ -1,0 +1,44 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from mlops import tracking
+from mlops.errors import RegistryError
+from mlops.registry import CHALLENGER, alias_version, find_version_by_run_key, register_version
+from mlops.sources.synthetic import SyntheticSource
+from mlops.training.train import train_model
+
+
+@pytest.fixture
+def trained(settings, synthetic_config):
+    return train_model(
+        synthetic_config, settings, end=datetime(2024, 1, 12, tzinfo=timezone.utc), run_key="dag/reg",
+        source=SyntheticSource(rows_per_day=300, seed=9), window_days=5, holdout_days=1,
+    )
+
+
+def test_register_once_per_run_key(settings, trained):
+    client = tracking.client(settings)
+    name = "unit_registry_model"
+    args = dict(name=name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key="dag/run-a", tags={"mlops.metrics": {"roc_auc": 0.9}})
+    first = register_version(client, **args)
+    assert first["created"] and first["alias"] == CHALLENGER
+    retry = register_version(client, **args)
+    assert retry == {**first, "created": False}
+    assert len(client.search_model_versions(f"name = '{name}'")) == 1
+    v = alias_version(client, name, CHALLENGER)
+    assert str(v.version) == first["version"] and v.tags["mlops.metrics"] == '{"roc_auc": 0.9}'
+    second = register_version(client, **{**args, "run_key": "dag/run-b"})
+    assert int(second["version"]) == int(first["version"]) + 1
+    assert alias_version(client, name, "champion") is None
+    assert alias_version(client, "no_such_model", CHALLENGER) is None
+
+
+def test_duplicate_run_keys_are_reported(settings, trained):
+    client = tracking.client(settings)
+    name = "unit_registry_dupes"
+    client.create_registered_model(name)
+    for _ in range(2):
+        client.create_model_version(name, source=trained["model_uri"], run_id=trained["run_id"], tags={"mlops.run_key": "dag/x"})
+    with pytest.raises(RegistryError, match=r"versions \[1, 2\] all carry mlops.run_key='dag/x'"):
+        find_version_by_run_key(client, name, "dag/x")
