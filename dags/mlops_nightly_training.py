@@ -77,11 +77,18 @@ PARAMS = {
 
 def _setup(dataset: str):
     """Context, dataset config, settings and interval of the running task."""
-    from mlops.airflow.runtime import dataset_config, interval_of
+    from mlops.airflow.runtime import dataset_config, fail_fast, interval_of
     from mlops.config import Settings
 
     context = get_current_context()
-    return context, dataset_config(dataset), Settings.from_env(), interval_of(context)
+    with fail_fast():
+        return context, dataset_config(dataset), Settings.from_env(), interval_of(context)
+
+
+def _fail_fast():
+    from mlops.airflow.runtime import fail_fast
+
+    return fail_fast()
 
 
 @task(doc_md="Pull the run's data interval from the source and write its partition (atomic, with row count and content hash).")
@@ -90,22 +97,17 @@ def ingest(dataset: str) -> dict:
     from mlops.ingest import ingest_interval
 
     _, config, settings, interval = _setup(dataset)
-    return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
+    with _fail_fast():
+        return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
 
 
 @task(doc_md="Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass.")
 def validate(dataset: str, partition: dict) -> dict:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from mlops.errors import ValidationFailed
     from mlops.validation import validate_partition
 
     _, config, settings, interval = _setup(dataset)
-    try:
+    with _fail_fast():  # bad data does not get better with retries: fail at once
         return validate_partition(config, settings, interval)
-    except ValidationFailed as e:
-        # Bad data does not get better with retries: fail at once.
-        raise AirflowFailException(str(e)) from e
 
 
 @task(doc_md="Per-feature drift between the partition and the reference window; report logged to MLflow.")
@@ -114,22 +116,26 @@ def detect_drift(dataset: str, validation: dict) -> dict:
     from mlops.monitor import run_drift_step
 
     context, config, settings, interval = _setup(dataset)
-    return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
+    with _fail_fast():
+        return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
 
 @task.branch(doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
     from mlops.monitor import champion_state
-    from mlops.training.decide import decide_retrain
+    from mlops.training.decide import decide_retrain, policy_drift
 
     context, config, settings, interval = _setup(dataset)
+    share, drifted = policy_drift(drift, config.retrain, config.features)
+    with _fail_fast():
+        state = champion_state(config, settings, interval)
     decision = decide_retrain(
         policy=config.retrain,
         primary_metric=config.training.primary_metric,
         interval_end=interval.end,
-        champion=champion_state(config, settings, interval),
-        drift_share=drift.get("drift_share"),
-        drifted_features=drift.get("drifted_features"),
+        champion=state,
+        drift_share=share,
+        drifted_features=drifted,
         force=bool(context["params"].get("force_retrain")),
     )
     context["ti"].xcom_push(key="decision", value=decision)
@@ -146,16 +152,17 @@ def train(dataset: str, decision: dict) -> dict:
     lineage = lineage_tags(context) | {"mlops.retrain_reasons": "; ".join(decision.get("reasons", []))[:4000]}
     if params.get("note"):
         lineage["mlops.note"] = str(params["note"])
-    return train_model(
-        config,
-        settings,
-        end=interval.end,
-        run_key=run_key(context),
-        lineage=lineage,
-        window_days=params.get("training_window_days"),
-        holdout_days=params.get("holdout_days"),
-        source=source_for(config, settings),
-    )
+    with _fail_fast():
+        return train_model(
+            config,
+            settings,
+            end=interval.end,
+            run_key=run_key(context),
+            lineage=lineage,
+            window_days=params.get("training_window_days"),
+            holdout_days=params.get("holdout_days"),
+            source=source_for(config, settings),
+        )
 
 
 @task(doc_md="Score challenger and current champion on the same holdout and record the comparison.")
@@ -163,7 +170,8 @@ def evaluate(dataset: str, train_result: dict) -> dict:
     from mlops.training.evaluate import evaluate_challenger
 
     _, config, settings, _ = _setup(dataset)
-    return evaluate_challenger(config, settings, train_result)
+    with _fail_fast():
+        return evaluate_challenger(config, settings, train_result)
 
 
 def build_dag(spec: dict) -> DAG:

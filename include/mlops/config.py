@@ -95,6 +95,10 @@ class RetrainPolicy(_Strict):
     drift_share: float = Field(0.3, gt=0, le=1, description="Retrain when at least this share of features drift")
     performance_tolerance: float = Field(0.05, ge=0, description="Retrain when the champion's primary metric on new data falls this much below its holdout value")
     max_model_age_days: int = Field(30, ge=1, description="Retrain when the champion's training data ends this many days before data_interval_end")
+    drift_features: list[str] | None = Field(
+        None,
+        description="Features whose drift counts toward drift_share (default: all). All features are still tested and reported.",
+    )
 
 
 class DatasetConfig(_Strict):
@@ -123,6 +127,9 @@ class DatasetConfig(_Strict):
         dupes = sorted({f for f in features if features.count(f) > 1})
         if dupes:
             raise ValueError(f"features listed twice: {dupes}")
+        unknown = sorted(set(self.retrain.drift_features or []) - set(features))
+        if unknown:
+            raise ValueError(f"retrain.drift_features names columns that are not features: {unknown}")
         for special in (self.target, self.timestamp_column):
             if special in features:
                 raise ValueError(f"column {special!r} cannot be both a feature and the target/timestamp")

@@ -45,7 +45,7 @@ class PartitionInfo:
 
     @property
     def path(self) -> Path:
-        return Path(self.partition_uri.removeprefix("file://"))
+        return uri_to_path(self.partition_uri)
 
     @property
     def interval(self) -> Interval:
@@ -53,6 +53,23 @@ class PartitionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def path_to_uri(path: Path) -> str:
+    """``file://`` URI of a local path, keeping ``=`` readable (``ds=2013-03-01``)."""
+    from urllib.parse import quote
+
+    return "file://" + quote(str(Path(path).resolve()), safe="/=:@-._~+,")
+
+
+def uri_to_path(uri: str) -> Path:
+    """Local path of a ``file://`` URI (``Path.as_uri`` percent-encodes ``=`` in partition names)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise LakeError(f"expected a local file URI, got {uri!r}")
+    return Path(unquote(parsed.path))
 
 
 def content_hash(df: "pd.DataFrame") -> str:
@@ -112,7 +129,7 @@ class Lake:
 
         df = canonical_order(df, timestamp_column)
         info = PartitionInfo(
-            partition_uri=self.path_for(interval).as_uri(),
+            partition_uri=path_to_uri(self.path_for(interval)),
             dataset=self.dataset,
             interval_start=interval.start.isoformat(),
             interval_end=interval.end.isoformat(),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import InsufficientData
-from mlops.lake import Lake
+from mlops.lake import Lake, path_to_uri
 from mlops.sources.base import Interval, Source
 from mlops.windows import read_window, trailing
 
@@ -90,7 +90,8 @@ def run_drift_step(
     ) as run:
         mlflow.log_metric("drift_share", summary["drift_share"], timestamp=ts_ms)
         for f in summary["features"]:
-            mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms)
+            if f["score"] is not None:  # None: the feature was empty on one side
+                mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms)
         for kind, path in paths.items():
             mlflow.log_artifact(path, artifact_path="drift")
         monitoring_run_id = run.info.run_id
@@ -99,7 +100,7 @@ def run_drift_step(
         "drifted_features": summary["drifted_features"],
         "method_by_feature": summary["method_by_feature"],
         "dataset_drift": summary["dataset_drift"],
-        "report_uri": Path(paths["html"]).as_uri(),
+        "report_uri": path_to_uri(Path(paths["html"])),
         "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": len(reference)},
         "monitoring_run_id": monitoring_run_id,
         "monitoring_experiment_id": exp_id,

@@ -31,8 +31,15 @@ def experiment_id(settings: Settings, name: str) -> str:
     exp = c.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
+    # A server decides where artifacts go; with a local store they go under MLOPS_HOME
+    # (MLflow would otherwise write ./mlruns in whatever the working directory is).
+    from mlops.lake import path_to_uri
+
+    location = None
+    if not settings.tracking_uri.startswith(("http://", "https://", "databricks")):
+        location = path_to_uri(settings.home / "mlflow-artifacts" / name.replace("/", "_"))
     try:
-        return c.create_experiment(name, tags={f"{TAG_PREFIX}managed": "true"})
+        return c.create_experiment(name, artifact_location=location, tags={f"{TAG_PREFIX}managed": "true"})
     except MlflowException:
         exp = c.get_experiment_by_name(name)
         if exp is None:

@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 
 from mlops.config import RetrainPolicy
-from mlops.training.decide import ChampionState, decide_retrain
+from mlops.training.decide import ChampionState, decide_retrain, policy_drift
 
 END = datetime(2024, 2, 1, tzinfo=timezone.utc)
 POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance=0.05, max_model_age_days=30)
@@ -39,3 +39,11 @@ def test_decay_respects_metric_direction():
 def test_threshold_is_inclusive_and_reasons_accumulate():
     both = _decide(_champ(now=0.5), drift=0.3, force=True)
     assert both["retrain"] and len(both["reasons"]) == 3
+
+
+def test_policy_drift_counts_watched_features_only():
+    drift = {"drifted_features": ["temp", "dep_delay"]}
+    watched = RetrainPolicy(drift_features=["dep_delay", "carrier"])
+    assert policy_drift(drift, watched, ["temp", "dep_delay", "carrier"]) == (0.5, ["dep_delay"])
+    assert policy_drift(drift, POLICY, ["temp", "dep_delay", "carrier", "origin"]) == (0.5, ["temp", "dep_delay"])
+    assert policy_drift({}, POLICY, ["x"]) == (None, [])

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from mlops.config import load_dataset
-from mlops.errors import SourceError
+from mlops.errors import ConfigError, SourceError
 from mlops.sources import build_source
 from mlops.sources.base import Interval
 from mlops.sources.files import FilesSource
@@ -23,8 +23,16 @@ def test_interval_keys_and_validation():
     assert Interval.days(date(2013, 3, 1)).key == "ds=2013-03-01"
     iv = Interval.parse("2013-03-01T06:00:00+00:00", "2013-03-02T06:00:00+00:00")
     assert iv.key == "from=2013-03-01T060000_to=2013-03-02T060000" and len(iv.day_starts()) == 2
-    with pytest.raises(SourceError, match="is empty; expected end after start"):
+    with pytest.raises(ConfigError, match="is empty; expected end after start"):
         Interval.parse("2013-03-01", "2013-03-01")
+
+
+def test_interval_normalises_datetime_subclasses():
+    import pendulum
+
+    iv = Interval(pendulum.datetime(2013, 2, 28, tz="Europe/Paris"), pendulum.datetime(2013, 3, 1, tz="Europe/Paris"))
+    assert type(iv.start) is datetime and iv.start == datetime(2013, 2, 27, 23, tzinfo=timezone.utc)
+    assert (iv.start - (iv.end - iv.start)).tzinfo is not None
 
 
 def test_replay_serves_2013_and_maps_other_years(settings):

@@ -96,6 +96,12 @@ class RegisterModelOperator(BaseOperator):
         return value
 
     def execute(self, context: "Context") -> dict:
+        from mlops.airflow.runtime import fail_fast
+
+        with fail_fast():
+            return self._register(context)
+
+    def _register(self, context: "Context") -> dict:
         from mlops import tracking
         from mlops.airflow.runtime import dataset_config, lineage_tags, run_key
         from mlops.config import Settings

@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from datetime import timezone
 from typing import Any
 
 from mlops.config import DatasetConfig, Settings, load_dataset
-from mlops.errors import ConfigError
+from mlops.errors import ConfigError, MlopsError, SourceError
 from mlops.sources.base import Interval, Source
 
 VARIABLE_PREFIX = "mlops_dataset__"
 
 
 def interval_of(context: dict[str, Any]) -> Interval:
-    """The run's data interval ``[data_interval_start, data_interval_end)``."""
+    """The run's data interval ``[data_interval_start, data_interval_end)``.
+
+    A run without a data interval (a manual-only DAG, where start equals end) processes
+    the UTC day of its logical date.
+    """
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is None or end is None:
-        raise ConfigError(
-            f"DAG run {context.get('run_id')!r} has no data interval; the pipeline needs one per run. "
-            "Schedule the DAG with a data-interval timetable (CronDataIntervalTimetable)."
-        )
+    if start is None or end is None or start == end:
+        anchor = start or context.get("logical_date")
+        if anchor is None:
+            raise ConfigError(
+                f"DAG run {context.get('run_id')!r} has neither a data interval nor a logical date; the pipeline "
+                "needs one per run. Trigger it with a logical date or schedule it with CronDataIntervalTimetable."
+            )
+        return Interval.days(anchor.astimezone(timezone.utc).date())
     return Interval(start, end)
+
+
+@contextmanager
+def fail_fast():
+    """Turn errors that a retry cannot fix into ``AirflowFailException`` (no retries).
+
+    Source errors (a database or folder that may come back) keep Airflow's retries.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except SourceError:
+        raise
+    except MlopsError as e:
+        raise AirflowFailException(f"{type(e).__name__}: {e}") from e
 
 
 def run_key(context: dict[str, Any]) -> str:

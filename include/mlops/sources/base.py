@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 
-from mlops.errors import SourceError
+from mlops.errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,13 +21,9 @@ class Interval:
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
-            value = getattr(self, name)
-            if value.tzinfo is None:
-                object.__setattr__(self, name, value.replace(tzinfo=timezone.utc))
-            else:
-                object.__setattr__(self, name, value.astimezone(timezone.utc))
+            object.__setattr__(self, name, _plain_utc(getattr(self, name)))
         if self.end <= self.start:
-            raise SourceError(
+            raise ConfigError(
                 f"data interval [{self.start.isoformat()}, {self.end.isoformat()}) is empty; expected end after start. "
                 "Use a schedule with data intervals (e.g. CronDataIntervalTimetable) or pass both bounds."
             )
@@ -64,6 +60,17 @@ class Interval:
 
     def __str__(self) -> str:
         return self.key if self.is_day else f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def _plain_utc(value: datetime) -> datetime:
+    """A stdlib ``datetime`` in UTC (naive values are taken as UTC).
+
+    Subclasses such as pendulum's ``DateTime`` (what Airflow passes in the context) can
+    drop their zone in arithmetic, so intervals always hold plain datetimes.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=timezone.utc)
 
 
 def _as_datetime(value: str | datetime) -> datetime:

@@ -19,6 +19,15 @@ class ChampionState:
     current_metric: float | None
 
 
+def policy_drift(drift: dict, policy: RetrainPolicy, features: list[str]) -> tuple[float | None, list[str]]:
+    """Share and names of drifted features among those the policy watches (``retrain.drift_features``)."""
+    if drift.get("drifted_features") is None:
+        return None, []
+    watched = policy.drift_features or features
+    drifted = [f for f in drift["drifted_features"] if f in watched]
+    return (len(drifted) / len(watched) if watched else 0.0), drifted
+
+
 def decide_retrain(
     *,
     policy: RetrainPolicy,
@@ -37,7 +46,8 @@ def decide_retrain(
         reasons.append("no champion: nothing serves yet")
     if drift_share is not None and drift_share >= policy.drift_share:
         names = ", ".join((drifted_features or [])[:10])
-        reasons.append(f"drift: {drift_share:.0%} of features drifted (threshold {policy.drift_share:.0%}): {names}")
+        watched = f"the {len(policy.drift_features)} watched features" if policy.drift_features else "features"
+        reasons.append(f"drift: {drift_share:.0%} of {watched} drifted (threshold {policy.drift_share:.0%}): {names}")
     if champion is not None:
         if champion.reference_metric is not None and champion.current_metric is not None:
             drop = -improvement(primary_metric, champion.current_metric, champion.reference_metric)

@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 from mlops.config import DatasetConfig, Settings
-from mlops.errors import InsufficientData
+from mlops.errors import ConfigError, InsufficientData
 from mlops.sources.base import Interval, Source
 from mlops.training.metrics import compute_metrics
 from mlops.training.model import build_pipeline, predict_scores, prepare_features
@@ -17,8 +17,22 @@ from mlops.windows import read_window
 
 log = logging.getLogger(__name__)
 
-#: Types the Pipeline's skops file holds beyond skops' defaults (checked when the model loads).
-SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
+#: Namespaces whose types may be trusted in a model file the pipeline wrote itself.
+TRUSTED_NAMESPACES = ("sklearn.", "numpy.", "scipy.")
+
+
+def skops_trusted_types(model) -> list[str]:
+    """Types of ``model`` that skops does not trust by default; all must come from scikit-learn, NumPy or SciPy."""
+    import skops.io as sio
+
+    untrusted = sorted(sio.get_untrusted_types(data=sio.dumps(model)))
+    foreign = [t for t in untrusted if not t.startswith(TRUSTED_NAMESPACES)]
+    if foreign:
+        raise ConfigError(
+            f"the model holds types outside scikit-learn/NumPy/SciPy: {foreign}; the pipeline only logs models "
+            "whose every type it can vouch for. Use a scikit-learn estimator in the dataset config."
+        )
+    return untrusted
 
 
 def experiment_name(config: DatasetConfig) -> str:
@@ -66,6 +80,7 @@ def train_model(
     import mlflow
 
     from mlops import tracking
+    from mlops.lake import path_to_uri
 
     window_days = window_days or config.training.window_days
     holdout_days = holdout_days or config.training.holdout_days
@@ -116,7 +131,7 @@ def train_model(
             "features": ",".join(config.features)[:500],
         })
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()} | {"fit_seconds": fit_seconds})
-        lake_uri = (settings.lake_dir / config.name).as_uri()
+        lake_uri = path_to_uri(settings.lake_dir / config.name)
         mlflow.log_input(
             mlflow.data.from_pandas(train_w.frame, name=f"{config.name}-train", targets=config.target, source=lake_uri),
             context="training",
@@ -134,7 +149,7 @@ def train_model(
             signature=infer_signature(X_example, predict_scores(pipe, X_example, config.task)),
             input_example=X_example.head(5),
             serialization_format="skops",  # safe to load, unlike pickle
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            skops_trusted_types=skops_trusted_types(pipe),
         )
         result = {
             "run_id": run.info.run_id,

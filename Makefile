@@ -1,0 +1,35 @@
+# Two commands to know: `make run` (start the stack) and `make test` (run the tests).
+# Everything else is a helper. The scripts in scripts/ do the work; see their headers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ARGS ?=
+N ?= 20
+
+.PHONY: help run stop test status logs lock clean
+
+help: ## Show this help
+	@echo "Usage: make <target>"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-8s %s\n", $$1, $$2 }'
+	@echo
+	@echo "CLI against the running stack:  . .venv/bin/activate && . scripts/env.sh"
+
+run: ## Start MLflow + Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1
+	@scripts/run.sh
+
+stop: ## Stop everything `make run` started (by PID file)
+	@scripts/stop.sh
+
+test: ## Run pytest in a throw-away Airflow/MLflow home; pass options with ARGS="-k drift"
+	@scripts/test.sh $(ARGS)
+
+status: ## Which components run (PID, memory) and what the health endpoints say
+	@scripts/run.sh status
+
+logs: ## Last N (default 20) lines of each component log, e.g. make logs N=100
+	@scripts/run.sh logs $(N)
+
+lock: ## Re-resolve requirements.txt into requirements.lock
+	uv pip compile requirements.txt -o requirements.lock -p 3.11 --no-header
+
+clean: stop ## Stop, then delete the local Airflow home (.airflow: metadata DB, MLflow store, logs)
+	rm -rf .airflow
