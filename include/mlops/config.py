@@ -159,12 +159,11 @@ class Settings(_Strict):
     ``MLOPS_HOME``: folder for the lake, quarantine, reports and Data Docs.
     ``MLFLOW_TRACKING_URI``: where runs and models go (required: the pipeline never
     falls back to a stray ``mlflow.db`` in the working directory).
-    ``MLOPS_DATASETS_DIR``: folder of dataset configs.
+    ``MLOPS_DATASETS_DIR`` (read by ``load_dataset``): folder of dataset configs.
     """
 
     home: Path
     tracking_uri: str
-    datasets_dir: Path = DEFAULT_DATASETS_DIR
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -178,7 +177,6 @@ class Settings(_Strict):
         return cls(
             home=Path(env["MLOPS_HOME"]).expanduser().resolve(),
             tracking_uri=env["MLFLOW_TRACKING_URI"],
-            datasets_dir=Path(env.get("MLOPS_DATASETS_DIR") or DEFAULT_DATASETS_DIR),
         )
 
     @property
@@ -212,9 +210,14 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+def datasets_folder(datasets_dir: Path | None = None) -> Path:
+    """``datasets_dir``, else ``MLOPS_DATASETS_DIR``, else ``include/datasets``."""
+    return Path(datasets_dir or os.environ.get("MLOPS_DATASETS_DIR") or DEFAULT_DATASETS_DIR)
+
+
 def read_dataset_file(name: str, datasets_dir: Path | None = None) -> dict:
-    """Read a dataset config file as a plain dict (no validation; cheap enough for DAG parsing)."""
-    folder = Path(datasets_dir or DEFAULT_DATASETS_DIR)
+    """Read a dataset config file as a plain dict (no validation)."""
+    folder = datasets_folder(datasets_dir)
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))
@@ -260,7 +263,7 @@ def load_dataset(
 
 
 def list_datasets(datasets_dir: Path | None = None) -> list[str]:
-    return sorted(p.stem for p in Path(datasets_dir or DEFAULT_DATASETS_DIR).glob("*.yaml"))
+    return sorted(p.stem for p in datasets_folder(datasets_dir).glob("*.yaml"))
 
 
 def parse_day(value: str | date) -> date:
