@@ -101,6 +101,25 @@ class RetrainPolicy(_Strict):
     )
 
 
+class PromotionConfig(_Strict):
+    """Gates and approval of the promotion DAG."""
+
+    require_approval: bool = Field(False, description="A person must approve in the Airflow UI before a challenger becomes champion")
+    min_improvement: float = Field(0.0, description="Absolute gain of the primary metric over the champion on the same data")
+    min_relative_improvement: float = Field(0.0, ge=0, description="Relative gain over the champion, e.g. 0.01 for 1 %")
+    latency_budget_ms: float = Field(500.0, gt=0, description="Serving check: largest prediction time per 1,000 rows")
+    serving_sample_rows: int = Field(1000, ge=10, description="Rows of the holdout scored by the serving check")
+    required_tags: list[str] = Field(
+        default_factory=lambda: [
+            "mlops.run_key", "mlops.training_window", "mlops.holdout_window", "mlops.data_hashes",
+            "mlops.code_version", "mlops.config_fingerprint", "mlops.metrics", "mlops.validation",
+        ],
+        description="Lineage tags a version must carry to be promoted",
+    )
+    sensor_poke_seconds: int = Field(60, ge=1)
+    sensor_timeout_hours: float = Field(24.0, gt=0)
+
+
 class DatasetConfig(_Strict):
     """Everything the pipeline needs to know about one dataset."""
 
@@ -118,6 +137,7 @@ class DatasetConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     drift: DriftConfig = DriftConfig()
     retrain: RetrainPolicy = RetrainPolicy()
+    promotion: PromotionConfig = PromotionConfig()
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> "DatasetConfig":
@@ -243,6 +263,7 @@ def load_dataset(
         File stem under ``datasets_dir``.
     override : dict or JSON str, optional
         Keys merged over the file (e.g. the Airflow Variable ``mlops_dataset__<name>``).
+        An override that changes ``model.estimator`` replaces ``model.params`` as a whole.
     """
     raw = read_dataset_file(name, datasets_dir)
     raw.pop("dag", None)  # DAG wiring (id, schedule) is read by the DAG file only
@@ -254,6 +275,10 @@ def load_dataset(
                 raise ConfigError(f"override for dataset {name!r} is not valid JSON: {e}. Fix the Variable mlops_dataset__{name}.") from e
         if not isinstance(override, dict):
             raise ConfigError(f"override for dataset {name!r} must be a JSON object, found {type(override).__name__}")
+        new_model = override.get("model") or {}
+        if new_model.get("estimator") and new_model["estimator"] != (raw.get("model") or {}).get("estimator"):
+            # Another estimator: the file's params belong to the old one.
+            raw = {**raw, "model": {k: v for k, v in raw["model"].items() if k != "params"}}
         raw = _merge(raw, override)
     try:
         return DatasetConfig(**raw)

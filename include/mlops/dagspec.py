@@ -1,9 +1,11 @@
 """What the DAG files need at parse time: which datasets get a nightly DAG, with which id and schedule.
 
 Only ``yaml`` and ``pathlib``: DAG files must parse fast, so nothing heavy is imported here.
-A dataset config with a ``dag:`` section gets a DAG; its keys are ``dag_id`` (default
-``mlops_nightly_training__<name>``), ``schedule`` (default ``@daily``; ``null`` for manual
-runs only), ``start_date`` (default 2013-01-01) and ``tags``.
+A dataset config with a ``dag:`` section gets a nightly training DAG, a promotion DAG and a
+rollback DAG; its keys are ``dag_id`` (default ``mlops_nightly_training__<name>``),
+``promotion_dag_id`` (default ``mlops_model_promotion__<name>``), ``rollback_dag_id``
+(default ``mlops_model_rollback__<name>``), ``schedule`` (default ``@daily``; ``null`` for
+manual runs only), ``start_date`` (default 2013-01-01) and ``tags``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def dag_specs(datasets_dir: str | Path | None = None) -> list[dict]:
         specs.append({
             "dataset": name,
             "dag_id": dag.get("dag_id") or f"mlops_nightly_training__{name}",
+            "promotion_dag_id": dag.get("promotion_dag_id") or f"mlops_model_promotion__{name}",
+            "rollback_dag_id": dag.get("rollback_dag_id") or f"mlops_model_rollback__{name}",
+            "model_name": raw.get("registered_model_name") or f"{name}_model",
             "schedule": dag.get("schedule", "@daily"),
             "start_date": str(dag.get("start_date", "2013-01-01")),
             "tags": list(dag.get("tags", [])),

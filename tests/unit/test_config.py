@@ -45,3 +45,10 @@ def test_settings_require_tracking_uri():
         Settings.from_env({"MLOPS_HOME": "/tmp/x"})
     s = Settings.from_env({"MLOPS_HOME": "/tmp/x", "MLFLOW_TRACKING_URI": "sqlite:///x.db"})
     assert s.lake_dir.as_posix() == "/tmp/x/lake"
+
+
+def test_other_estimator_replaces_params():
+    cfg = load_dataset("synthetic", override={"model": {"estimator": "sklearn.dummy.DummyClassifier"}})
+    assert cfg.model.params == {} and cfg.model.seed == 0
+    same = load_dataset("synthetic", override={"model": {"params": {"C": 2.0}}})
+    assert same.model.params == {"C": 2.0, "max_iter": 500}

@@ -154,3 +154,102 @@ class RegisterModelOperator(BaseOperator):
             "created" if result["created"] else "already registered by this run", self.alias,
         )
         return result
+
+
+def approval_info(approval: Any) -> dict | None:
+    """Approver, time and comment from an ``ApprovalOperator`` result (None when there was no approval step)."""
+    if not approval:
+        return None
+    if isinstance(approval, str):
+        approval = json.loads(approval)
+    user = approval.get("responded_by_user") or {}
+    at = approval.get("responded_at")
+    return {
+        "by": user.get("name") or user.get("id") if isinstance(user, dict) else str(user),
+        "at": at.isoformat() if hasattr(at, "isoformat") else at,
+        "comment": (approval.get("params_input") or {}).get("comment") or None,
+        "chosen": (approval.get("chosen_options") or [None])[0],
+    }
+
+
+class PromoteModelOperator(BaseOperator):
+    """Make a model version the ``champion`` of its registered model.
+
+    Moves ``champion`` to ``version`` and ``previous`` to the old champion, clears
+    ``challenger``, and appends an entry to the promotion history kept in the registry
+    (see ``mlops.promotion.history``). The version must have passed the gates; a retry of
+    the same DAG run does not move anything twice.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset config name (gives the registered model's name).
+    version : str
+        The version to make champion (templated; usually the sensor's or the gates' XCom).
+    gates : dict, optional
+        The gates' result; required for ``kind="promotion"`` and must have ``passed``.
+    approval : dict, optional
+        ``ApprovalOperator``'s result; recorded (approver, time, comment) when given.
+    kind : str
+        ``promotion`` or ``rollback``.
+    reason : str
+        Why; recorded in the history entry.
+    """
+
+    template_fields: Sequence[str] = ("dataset", "version", "gates", "approval", "kind", "reason")
+    operator_extra_links = (MlflowModelVersionLink(),)
+    ui_color = "#fde9c9"
+
+    def __init__(self, *, dataset: str, version: Any, gates: Any = None, approval: Any = None, kind: str = "promotion", reason: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.version = version
+        self.gates = gates
+        self.approval = approval
+        self.kind = kind
+        self.reason = reason
+        self.mlflow_links: dict[str, str] = {}
+
+    def execute(self, context: "Context") -> dict:
+        from mlops.airflow.runtime import fail_fast
+
+        with fail_fast():
+            return self._promote(context)
+
+    def _promote(self, context: "Context") -> dict:
+        from mlops import tracking
+        from mlops.airflow.runtime import dataset_config, run_key
+        from mlops.config import Settings
+        from mlops.promotion.history import move_champion, supersede_older
+
+        if self.kind not in ("promotion", "rollback"):
+            raise ConfigError(f"PromoteModelOperator: kind must be 'promotion' or 'rollback', got {self.kind!r}")
+        version = str(self.version or "").strip()
+        if not version.isdigit():
+            raise ConfigError(f"PromoteModelOperator: version must be a model version number, got {self.version!r}")
+        gates = self._as_gates(self.gates)
+        if self.kind == "promotion" and not (gates and gates.get("passed") is True and str(gates.get("version")) == version):
+            raise ConfigError(
+                f"PromoteModelOperator: version {version} has no passing gate result for it (got {str(gates)[:200]}); "
+                "the champion only moves to a version that passed the gates"
+            )
+        config = dataset_config(self.dataset)
+        settings = Settings.from_env()
+        client = tracking.client(settings)
+        entry = move_champion(
+            client, config.model_name, version, kind=self.kind, run_key=run_key(context),
+            reason=self.reason or self.kind, approval=approval_info(self.approval), gates=(gates or {}).get("gates"),
+        )
+        if self.kind == "promotion":
+            entry["superseded"] = supersede_older(client, config.model_name, version, run_key=run_key(context))
+        self.mlflow_links = {"model_version": tracking.model_version_url(settings, config.model_name, version) or ""}
+        self.log.info("%s: champion is now %s version %s (was %s)", self.kind, config.model_name, version, entry["from_version"])
+        return entry
+
+    @staticmethod
+    def _as_gates(value: Any) -> dict | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            value = json.loads(value)
+        return value

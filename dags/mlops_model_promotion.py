@@ -1,0 +1,176 @@
+"""
+### Model promotion: challenger → gates → [approval] → champion
+
+Always waiting: the DAG runs continuously (one run at a time). Each run starts with
+**wait_for_challenger**, a deferrable sensor that sleeps in the triggerer (no worker slot)
+until the nightly DAG registers a version with the alias `challenger` that has no decision
+yet. Then:
+
+1. **check_gates** runs four gates and records each as a tag `mlops.gate.<name>` (pass/fail
+   with numbers) on the model version:
+   lineage complete and training data validated · metric floors · beats the champion on the
+   same evaluation data by the configured absolute/relative margin · serving check (loads
+   from `models:/<name>/<version>` in a fresh process, enforces its signature, scores the
+   holdout sample within the latency budget).
+2. **route**: gates failed → `finalize` rejects the version (`mlops.decision=rejected` with
+   the reasons; the champion stays). Gates passed → `approve` when approval is required
+   (dataset config `promotion.require_approval`, the environment's `MLOPS_REQUIRE_APPROVAL`,
+   or this run's `require_approval` param), else straight to `promote`.
+3. **approve** (human in the loop): in the Airflow UI open this run, the task `approve`, then
+   *Required Actions*; read the gate results, add a comment, press **Approve** or **Reject**.
+   Approver, time and comment are recorded.
+4. **promote** moves `champion` to the version and `previous` to the old champion, clears
+   `challenger`, and appends to the promotion history in the registry.
+5. **finalize** records a rejection (by the gates or by the approver) and fails the run if
+   promotion itself failed.
+
+At most one promotion runs at a time (one active run, and the one-slot pool
+`mlops_promotion`). Roll back with the rollback DAG.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+
+from mlops.airflow.operators import PromoteModelOperator
+from mlops.airflow.sensors import ChallengerSensor
+from mlops.dagspec import dag_specs
+
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+PARAMS = {
+    "require_approval": Param(
+        False,
+        type="boolean",
+        title="Require approval",
+        description="Ask a person to approve in the Airflow UI before promoting, even if the dataset config does not require it.",
+    ),
+}
+
+
+@task(pool="mlops_promotion", execution_timeout=timedelta(minutes=30), doc_md="Run the four gates on the challenger and record each result on the model version.")
+def check_gates(dataset: str, version: str) -> dict:
+    from mlops.airflow.runtime import dataset_config, fail_fast
+    from mlops.config import Settings
+    from mlops.promotion.gates import run_gates
+
+    with fail_fast():
+        return run_gates(dataset_config(dataset), Settings.from_env(), version)
+
+
+@task.branch(doc_md="Gates failed: reject. Passed: ask for approval when required, else promote.")
+def route(dataset: str, gates: dict) -> str:
+    import os
+
+    from mlops.airflow.runtime import dataset_config
+
+    if not gates["passed"]:
+        return "finalize"
+    env = os.environ.get("MLOPS_REQUIRE_APPROVAL", "").strip().lower() in ("1", "true", "yes")
+    required = env or dataset_config(dataset).promotion.require_approval or bool(get_current_context()["params"].get("require_approval"))
+    return "approve" if required else "promote"
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE, doc_md="Record a rejection (gates or approver); fail the run if promotion failed.")
+def finalize(dataset: str) -> dict:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from mlops import tracking
+    from mlops.airflow.operators import approval_info
+    from mlops.airflow.runtime import dataset_config, run_key
+    from mlops.config import Settings
+    from mlops.promotion.gates import failure_reasons
+    from mlops.promotion.history import reject
+
+    context = get_current_context()
+    ti = context["ti"]
+    gates = ti.xcom_pull(task_ids="check_gates")
+    if gates is None:
+        raise AirflowSkipException("no challenger was checked in this run")
+    if ti.xcom_pull(task_ids="promote"):
+        return {"decision": "promoted", "version": gates["version"]}
+    approval = approval_info(ti.xcom_pull(task_ids="approve"))
+    if not gates["passed"]:
+        reasons = failure_reasons(gates)
+    elif approval and approval.get("chosen") == "Reject":
+        reasons = [f"rejected by {approval.get('by')} at {approval.get('at')}: {approval.get('comment') or 'no comment'}"]
+    else:
+        raise AirflowFailException(
+            f"version {gates['version']} passed the gates but was not promoted; see the approve and promote task logs, "
+            "then clear this run to retry"
+        )
+    config = dataset_config(dataset)
+    return reject(tracking.client(Settings.from_env()), config.model_name, gates["version"], run_key=run_key(context), reasons=reasons)
+
+
+def build_dag(spec: dict) -> DAG:
+    dataset, model_name = spec["dataset"], spec["model_name"]
+    with DAG(
+        dag_id=spec["promotion_dag_id"],
+        description=f"Gate, approve and promote challengers of {model_name} to champion",
+        doc_md=__doc__,
+        schedule="@continuous",
+        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        max_consecutive_failed_dag_runs=3,
+        default_args=DEFAULT_ARGS,
+        params=PARAMS,
+        tags=["mlops", "promotion", f"dataset:{dataset}", *spec["tags"]],
+        render_template_as_native_obj=True,
+    ) as dag:
+        version = ChallengerSensor(
+            task_id="wait_for_challenger",
+            model_name=model_name,
+            deferrable=True,
+            poke_interval=30,
+            timeout=int(timedelta(hours=24).total_seconds()),
+            soft_fail=True,
+            retries=0,
+            doc_md=f"Wait (deferred, no worker slot) for an undecided `{model_name}@challenger`; returns its version.",
+        )
+        gates = check_gates(dataset, version.output)
+        branch = route(dataset, gates)
+        approve = ApprovalOperator(
+            task_id="approve",
+            subject=f"Promote {model_name} version {{{{ ti.xcom_pull(task_ids='check_gates')['version'] }}}} to champion?",
+            body=(
+                "Gate results for version {{ ti.xcom_pull(task_ids='check_gates')['version'] }} "
+                "(champion: {{ ti.xcom_pull(task_ids='check_gates')['champion_version'] or 'none' }}):\n\n"
+                "{% for name, g in ti.xcom_pull(task_ids='check_gates')['gates'].items() %}"
+                "- **{{ name }}**: {{ 'pass' if g.passed else 'FAIL' }}: {{ g.detail }}\n{% endfor %}"
+            ),
+            params={"comment": Param("", type="string", title="Comment", description="Why you approve or reject; recorded in the promotion history.")},
+            response_timeout=timedelta(days=3),
+            execution_timeout=None,
+            retries=0,
+            doc_md="A person approves or rejects in the Airflow UI (Required Actions).",
+        )
+        promote = PromoteModelOperator(
+            task_id="promote",
+            dataset=dataset,
+            version="{{ ti.xcom_pull(task_ids='check_gates')['version'] }}",
+            gates=gates,
+            approval="{{ ti.xcom_pull(task_ids='approve') }}",
+            reason="challenger passed the gates",
+            pool="mlops_promotion",
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            doc_md="Move `champion` (and `previous`), clear `challenger`, append to the promotion history.",
+        )
+        done = finalize(dataset)
+        branch >> [approve, promote, done]
+        approve >> promote >> done
+    return dag
+
+
+for _spec in dag_specs():
+    globals()[_spec["promotion_dag_id"]] = build_dag(_spec)

@@ -1,0 +1,122 @@
+"""
+### Model rollback (manual)
+
+Moves `champion` back to the version named in the trigger form, or to `previous`, after a
+serving check of that version, and records the move in the promotion history with its
+reason (same entry format as a promotion, `kind: rollback`).
+
+In the Airflow UI: **Trigger** this DAG, set **target_version** (`previous` or a version
+number) and **reason**, and run. The old champion becomes `previous`, so rolling forward
+again is one more trigger with `previous`.
+
+Only versions that passed the promotion gates before can become champion again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG, Param, get_current_context, task
+
+from mlops.airflow.operators import PromoteModelOperator
+from mlops.dagspec import dag_specs
+
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+PARAMS = {
+    "target_version": Param(
+        "previous",
+        type="string",
+        pattern=r"^(previous|[0-9]+)$",
+        title="Target version",
+        description="'previous' (the champion before the current one) or a model version number.",
+    ),
+    "reason": Param(
+        "",
+        type="string",
+        minLength=5,
+        maxLength=500,
+        title="Reason",
+        description="Why the champion is rolled back; recorded in the promotion history.",
+    ),
+}
+
+
+@task(pool="mlops_promotion", doc_md="Resolve the target version and check it loads and serves in a fresh process.")
+def check_target(dataset: str) -> dict:
+    import json
+
+    from mlops import tracking
+    from mlops.airflow.runtime import dataset_config, fail_fast
+    from mlops.config import Settings
+    from mlops.errors import RegistryError
+    from mlops.promotion.gates import evaluation_frame, serving_gate
+    from mlops.registry import CHAMPION, PREVIOUS, alias_version
+
+    params = get_current_context()["params"]
+    with fail_fast():
+        config, settings = dataset_config(dataset), Settings.from_env()
+        client = tracking.client(settings)
+        name, target = config.model_name, str(params["target_version"]).strip()
+        if target == "previous":
+            mv = alias_version(client, name, PREVIOUS)
+            if mv is None:
+                raise RegistryError(f"model {name!r} has no 'previous' version to roll back to; name a version number instead")
+        else:
+            mv = client.get_model_version(name, target)
+        champion = alias_version(client, name, CHAMPION)
+        if champion is not None and str(champion.version) == str(mv.version):
+            raise RegistryError(f"model {name!r}: version {mv.version} already is the champion; nothing to roll back")
+        if mv.tags.get("mlops.gates_passed") != "true":
+            raise RegistryError(
+                f"model {name!r} version {mv.version} never passed the promotion gates "
+                f"(mlops.gates_passed={mv.tags.get('mlops.gates_passed')!r}); choose a version that served before"
+            )
+        serving = serving_gate(config, f"models:/{name}/{mv.version}", evaluation_frame(config, settings, mv.tags))
+        if not serving["passed"]:
+            raise RegistryError(f"model {name!r} version {mv.version} fails the serving check: {serving['detail']}")
+        client.set_model_version_tag(name, str(mv.version), "mlops.gate.serving_at_rollback", json.dumps(serving, default=str)[:4900])
+        return {
+            "version": str(mv.version),
+            "from_version": str(champion.version) if champion else None,
+            "serving": serving,
+            "reason": params["reason"],
+        }
+
+
+def build_dag(spec: dict) -> DAG:
+    dataset, model_name = spec["dataset"], spec["model_name"]
+    with DAG(
+        dag_id=spec["rollback_dag_id"],
+        description=f"Roll {model_name}'s champion back to 'previous' or a named version",
+        doc_md=__doc__,
+        schedule=None,
+        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params=PARAMS,
+        tags=["mlops", "rollback", f"dataset:{dataset}", *spec["tags"]],
+        render_template_as_native_obj=True,
+    ) as dag:
+        target = check_target(dataset)
+        PromoteModelOperator(
+            task_id="rollback",
+            dataset=dataset,
+            version="{{ ti.xcom_pull(task_ids='check_target')['version'] }}",
+            kind="rollback",
+            reason="{{ params.reason }}",
+            pool="mlops_promotion",
+            doc_md="Move `champion` to the target and `previous` to the old champion; append to the history.",
+        ).set_upstream(target)
+    return dag
+
+
+for _spec in dag_specs():
+    globals()[_spec["rollback_dag_id"]] = build_dag(_spec)

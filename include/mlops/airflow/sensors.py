@@ -1,0 +1,64 @@
+"""Sensors of the promotion DAG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
+
+from mlops.airflow.triggers import ChallengerTrigger, find_pending_challenger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class ChallengerSensor(BaseSensorOperator):
+    """Wait for an undecided ``challenger`` version of a registered model; return its version.
+
+    Deferrable by default: while it waits, the trigger polls MLflow in the triggerer and no
+    worker slot is taken. ``deferrable=False`` pokes from a worker (``mode="reschedule"``
+    frees the slot between pokes).
+
+    Parameters
+    ----------
+    model_name : str
+        Registered model to watch (templated).
+    poke_interval, timeout : float
+        Seconds between look-ups; seconds before giving up (``soft_fail`` to skip instead of fail).
+    """
+
+    template_fields: Sequence[str] = ("model_name",)
+    ui_color = "#e8e0f5"
+
+    def __init__(self, *, model_name: str, deferrable: bool = True, tracking_uri: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.deferrable = deferrable
+        self.tracking_uri = tracking_uri
+
+    def poke(self, context: "Context") -> PokeReturnValue:
+        version = find_pending_challenger(self.model_name, self.tracking_uri)
+        if version:
+            self.log.info("%s version %s waits for a decision", self.model_name, version)
+        return PokeReturnValue(is_done=version is not None, xcom_value=version)
+
+    def execute(self, context: "Context") -> Any:
+        if not self.model_name or not isinstance(self.model_name, str):
+            raise ValueError(f"ChallengerSensor: model_name must be a non-empty string, got {self.model_name!r}")
+        if not self.deferrable:
+            return super().execute(context=context)
+        found = self.poke(context)
+        if found.is_done:
+            return found.xcom_value
+        self.defer(
+            trigger=ChallengerTrigger(model_name=self.model_name, poke_interval=self.poke_interval, tracking_uri=self.tracking_uri),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: "Context", event: dict[str, Any] | None = None) -> str:
+        if not event or event.get("status") != "found":
+            raise RuntimeError(f"ChallengerSensor: the trigger ended without a challenger for {self.model_name!r}: {event!r}")
+        return str(event["version"])

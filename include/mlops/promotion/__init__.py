@@ -1,0 +1,1 @@
+"""Promotion of challengers to champion: gates, serving check, aliases and their history."""

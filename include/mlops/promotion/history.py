@@ -1,0 +1,141 @@
+"""Champion moves and their history, kept in the model registry itself.
+
+Each promotion or rollback appends one registered-model tag ``mlops.history.NNNNNN``
+holding a JSON entry: sequence, time, kind, version, from_version, DAG run, approver,
+comment, reason and gate results. Anyone can answer "which version served as champion on
+a given date, who approved it and why" from the registry alone (``champion_at``).
+
+Moving the aliases is safe to retry: the entry is keyed by the DAG run, and a retry after
+a crash at any point converges on one move and one entry.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from mlops.errors import RegistryError
+from mlops.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version
+
+HISTORY_PREFIX = "mlops.history."
+PENDING_TAG = "mlops.promotion_pending"
+
+
+def history(client, name: str) -> list[dict]:
+    """Every champion move of ``name``, oldest first."""
+    tags = client.get_registered_model(name).tags
+    entries = [json.loads(v) for k, v in tags.items() if k.startswith(HISTORY_PREFIX)]
+    return sorted(entries, key=lambda e: e["seq"])
+
+
+def champion_at(client, name: str, when: datetime) -> dict | None:
+    """The history entry that made the champion serving at ``when`` (None before the first)."""
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    current = None
+    for entry in history(client, name):
+        if datetime.fromisoformat(entry["time"]) <= when:
+            current = entry
+    return current
+
+
+def _delete_alias(client, name: str, alias: str, version: str) -> None:
+    v = alias_version(client, name, alias)
+    if v is not None and str(v.version) == str(version):
+        client.delete_registered_model_alias(name, alias)
+
+
+def move_champion(
+    client,
+    name: str,
+    version: str,
+    *,
+    kind: str,
+    run_key: str,
+    reason: str,
+    approval: dict | None = None,
+    gates: dict | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Point ``champion`` at ``version``, ``previous`` at the old champion, clear ``challenger``; append history.
+
+    ``kind`` is ``promotion`` or ``rollback``. The version must have passed the gates
+    (tag ``mlops.gates_passed=true``); the champion never points at one that did not.
+    Returns the history entry (the existing one when this run already made the move).
+    """
+    version = str(version)
+    for entry in reversed(history(client, name)):
+        if entry["run_key"] == run_key and entry["version"] == version:
+            return entry
+    mv = client.get_model_version(name, version)
+    if mv.tags.get("mlops.gates_passed") != "true":
+        raise RegistryError(
+            f"model {name!r} version {version}: refusing to make it champion, its gates did not pass "
+            f"(mlops.gates_passed={mv.tags.get('mlops.gates_passed')!r}). Run the promotion DAG's gates for it first."
+        )
+    pending = json.loads(mv.tags[PENDING_TAG]) if PENDING_TAG in mv.tags else None
+    if pending is None or pending.get("run_key") != run_key:
+        current = alias_version(client, name, CHAMPION)
+        pending = {"run_key": run_key, "from_version": str(current.version) if current else None}
+        client.set_model_version_tag(name, version, PENDING_TAG, json.dumps(pending))
+    from_version = pending["from_version"]
+    if from_version == version:
+        raise RegistryError(f"model {name!r}: version {version} is already the champion; nothing to {kind}")
+    if from_version is not None:
+        client.set_registered_model_alias(name, PREVIOUS, from_version)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    _delete_alias(client, name, CHALLENGER, version)
+    now = now or datetime.now(timezone.utc)
+    seq = len(history(client, name)) + 1
+    entry: dict[str, Any] = {
+        "seq": seq,
+        "time": now.isoformat(),
+        "kind": kind,
+        "version": version,
+        "from_version": from_version,
+        "run_key": run_key,
+        "reason": reason,
+        "approved_by": (approval or {}).get("by"),
+        "approved_at": (approval or {}).get("at"),
+        "comment": (approval or {}).get("comment"),
+        "gates": {g: r.get("passed") for g, r in (gates or {}).items()},
+    }
+    client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{seq:06d}", json.dumps(entry, sort_keys=True))
+    decision = "promoted" if kind == "promotion" else "rolled_back_to"
+    client.set_model_version_tag(name, version, "mlops.decision", decision)
+    client.set_model_version_tag(name, version, "mlops.decision_at", now.isoformat())
+    client.set_model_version_tag(name, version, "mlops.decision_by", run_key)
+    client.delete_model_version_tag(name, version, PENDING_TAG)
+    return entry
+
+
+def reject(client, name: str, version: str, *, run_key: str, reasons: list[str]) -> dict:
+    """Mark a challenger rejected with its reasons; the champion does not move."""
+    version = str(version)
+    now = datetime.now(timezone.utc).isoformat()
+    client.set_model_version_tag(name, version, "mlops.decision", "rejected")
+    client.set_model_version_tag(name, version, "mlops.decision_at", now)
+    client.set_model_version_tag(name, version, "mlops.decision_by", run_key)
+    client.set_model_version_tag(name, version, "mlops.rejection_reasons", json.dumps(reasons)[:4900])
+    _delete_alias(client, name, CHALLENGER, version)
+    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now}
+
+
+def supersede_older(client, name: str, version: str, *, run_key: str) -> list[str]:
+    """Mark undecided versions older than ``version`` as superseded (a newer challenger replaced them)."""
+    marked = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        if int(mv.version) < int(version) and "mlops.decision" not in mv.tags and "mlops.run_key" in mv.tags:
+            client.set_model_version_tag(name, str(mv.version), "mlops.decision", "superseded")
+            client.set_model_version_tag(name, str(mv.version), "mlops.decision_by", run_key)
+            client.set_model_version_tag(name, str(mv.version), "mlops.superseded_by", str(version))
+            marked.append(str(mv.version))
+    return sorted(marked, key=int)
+
+
+def pending_challenger(client, name: str) -> str | None:
+    """The version behind ``challenger`` if no decision was made on it yet."""
+    mv = alias_version(client, name, CHALLENGER)
+    if mv is None or mv.tags.get("mlops.decision"):
+        return None
+    return str(mv.version)
