@@ -30,22 +30,16 @@ At most one promotion runs at a time (one active run, and the one-slot pool
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 
 from mlops.airflow.operators import PromoteModelOperator
 from mlops.airflow.sensors import ChallengerSensor
+from mlops.airflow.defaults import common_dag_args
 from mlops.dagspec import dag_specs
 
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 PARAMS = {
     "require_approval": Param(
@@ -117,16 +111,10 @@ def build_dag(spec: dict) -> DAG:
     with DAG(
         dag_id=spec["promotion_dag_id"],
         description=f"Gate, approve and promote challengers of {model_name} to champion",
-        doc_md=__doc__,
         schedule="@continuous",
-        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        catchup=False,
         max_active_runs=1,
         max_consecutive_failed_dag_runs=3,
-        default_args=DEFAULT_ARGS,
-        params=PARAMS,
-        tags=["mlops", "promotion", f"dataset:{dataset}", *spec["tags"]],
-        render_template_as_native_obj=True,
+        **common_dag_args(spec, kind="promotion", doc_md=__doc__, params=PARAMS),
     ) as dag:
         version = ChallengerSensor(
             task_id="wait_for_challenger",
@@ -136,6 +124,7 @@ def build_dag(spec: dict) -> DAG:
             timeout=int(timedelta(hours=24).total_seconds()),
             soft_fail=True,
             retries=0,
+            execution_timeout=None,  # the sensor's own timeout governs the wait
             doc_md=f"Wait (deferred, no worker slot) for an undecided `{model_name}@challenger`; returns its version.",
         )
         gates = check_gates(dataset, version.output)

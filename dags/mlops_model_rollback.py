@@ -14,20 +14,12 @@ Only versions that passed the promotion gates before can become champion again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from airflow.sdk import DAG, Param, get_current_context, task
 
+from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import PromoteModelOperator
 from mlops.dagspec import dag_specs
 
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 PARAMS = {
     "target_version": Param(
@@ -95,15 +87,9 @@ def build_dag(spec: dict) -> DAG:
     with DAG(
         dag_id=spec["rollback_dag_id"],
         description=f"Roll {model_name}'s champion back to 'previous' or a named version",
-        doc_md=__doc__,
         schedule=None,
-        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        params=PARAMS,
-        tags=["mlops", "rollback", f"dataset:{dataset}", *spec["tags"]],
-        render_template_as_native_obj=True,
+        **common_dag_args(spec, kind="rollback", doc_md=__doc__, params=PARAMS),
     ) as dag:
         target = check_target(dataset)
         PromoteModelOperator(

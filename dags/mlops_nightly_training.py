@@ -25,22 +25,13 @@ regardless of the decision rules.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, XComArg, get_current_context, task, task_group
 
+from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import RegisterModelOperator
 from mlops.dagspec import dag_specs
 
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-    "execution_timeout": timedelta(hours=1),
-}
 
 PARAMS = {
     "force_retrain": Param(
@@ -180,15 +171,9 @@ def build_dag(spec: dict) -> DAG:
     with DAG(
         dag_id=spec["dag_id"],
         description=f"Nightly ingest, validate, drift, retrain of '{dataset}'. {spec['description']}"[:300],
-        doc_md=__doc__,
         schedule=schedule,
-        start_date=datetime.fromisoformat(spec["start_date"]).replace(tzinfo=timezone.utc),
-        catchup=False,
         max_active_runs=4,
-        default_args=DEFAULT_ARGS,
-        params=PARAMS,
-        tags=["mlops", "training", f"dataset:{dataset}", *spec["tags"]],
-        render_template_as_native_obj=True,
+        **common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS),
     ) as dag:
         partition = ingest(dataset)
         validation = validate(dataset, partition)

@@ -15,6 +15,23 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 
+def json_dict(owner: str, name: str, value: Any, required: tuple[str, ...] = ()) -> dict:
+    """A rendered argument as a dict (XCom values may arrive as JSON text); ``{}`` for None."""
+    if value is None or value == "":
+        value = {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{owner}: {name} must be a dict or JSON object, got {value[:80]!r}") from e
+    if not isinstance(value, dict):
+        raise ConfigError(f"{owner}: {name} must be a dict, got {type(value).__name__}")
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise ConfigError(f"{owner}: {name} lacks {missing}")
+    return value
+
+
 class _LinkFromOperator(BaseOperatorLink):
     """A link computed by the operator during ``execute`` (Airflow stores it in XCom when the task ends)."""
 
@@ -79,22 +96,6 @@ class RegisterModelOperator(BaseOperator):
         self.alias = alias
         self.mlflow_links: dict[str, str] = {}
 
-    @staticmethod
-    def _as_dict(name: str, value: Any, required: tuple[str, ...] = ()) -> dict:
-        if value is None:
-            value = {}
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"RegisterModelOperator: {name} must be a dict or JSON object, got {value[:80]!r}") from e
-        if not isinstance(value, dict):
-            raise ConfigError(f"RegisterModelOperator: {name} must be a dict, got {type(value).__name__}")
-        missing = [k for k in required if k not in value]
-        if missing:
-            raise ConfigError(f"RegisterModelOperator: {name} lacks {missing}; pass the train task's return value")
-        return value
-
     def execute(self, context: "Context") -> dict:
         from mlops.airflow.runtime import fail_fast
 
@@ -107,11 +108,12 @@ class RegisterModelOperator(BaseOperator):
         from mlops.config import Settings
         from mlops.registry import register_version
 
-        train = self._as_dict("train_result", self.train_result, ("run_id", "model_uri", "metrics"))
-        evaluation = self._as_dict("evaluation", self.evaluation)
-        validation = self._as_dict("validation", self.validation)
-        drift = self._as_dict("drift", self.drift)
-        decision = self._as_dict("decision", self.decision)
+        owner = type(self).__name__
+        train = json_dict(owner, "train_result", self.train_result, ("run_id", "model_uri", "metrics"))
+        evaluation = json_dict(owner, "evaluation", self.evaluation)
+        validation = json_dict(owner, "validation", self.validation)
+        drift = json_dict(owner, "drift", self.drift)
+        decision = json_dict(owner, "decision", self.decision)
         config = dataset_config(self.dataset)
         settings = Settings.from_env()
         client = tracking.client(settings)
@@ -160,8 +162,7 @@ def approval_info(approval: Any) -> dict | None:
     """Approver, time and comment from an ``ApprovalOperator`` result (None when there was no approval step)."""
     if not approval:
         return None
-    if isinstance(approval, str):
-        approval = json.loads(approval)
+    approval = json_dict("approval", "approval", approval)
     user = approval.get("responded_by_user") or {}
     at = approval.get("responded_at")
     return {
@@ -227,7 +228,7 @@ class PromoteModelOperator(BaseOperator):
         version = str(self.version or "").strip()
         if not version.isdigit():
             raise ConfigError(f"PromoteModelOperator: version must be a model version number, got {self.version!r}")
-        gates = self._as_gates(self.gates)
+        gates = json_dict(type(self).__name__, "gates", self.gates) or None
         if self.kind == "promotion" and not (gates and gates.get("passed") is True and str(gates.get("version")) == version):
             raise ConfigError(
                 f"PromoteModelOperator: version {version} has no passing gate result for it (got {str(gates)[:200]}); "
@@ -245,11 +246,3 @@ class PromoteModelOperator(BaseOperator):
         self.mlflow_links = {"model_version": tracking.model_version_url(settings, config.model_name, version) or ""}
         self.log.info("%s: champion is now %s version %s (was %s)", self.kind, config.model_name, version, entry["from_version"])
         return entry
-
-    @staticmethod
-    def _as_gates(value: Any) -> dict | None:
-        if value is None or value == "":
-            return None
-        if isinstance(value, str):
-            value = json.loads(value)
-        return value

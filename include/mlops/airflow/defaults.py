@@ -1,0 +1,31 @@
+"""What every DAG of the product shares: owner, retries with backoff, tags, templating.
+
+Imported by DAG files at parse time, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "ml-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=1),
+}
+
+
+def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict[str, Any]:
+    """Keyword arguments of ``DAG(...)`` shared by the nightly, promotion and rollback DAGs."""
+    return {
+        "doc_md": doc_md,
+        "start_date": datetime.fromisoformat(spec["start_date"]).replace(tzinfo=timezone.utc),
+        "catchup": False,
+        "default_args": DEFAULT_ARGS,
+        "params": params,
+        "tags": ["mlops", kind, f"dataset:{spec['dataset']}", *spec["tags"]],
+        "render_template_as_native_obj": True,
+    }

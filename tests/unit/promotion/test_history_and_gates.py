@@ -1,0 +1,78 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from mlops import tracking
+from mlops.errors import RegistryError
+from mlops.promotion.gates import compare_to_champion, lineage_gate
+from mlops.promotion.history import champion_at, history, move_champion, pending_challenger, reject, supersede_older
+from mlops.registry import register_version
+
+
+@pytest.fixture
+def model(settings, request):
+    """A registered model with three versions of one real logged model (no training needed)."""
+    import mlflow
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    client = tracking.client(settings)
+    name = f"unit_history_{request.node.name[:40]}"
+    with mlflow.start_run():
+        X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="m", pip_requirements=["scikit-learn"])
+        run_id = mlflow.active_run().info.run_id
+    for k in (1, 2, 3):
+        register_version(client, name=name, model_uri=info.model_uri, run_id=run_id, run_key=f"dag/r{k}", tags={})
+    return client, name
+
+
+def test_move_champion_records_history_and_is_retry_safe(model):
+    client, name = model
+    with pytest.raises(RegistryError, match="its gates did not pass"):
+        move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="r")
+    for v in ("1", "2"):
+        client.set_model_version_tag(name, v, "mlops.gates_passed", "true")
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    first = move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="first", now=t0)
+    assert first["from_version"] is None and first["seq"] == 1
+    assert move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="first") == first  # retry
+    second = move_champion(
+        client, name, "2", kind="promotion", run_key="p/2", reason="better", now=t0 + timedelta(days=3),
+        approval={"by": "ana", "at": "2024-05-04T10:00:00", "comment": "ok"}, gates={"serving": {"passed": True}},
+    )
+    assert second["from_version"] == "1" and second["approved_by"] == "ana" and second["gates"] == {"serving": True}
+    aliases = {k: str(v) for k, v in client.get_registered_model(name).aliases.items()}
+    assert aliases == {"champion": "2", "previous": "1", "challenger": "3"}  # 3 was registered last
+    assert [e["version"] for e in history(client, name)] == ["1", "2"]
+    assert champion_at(client, name, t0 + timedelta(days=1))["version"] == "1"
+    assert champion_at(client, name, t0 + timedelta(days=5))["approved_by"] == "ana"
+    assert champion_at(client, name, t0 - timedelta(days=1)) is None
+    with pytest.raises(RegistryError, match="already is the champion|already the champion"):
+        move_champion(client, name, "2", kind="rollback", run_key="p/3", reason="again")
+
+
+def test_reject_supersede_and_pending(model):
+    client, name = model
+    client.set_registered_model_alias(name, "challenger", "3")
+    assert pending_challenger(client, name) == "3"
+    assert supersede_older(client, name, "3", run_key="p/9") == ["1", "2"]
+    reject(client, name, "3", run_key="p/9", reasons=["floors: roc_auc=0.5 is below the floor 0.6"])
+    assert pending_challenger(client, name) is None
+    v3 = client.get_model_version(name, "3")
+    assert v3.tags["mlops.decision"] == "rejected" and "challenger" not in client.get_registered_model(name).aliases
+
+
+def test_compare_to_champion_like_metric_threshold():
+    ok = compare_to_champion("roc_auc", 0.82, 0.80, min_abs=0.01, min_rel=0.02)
+    assert ok["passed"] and ok["gain"] == pytest.approx(0.02)
+    rel = compare_to_champion("roc_auc", 0.81, 0.80, min_abs=0.01, min_rel=0.02)
+    assert not rel["passed"] and "required +0.0100 and +2.00%" in rel["detail"]
+    assert compare_to_champion("rmse", 9.0, 10.0, min_abs=0.5, min_rel=0.0)["passed"]  # lower is better
+    assert compare_to_champion("roc_auc", 0.7, None, min_abs=1, min_rel=1)["detail"] == "no champion: the floors decide"
+
+
+def test_lineage_gate_names_what_is_missing(synthetic_config):
+    r = lineage_gate({"mlops.run_key": "x", "mlops.validation": '{"success": false}'}, synthetic_config)
+    assert not r["passed"] and "mlops.training_window" in r["missing"]
+    assert "training data validation did not pass" in r["detail"]
