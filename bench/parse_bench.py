@@ -23,6 +23,11 @@ Parsing needs no Airflow home of its own: it reads no metadata DB and writes no
 ``$AIRFLOW_HOME`` and ``$AIRFLOW_HOME/logs`` when they are missing (the bench checks and
 reports what it created). Without ``scripts/env.sh`` sourced, the bench sources it itself.
 
+``--compare-bytecode-cache`` measures everything again with Python's bytecode cache on: the
+virtualenv holds no ``.pyc`` files and this machine exports ``PYTHONDONTWRITEBYTECODE=1``, so
+every fresh interpreter compiles every module it imports from source. The comparison writes
+the cache to a throw-away ``PYTHONPYCACHEPREFIX`` and leaves ``.venv`` untouched.
+
 Prints figures with the 1-minute load average next to each (others share this machine);
 fails only when something crashes or a DAG file does not import. Results also go to
 ``bench/results/parse.json``.
@@ -36,6 +41,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,11 +127,54 @@ def import_profile(dag_file: Path, env: dict[str, str], top: int = 5) -> dict:
     }
 
 
+def measure(dag_file: Path, env: dict[str, str], repeat: int, top: int) -> dict:
+    runs = [sample(dag_file, env) for _ in range(repeat)]
+    b = [r["run_path"] for r in runs]
+    return {
+        "dags": runs[0]["dags"],
+        "runs": runs,
+        "import_sdk_median": statistics.median(r["import_sdk"] for r in runs),
+        "run_path_median": statistics.median(b),
+        "run_path_max": max(b),
+        "run_path_again_median": statistics.median(r["run_path_again"] for r in runs),
+        "interpreter_start_median": statistics.median(r["interpreter_start"] for r in runs),
+        "total_median": statistics.median(r["total"] for r in runs),
+        "total_max": max(r["total"] for r in runs),
+        "goal_met": max(b) < GOAL_SECONDS,
+        "load1": [r["load1"] for r in runs],
+        "imports": import_profile(dag_file, env, top),
+    }
+
+
+def report(name: str, entry: dict) -> None:
+    b = [r["run_path"] for r in entry["runs"]]
+    loads = f"load {min(entry['load1']):.2f}-{max(entry['load1']):.2f}"
+    print(f"{name}: DAGs {', '.join(entry['dags']) or '(none)'}")
+    print(f"  (b) DAG file after import airflow.sdk: median {entry['run_path_median']:.3f} s, max {entry['run_path_max']:.3f} s "
+          f"(goal < {GOAL_SECONDS} s: {'met' if entry['goal_met'] else 'NOT met'}); runs "
+          f"{', '.join(f'{x:.3f}' for x in b)} s  [{loads}]")
+    print(f"  (a) import airflow.sdk alone:         median {entry['import_sdk_median']:.3f} s  [{loads}]")
+    print(f"  (c) DAG file again, same process:     median {entry['run_path_again_median']:.3f} s (DAG construction, imports cached)")
+    print(f"  fresh interpreter to DAG objects:     median {entry['total_median']:.3f} s, max {entry['total_max']:.3f} s "
+          f"(interpreter start {entry['interpreter_start_median']:.3f} s)  [{loads}]")
+    imp = entry["imports"]
+    print(f"  imports during (b), -X importtime: {imp['modules_imported']} modules, top level sum {imp['top_level_total']:.3f} s "
+          f"[load {imp['load1']:.2f}]")
+    print("    by cumulative:  " + "; ".join(f"{r['module']} {r['cumulative'] * 1000:.0f} ms" for r in imp["by_cumulative"]))
+    print("    by self:        " + "; ".join(f"{r['module']} {r['self'] * 1000:.0f} ms" for r in imp["by_self"]))
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", type=Path, help="DAG files (default: dags/*.py)")
     ap.add_argument("--repeat", "-n", type=int, default=5, help="fresh interpreters per file (default 5)")
     ap.add_argument("--top", type=int, default=5, help="modules listed from -X importtime (default 5)")
+    ap.add_argument(
+        "--compare-bytecode-cache", action="store_true",
+        help="measure again with Python's bytecode cache on, in a throw-away PYTHONPYCACHEPREFIX (warmed by one run); "
+        "the virtualenv is not touched",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "parse.json")
     args = ap.parse_args(argv)
 
@@ -134,43 +183,23 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(env["AIRFLOW_HOME"])
     before = _tree(home)
     print(f"parse_bench: {len(files)} DAG file(s), {args.repeat} fresh interpreters each; {sys.executable}")
-    print(f"parse_bench: AIRFLOW_HOME={home} (exists: {home.exists()}); load average {os.getloadavg()[0]:.2f}\n")
+    print(f"parse_bench: AIRFLOW_HOME={home} (exists: {home.exists()}); "
+          f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', '')!r}; load average {os.getloadavg()[0]:.2f}\n")
 
     results = {"goal_seconds": GOAL_SECONDS, "repeat": args.repeat, "python": sys.version.split()[0], "files": {}}
     for dag_file in files:
-        runs = [sample(dag_file, env) for _ in range(args.repeat)]
-        b = [r["run_path"] for r in runs]
-        entry = {
-            "dags": runs[0]["dags"],
-            "runs": runs,
-            "import_sdk_median": statistics.median(r["import_sdk"] for r in runs),
-            "run_path_median": statistics.median(b),
-            "run_path_max": max(b),
-            "run_path_again_median": statistics.median(r["run_path_again"] for r in runs),
-            "interpreter_start_median": statistics.median(r["interpreter_start"] for r in runs),
-            "total_median": statistics.median(r["total"] for r in runs),
-            "total_max": max(r["total"] for r in runs),
-            "goal_met": max(b) < GOAL_SECONDS,
-            "load1": [r["load1"] for r in runs],
-        }
-        entry["imports"] = import_profile(dag_file, env, args.top)
-        results["files"][dag_file.name] = entry
+        entry = results["files"][dag_file.name] = measure(dag_file, env, args.repeat, args.top)
+        report(dag_file.name, entry)
 
-        loads = f"load {min(entry['load1']):.2f}-{max(entry['load1']):.2f}"
-        print(f"{dag_file.name}: DAGs {', '.join(entry['dags']) or '(none)'}")
-        print(f"  (b) DAG file after import airflow.sdk: median {entry['run_path_median']:.3f} s, max {entry['run_path_max']:.3f} s "
-              f"(goal < {GOAL_SECONDS} s: {'met' if entry['goal_met'] else 'NOT met'}); runs "
-              f"{', '.join(f'{x:.3f}' for x in b)} s  [{loads}]")
-        print(f"  (a) import airflow.sdk alone:         median {entry['import_sdk_median']:.3f} s  [{loads}]")
-        print(f"  (c) DAG file again, same process:     median {entry['run_path_again_median']:.3f} s (DAG construction, imports cached)")
-        print(f"  fresh interpreter to DAG objects:     median {entry['total_median']:.3f} s, max {entry['total_max']:.3f} s "
-              f"(interpreter start {entry['interpreter_start_median']:.3f} s)  [{loads}]")
-        imp = entry["imports"]
-        print(f"  imports during (b), -X importtime: {imp['modules_imported']} modules, top level sum {imp['top_level_total']:.3f} s "
-              f"[load {imp['load1']:.2f}]")
-        print("    by cumulative:  " + "; ".join(f"{r['module']} {r['cumulative'] * 1000:.0f} ms" for r in imp["by_cumulative"]))
-        print("    by self:        " + "; ".join(f"{r['module']} {r['self'] * 1000:.0f} ms" for r in imp["by_self"]))
-        print()
+    if args.compare_bytecode_cache:
+        with tempfile.TemporaryDirectory(prefix="parse-bench-pycache.") as prefix:
+            cached_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": prefix}
+            results["with_bytecode_cache"] = {}
+            print("--- again with the bytecode cache on (throw-away PYTHONPYCACHEPREFIX, warmed by one run per file) ---\n")
+            for dag_file in files:
+                sample(dag_file, cached_env)  # writes the .pyc files
+                entry = results["with_bytecode_cache"][dag_file.name] = measure(dag_file, cached_env, args.repeat, args.top)
+                report(f"{dag_file.name} (bytecode cache)", entry)
 
     created = sorted(_tree(home) - before)
     results["airflow_home"] = {"path": str(home), "created_by_parsing": created}

@@ -123,7 +123,6 @@ def build_dag(spec: dict) -> DAG:
             poke_interval=30,
             timeout=int(timedelta(hours=24).total_seconds()),
             soft_fail=True,
-            retries=0,
             execution_timeout=None,  # the sensor's own timeout governs the wait
             doc_md=f"Wait (deferred, no worker slot) for an undecided `{model_name}@challenger`; returns its version.",
         )
@@ -141,7 +140,6 @@ def build_dag(spec: dict) -> DAG:
             params={"comment": Param("", type="string", title="Comment", description="Why you approve or reject; recorded in the promotion history.")},
             response_timeout=timedelta(days=3),
             execution_timeout=None,
-            retries=0,
             doc_md="A person approves or rejects in the Airflow UI (Required Actions).",
         )
         promote = PromoteModelOperator(

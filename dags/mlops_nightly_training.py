@@ -129,6 +129,7 @@ def decide(dataset: str, drift: dict) -> str:
         drifted_features=drifted,
         force=bool(context["params"].get("force_retrain")),
     )
+    decision["watched_drift_share"], decision["watched_drifted"] = share, drifted
     context["ti"].xcom_push(key="decision", value=decision)
     return "retrain.train" if decision["retrain"] else "no_retrain"
 

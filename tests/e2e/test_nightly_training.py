@@ -76,7 +76,9 @@ def test_day1_no_champion_registers_a_challenger(env, client):
     logged = {a.path for a in client.list_artifacts(drift["monitoring_run_id"], "drift")}
     assert logged == {"drift/drift.json", "drift/drift.html", "drift/drift.png"}
 
-    assert xcom(dr, "decide", "decision") == {"retrain": True, "reasons": ["no champion: nothing serves yet"]}
+    assert xcom(dr, "decide", "decision") == {
+        "retrain": True, "reasons": ["no champion: nothing serves yet"], "watched_drift_share": 0.0, "watched_drifted": [],
+    }
     registered = xcom(dr, "retrain.register")
     assert registered["version"] == "1" and registered["alias"] == "challenger" and registered["created"]
 
@@ -104,7 +106,7 @@ def test_day2_quiet_day_does_not_retrain(env, client):
     assert dr.state == "success", states(dr)
     s = states(dr)
     assert s["no_retrain"] == "success" and s["retrain.train"] == "skipped" and s["retrain.register"] == "skipped"
-    assert xcom(dr, "decide", "decision") == {"retrain": False, "reasons": []}
+    assert xcom(dr, "decide", "decision") == {"retrain": False, "reasons": [], "watched_drift_share": 0.0, "watched_drifted": []}
     drift = xcom(dr, "detect_drift")
     assert drift["reference"]["why"] == "training window of champion v1"
     assert len(_versions(client)) == 1

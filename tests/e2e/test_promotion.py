@@ -132,3 +132,21 @@ def test_two_challengers_in_quick_succession(client):
     from mlops.promotion.history import pending_challenger
 
     assert pending_challenger(client, MODEL) is None
+
+
+def test_cli_answers_which_version_served_when(client, capsys):
+    from mlops.cli import main
+
+    entries = history(client)
+    assert main(["champion", "synthetic"]) == 0
+    now = capsys.readouterr().out
+    assert f"was version {entries[-1]['version']}" in now
+    first_promotion_time = entries[0]["time"]
+    assert main(["champion", "synthetic", "--at", first_promotion_time[:26]]) == 0
+    assert "was version 1" in capsys.readouterr().out
+    assert main(["champion", "synthetic", "--at", "2000-01-01"]) == 1
+    assert main(["history", "synthetic"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(entries) and "rollback: v2 -> v1" in lines[2] and "incident 42" in lines[2]
+    assert main(["versions", "synthetic"]) == 0
+    assert "decision=rejected" in capsys.readouterr().out

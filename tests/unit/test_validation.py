@@ -18,13 +18,13 @@ def _ingest(settings, config, **source_kwargs):
 
 
 def test_suite_generated_from_config(synthetic_config):
-    suite = build_suite(synthetic_config, IV)
+    suite = build_suite(synthetic_config)
     kinds = [(e.expectation_type, getattr(e, "column", None)) for e in suite.expectations]
     assert ("expect_table_columns_to_match_set", None) in kinds
     assert ("expect_column_values_to_be_in_set", "y") in kinds  # classification labels
     assert ("expect_column_values_to_be_in_set", "c0") in kinds  # declared categories
     assert ("expect_column_values_to_be_between", "x0") in kinds  # declared range
-    assert ("expect_column_values_to_be_between", "ts") in kinds  # inside the interval
+    assert ("expect_column_values_to_be_between", "ts") in kinds  # inside the interval (suite parameters)
     assert sum(k == "expect_column_values_to_not_be_null" for k, _ in kinds) == 2 + len(synthetic_config.features)
 
 
@@ -57,3 +57,25 @@ def test_out_of_range_values_fail(settings, synthetic_config):
     _ingest(settings, synthetic_config, incidents=[{"kind": "out_of_range", "feature": "x0", "fraction": 0.1, "value": 1e6}])
     with pytest.raises(ValidationFailed, match=r"expect_column_values_to_be_between on column 'x0'"):
         validate_partition(synthetic_config, settings, IV)
+
+
+def test_rows_outside_the_interval_fail(settings, synthetic_config):
+    import pandas as pd
+
+    df = SyntheticSource(rows_per_day=300, seed=1).read(IV)
+    df.loc[0, "ts"] = pd.Timestamp("2024-01-11 00:00:00", tz="UTC")  # the interval's end is exclusive
+    Lake(settings.lake_dir, synthetic_config.name, quarantine_root=settings.quarantine_dir).write(df, IV, timestamp_column="ts", source="t")
+    with pytest.raises(ValidationFailed, match=r"expect_column_values_to_be_between on column 'ts': 1 of 300 values violate it"):
+        validate_partition(synthetic_config, settings, IV)
+
+
+def test_second_partition_reuses_the_stored_suite(settings, synthetic_config):
+    _ingest(settings, synthetic_config)
+    validate_partition(synthetic_config, settings, IV)
+    suite_file = settings.gx_dir / "expectations" / "synthetic" / "partition.json"
+    before = suite_file.stat().st_mtime_ns
+    other = Interval.days(date(2024, 1, 11))
+    df = SyntheticSource(rows_per_day=300, seed=1).read(other)
+    Lake(settings.lake_dir, synthetic_config.name).write(df, other, timestamp_column="ts", source="t")
+    assert validate_partition(synthetic_config, settings, other)["success"]
+    assert suite_file.stat().st_mtime_ns == before

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from datetime import datetime, timedelta
 
 from mlops.config import DatasetConfig, Settings
@@ -142,15 +143,18 @@ def train_model(
         )
         mlflow.log_dict({"train": train_w.data_hashes, "holdout": holdout_w.data_hashes, "skipped": {**train_w.skipped, **holdout_w.skipped}}, "lineage/data_hashes.json")
         mlflow.log_dict(config.model_dump(mode="json"), "lineage/dataset_config.json")
-        info = mlflow.sklearn.log_model(
-            pipe,
-            name="model",
-            pip_requirements=tracking.pip_requirements(),
-            signature=infer_signature(X_example, predict_scores(pipe, X_example, config.task)),
-            input_example=X_example.head(5),
-            serialization_format="skops",  # safe to load, unlike pickle
-            skops_trusted_types=skops_trusted_types(pipe),
-        )
+        with warnings.catch_warnings():
+            # skops audits the model by walking every loaded module, which touches Airflow's deprecated aliases.
+            warnings.filterwarnings("ignore", message=r"The `airflow\.")
+            info = mlflow.sklearn.log_model(
+                pipe,
+                name="model",
+                pip_requirements=tracking.pip_requirements(),
+                signature=infer_signature(X_example, predict_scores(pipe, X_example, config.task)),
+                input_example=X_example.head(5),
+                serialization_format="skops",  # safe to load, unlike pickle
+                skops_trusted_types=skops_trusted_types(pipe),
+            )
         result = {
             "run_id": run.info.run_id,
             "experiment_id": exp_id,

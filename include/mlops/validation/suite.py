@@ -4,7 +4,9 @@ Defaults, each tightened or relaxed by the config's ``validation`` section:
 
 * schema: every declared column is present (extra columns are allowed);
 * row count between ``min_rows`` and ``max_rows``;
-* timestamp: never null and inside the partition's data interval;
+* timestamp: never null and inside the partition's data interval (suite parameters
+  ``interval_start`` / ``interval_end``, so one stored suite serves every interval and
+  concurrent runs never overwrite each other's bounds);
 * target: never null; in ``{0, 1}`` (or ``validation.categories[target]``) for classification;
 * numeric features: a numeric dtype, at most ``max_null_fraction`` nulls, inside ``ranges``;
 * categorical features: at most ``max_null_fraction`` nulls, values in ``categories`` for
@@ -31,11 +33,15 @@ def suite_name(config: DatasetConfig) -> str:
     return f"{config.name}.partition"
 
 
-def build_suite(config: DatasetConfig, interval: Interval) -> "gx.ExpectationSuite":
-    """The partition suite for one dataset and data interval (pure: no context needed)."""
+def interval_parameters(interval: Interval) -> dict[str, str]:
+    """Values of the suite parameters for one partition."""
+    return {"interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
+
+
+def build_suite(config: DatasetConfig) -> "gx.ExpectationSuite":
+    """The partition suite of a dataset (pure: no context needed); see ``interval_parameters``."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
-    import pandas as pd
 
     v = config.validation
     exps: list = [
@@ -44,8 +50,8 @@ def build_suite(config: DatasetConfig, interval: Interval) -> "gx.ExpectationSui
         gxe.ExpectColumnValuesToNotBeNull(column=config.timestamp_column),
         gxe.ExpectColumnValuesToBeBetween(
             column=config.timestamp_column,
-            min_value=pd.Timestamp(interval.start),
-            max_value=pd.Timestamp(interval.end),
+            min_value={"$PARAMETER": "interval_start"},
+            max_value={"$PARAMETER": "interval_end"},
             strict_max=True,
         ),
         gxe.ExpectColumnValuesToNotBeNull(column=config.target),

@@ -1,0 +1,102 @@
+"""``mlops``: answers about models from the registry, for people and scripts.
+
+    mlops champion flights                     # the champion now: version, since, approver, why
+    mlops champion flights --at 2026-03-01     # the champion that served at that time
+    mlops history flights                      # every promotion and rollback, oldest first
+    mlops versions flights                     # versions with aliases, decision and gate results
+
+Reads ``MLFLOW_TRACKING_URI`` (``. scripts/env.sh`` sets it for the local stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+
+def _client():
+    from mlflow import MlflowClient
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        sys.exit("mlops: MLFLOW_TRACKING_URI is not set; run `. scripts/env.sh` first")
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _model_name(dataset: str) -> str:
+    from mlops.config import load_dataset
+
+    return load_dataset(dataset).model_name
+
+
+def _line(entry: dict) -> str:
+    who = f", approved by {entry['approved_by']} ({entry.get('comment') or 'no comment'})" if entry.get("approved_by") else ""
+    return (
+        f"#{entry['seq']} {entry['time']}  {entry['kind']}: v{entry['from_version'] or '-'} -> v{entry['version']}"
+        f"  by {entry['run_key']}{who}; reason: {entry['reason']}"
+    )
+
+
+def cmd_champion(args) -> int:
+    from mlops.promotion.history import champion_at
+
+    name = _model_name(args.dataset)
+    when = datetime.fromisoformat(args.at).replace(tzinfo=timezone.utc) if args.at else datetime.now(timezone.utc)
+    entry = champion_at(_client(), name, when)
+    if entry is None:
+        print(f"{name}: no champion at {when.isoformat()}")
+        return 1
+    print(f"{name}: champion at {when.isoformat()} was version {entry['version']}")
+    print("  " + _line(entry))
+    return 0
+
+
+def cmd_history(args) -> int:
+    from mlops.promotion.history import history
+
+    entries = history(_client(), _model_name(args.dataset))
+    for e in entries:
+        print(json.dumps(e) if args.json else _line(e))
+    return 0
+
+
+def cmd_versions(args) -> int:
+    client = _client()
+    name = _model_name(args.dataset)
+    aliases: dict[str, list[str]] = {}
+    for alias, version in client.get_registered_model(name).aliases.items():
+        aliases.setdefault(str(version), []).append(alias)
+    for v in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version)):
+        t = v.tags
+        gates = {g: json.loads(t[f"mlops.gate.{g}"]).get("passed") for g in ("lineage", "floors", "beats_champion", "serving") if f"mlops.gate.{g}" in t}
+        metrics = json.loads(t.get("mlops.metrics", "{}"))
+        print(
+            f"v{v.version:<4} {','.join(aliases.get(str(v.version), [])) or '-':<20} decision={t.get('mlops.decision', 'pending')}"
+            f"  data_end={t.get('mlops.data_interval_end', '?')[:10]}  metrics={metrics}  gates={gates or '-'}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("champion", help="which version serves (or served at --at)")
+    p.add_argument("dataset")
+    p.add_argument("--at", help="ISO date or time (UTC)")
+    p.set_defaults(func=cmd_champion)
+    p = sub.add_parser("history", help="promotions and rollbacks")
+    p.add_argument("dataset")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+    p = sub.add_parser("versions", help="versions with aliases, decisions, gates")
+    p.add_argument("dataset")
+    p.set_defaults(func=cmd_versions)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
