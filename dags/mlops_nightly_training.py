@@ -26,10 +26,11 @@ regardless of the decision rules.
 from __future__ import annotations
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, XComArg, get_current_context, task, task_group
+from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
 
 from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import RegisterModelOperator
+from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.dagspec import dag_specs
 
 
@@ -168,7 +169,7 @@ def evaluate(dataset: str, train_result: dict) -> dict:
 
 def build_dag(spec: dict) -> DAG:
     dataset = spec["dataset"]
-    schedule = CronDataIntervalTimetable(spec["schedule"], timezone="UTC") if spec["schedule"] else None
+    schedule = PartitionIntervalTimetable(spec["schedule"], timezone="UTC") if spec["schedule"] else None
     with DAG(
         dag_id=spec["dag_id"],
         description=f"Nightly ingest, validate, drift, retrain of '{dataset}'. {spec['description']}"[:300],

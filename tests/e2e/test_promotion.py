@@ -145,6 +145,7 @@ def test_cli_answers_which_version_served_when(client, capsys):
     assert main(["champion", "synthetic", "--at", first_promotion_time[:26]]) == 0
     assert "was version 1" in capsys.readouterr().out
     assert main(["champion", "synthetic", "--at", "2000-01-01"]) == 1
+    assert "no champion at 2000-01-01" in capsys.readouterr().out
     assert main(["history", "synthetic"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == len(entries) and "rollback: v2 -> v1" in lines[2] and "incident 42" in lines[2]

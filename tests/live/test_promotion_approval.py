@@ -47,7 +47,7 @@ def test_approval_in_the_loop_promotes_the_challenger(stack):
     # Gates pass, approval is required: the run waits for a person.
     run_id = run["dag_run_id"]
     stack.wait_for("the approval request", lambda: _ti(stack, run_id, "approve")["state"] == "awaiting_input", timeout=600)
-    client = MlflowClient(tracking_uri=stack.mlflow)
+    client = MlflowClient(tracking_uri=stack.mlflow, registry_uri=stack.mlflow)
     assert "champion" not in client.get_registered_model(MODEL).aliases
     # A person takes seconds to answer. Answering within ~1 s of the pause races the scheduler's
     # handling of the paused worker's exit (Airflow 3.3 then fails the task), so wait like one.
