@@ -16,6 +16,7 @@ fi
 # --seed: pip inside the venv (MLflow records its version with each model).
 [[ -x .venv/bin/python ]] || uv venv --quiet --seed --python "$PY" .venv
 uv pip install --quiet --python .venv/bin/python -r requirements.lock
+[[ -x .venv/bin/pip ]] || uv pip install --quiet --python .venv/bin/python pip
 uv pip install --quiet --python .venv/bin/python --no-deps -e .
 # Bytecode for every installed module: each Airflow task is a fresh process, and without .pyc
 # files (this machine sets PYTHONDONTWRITEBYTECODE) it recompiles what it imports every time
