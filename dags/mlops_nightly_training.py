@@ -8,7 +8,10 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
 2. **validate** runs the dataset's Great Expectations suite as a checkpoint and updates the
    Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
 3. **detect_drift** compares the partition with the champion's training data (or a trailing
-   window) feature by feature and logs a JSON/HTML/PNG report to MLflow.
+   window) feature by feature and logs a JSON/HTML/PNG report to MLflow. It starts once
+   **wait_for_previous_run** (a sensor that takes no worker slot while waiting) sees the
+   previous interval's model steps done, so backfills keep model decisions in order while
+   ingest and validate run in parallel.
 4. **decide** retrains when there is no champion, when enough features drift, when the
    champion's metric on the new labelled data fell, when the champion is too old, or when
    the trigger form asks for it; otherwise the run ends at `no_retrain`.
@@ -16,7 +19,8 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    `data_interval_end` (never a row after it), **evaluate** scores challenger and champion on
    the same holdout, and **register** adds one model version per DAG run in MLflow's registry
    with lineage tags and the alias `challenger`. Promotion to `champion` is the promotion
-   DAG's decision.
+   DAG's decision. Backfill runs register into `<model>__backfill[__label]` instead, and
+   **replay_promotion** replays the promotion policy there; production aliases never move.
 
 Every dataset config under `include/datasets/` with a `dag:` section gets one such DAG; this
 one is built from the config named in its tags. Trigger with **force_retrain** to retrain
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
+from airflow.sdk.bases.sensor import PokeReturnValue
 
 from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import RegisterModelOperator
@@ -57,6 +62,16 @@ PARAMS = {
         title="Holdout (days)",
         description="The most recent days of the window kept for evaluation. Empty: the dataset config's value.",
     ),
+    "backfill_label": Param(
+        "",
+        type="string",
+        pattern=r"^[a-z0-9_]{0,40}$",
+        title="Backfill label",
+        description=(
+            "Backfill runs only: they register into '<model>__backfill' (or '<model>__backfill__<label>') and replay "
+            "promotions there, never touching production aliases. Set with --dag-run-conf '{\"backfill_label\": \"q1\"}'."
+        ),
+    ),
     "note": Param(
         "",
         type="string",
@@ -69,12 +84,12 @@ PARAMS = {
 
 def _setup(dataset: str):
     """Context, dataset config, settings and interval of the running task."""
-    from mlops.airflow.runtime import dataset_config, fail_fast, interval_of
+    from mlops.airflow.runtime import fail_fast, interval_of, run_config
     from mlops.config import Settings
 
     context = get_current_context()
     with fail_fast():
-        return context, dataset_config(dataset), Settings.from_env(), interval_of(context)
+        return context, run_config(dataset, context), Settings.from_env(), interval_of(context)
 
 
 def _fail_fast():
@@ -167,6 +182,46 @@ def evaluate(dataset: str, train_result: dict) -> dict:
         return evaluate_challenger(config, settings, train_result)
 
 
+MODEL_STEPS = ("no_retrain", "retrain.register", "retrain.replay_promotion")
+DONE = {"success", "skipped", "failed", "upstream_failed", "removed"}
+
+
+@task.sensor(
+    poke_interval=10,
+    timeout=6 * 3600,
+    mode="reschedule",
+    doc_md=(
+        "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
+        "backfills the replayed promotion), so drift, decision and evaluation see the model that run produced. "
+        "Ingest and validate of many intervals still run in parallel. Takes no worker slot while it waits."
+    ),
+)
+def wait_for_previous_run(dataset: str) -> PokeReturnValue:
+    from mlops.airflow.runtime import interval_of
+
+    context = get_current_context()
+    interval = interval_of(context)
+    previous = interval.start - (interval.end - interval.start)
+    runs = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=list(MODEL_STEPS), logical_dates=[previous])
+    pending = {f"{run}:{task}": str(state) for run, tasks in (runs or {}).items() for task, state in tasks.items() if str(state) not in DONE}
+    return PokeReturnValue(is_done=not pending, xcom_value={"previous_logical_date": previous.isoformat(), "runs": sorted(runs or {})})
+
+
+@task(doc_md="Backfill runs only: replay the promotion policy in the backfill's registered model (blessed by evaluate → its champion). Skipped otherwise.")
+def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from mlops import tracking
+    from mlops.airflow.runtime import is_backfill, run_key
+    from mlops.promotion.history import replay_decision
+
+    context, config, settings, _ = _setup(dataset)
+    if not is_backfill(context):
+        raise AirflowSkipException("not a backfill run: production promotion is the promotion DAG's job")
+    with _fail_fast():
+        return replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
+
+
 def build_dag(spec: dict) -> DAG:
     dataset = spec["dataset"]
     schedule = PartitionIntervalTimetable(spec["schedule"], timezone="UTC") if spec["schedule"] else None
@@ -180,6 +235,7 @@ def build_dag(spec: dict) -> DAG:
         partition = ingest(dataset)
         validation = validate(dataset, partition)
         drift = detect_drift(dataset, validation)
+        wait_for_previous_run(dataset) >> drift
         branch = decide(dataset, drift)
         decision = XComArg(branch.operator, key="decision")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
@@ -188,7 +244,7 @@ def build_dag(spec: dict) -> DAG:
         def retrain():
             trained = train(dataset, decision)
             evaluation = evaluate(dataset, trained)
-            RegisterModelOperator(
+            registered = RegisterModelOperator(
                 task_id="register",
                 dataset=dataset,
                 train_result=trained,
@@ -198,6 +254,7 @@ def build_dag(spec: dict) -> DAG:
                 decision=decision,
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
             )
+            replay_promotion(dataset, registered.output, evaluation)
 
         branch >> [retrain(), no_retrain]
     return dag

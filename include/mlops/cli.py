@@ -4,6 +4,8 @@
     mlops champion flights --at 2026-03-01     # the champion that served at that time
     mlops history flights                      # every promotion and rollback, oldest first
     mlops versions flights                     # versions with aliases, decision and gate results
+    mlops propose flights --from flights_late_arrival__backfill --version 7
+                                               # copy a backfilled version into production as challenger
 
 Reads ``MLFLOW_TRACKING_URI`` (``. scripts/env.sh`` sets it for the local stack).
 """
@@ -80,6 +82,15 @@ def cmd_versions(args) -> int:
     return 0
 
 
+def cmd_propose(args) -> int:
+    from mlops.promotion.history import propose
+
+    result = propose(_client(), args.source, args.version, _model_name(args.dataset))
+    print(f"{result['model_name']} version {result['version']} (copied from {result['copied_from']}) is now the challenger; "
+          "the promotion DAG will gate it")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("versions", help="versions with aliases, decisions, gates")
     p.add_argument("dataset")
     p.set_defaults(func=cmd_versions)
+    p = sub.add_parser("propose", help="copy a version (e.g. from a backfill) into production as challenger")
+    p.add_argument("dataset")
+    p.add_argument("--from", dest="source", required=True, help="source registered model, e.g. flights_late_arrival__backfill")
+    p.add_argument("--version", required=True)
+    p.set_defaults(func=cmd_propose)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -62,6 +62,8 @@ def test_day1_no_champion_registers_a_challenger(env, client):
     assert dr.state == "success", states(dr)
     s = states(dr)
     assert s["retrain.register"] == "success" and s["no_retrain"] == "skipped"
+    assert s["wait_for_previous_run"] == "success"
+    assert s["retrain.replay_promotion"] == "skipped"  # only backfills replay promotions
 
     partition = xcom(dr, "ingest")
     path = uri_to_path(partition["partition_uri"])

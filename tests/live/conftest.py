@@ -1,12 +1,36 @@
+import shutil
+
 import pytest
+import yaml
+
+from mlops.config import DEFAULT_DATASETS_DIR
 
 from live.stack import live_stack
+
+#: A scheduled copy of the synthetic dataset: backfills need a schedule.
+BACKFILL_DATASET = {
+    "name": "livebf",
+    "dag": {"dag_id": "live_backfill", "promotion_dag_id": "live_backfill_promotion", "rollback_dag_id": "live_backfill_rollback",
+            "schedule": "@daily", "start_date": "2024-01-01"},
+    "registered_model_name": "livebf_model",
+}
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """The real stack with approval required for promotions (as in the production profile)."""
-    s = live_stack(tmp_path_factory.mktemp("live"), extra_env={"MLOPS_REQUIRE_APPROVAL": "true"})
+    """The real stack, with approval required for promotions (as in the production profile)."""
+    home = tmp_path_factory.mktemp("live")
+    datasets = home / "datasets"
+    datasets.mkdir()
+    shutil.copy(DEFAULT_DATASETS_DIR / "synthetic.yaml", datasets / "synthetic.yaml")
+    bf = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    bf.update(BACKFILL_DATASET)
+    # Drift from 9 January: the backfill must retrain mid-period, not only on its first day.
+    bf["source"]["options"].update(rows_per_day=400, drift=[{"features": ["x0", "x1", "x2"], "start": "2024-01-09", "shift": 1.5}])
+    bf["training"].update(window_days=5, holdout_days=1, min_train_rows=800)
+    bf["drift"] = {"reference_days": 3}
+    (datasets / "livebf.yaml").write_text(yaml.safe_dump(bf))
+    s = live_stack(home, extra_env={"MLOPS_REQUIRE_APPROVAL": "true", "MLOPS_DATASETS_DIR": str(datasets)})
     try:
         yield s.start()
     finally:

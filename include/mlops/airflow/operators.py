@@ -104,7 +104,7 @@ class RegisterModelOperator(BaseOperator):
 
     def _register(self, context: "Context") -> dict:
         from mlops import tracking
-        from mlops.airflow.runtime import dataset_config, lineage_tags, run_key
+        from mlops.airflow.runtime import lineage_tags, run_config, run_key
         from mlops.config import Settings
         from mlops.registry import register_version
 
@@ -114,7 +114,7 @@ class RegisterModelOperator(BaseOperator):
         validation = json_dict(owner, "validation", self.validation)
         drift = json_dict(owner, "drift", self.drift)
         decision = json_dict(owner, "decision", self.decision)
-        config = dataset_config(self.dataset)
+        config = run_config(self.dataset, context)
         settings = Settings.from_env()
         client = tracking.client(settings)
         tags = {

@@ -52,6 +52,37 @@ def run_key(context: dict[str, Any]) -> str:
     return f"{context['dag'].dag_id}/{context['run_id']}"
 
 
+def run_type(context: dict[str, Any]) -> str:
+    """``scheduled``, ``manual``, ``backfill``, ... of the running DAG run (empty when unknown)."""
+    value = getattr(context.get("dag_run"), "run_type", "") or ""
+    return str(getattr(value, "value", value))
+
+
+def is_backfill(context: dict[str, Any]) -> bool:
+    """Whether the DAG run was created by a backfill."""
+    return run_type(context) == "backfill"
+
+
+def backfill_model_name(model_name: str, label: str | None) -> str:
+    """Registered model of a backfill: ``<model>__backfill`` or ``<model>__backfill__<label>``."""
+    label = (label or "").strip()
+    return f"{model_name}__backfill" + (f"__{label}" if label else "")
+
+
+def run_config(name: str, context: dict[str, Any]) -> DatasetConfig:
+    """The dataset config as this DAG run sees it.
+
+    Backfill runs register, promote and look up champions in their own registered model
+    (``backfill_model_name``), so a backfill replays the champion/challenger history of its
+    period without ever touching the aliases that serve production.
+    """
+    config = dataset_config(name)
+    if is_backfill(context):
+        label = (context.get("params") or {}).get("backfill_label")
+        config = config.model_copy(update={"registered_model_name": backfill_model_name(config.model_name, label)})
+    return config
+
+
 def dataset_config(name: str) -> DatasetConfig:
     """The dataset config file merged with the Airflow Variable ``mlops_dataset__<name>`` if it exists."""
     from airflow.sdk import Variable
@@ -91,10 +122,9 @@ def source_for(config: DatasetConfig, settings: Settings) -> Source:
 
 def lineage_tags(context: dict[str, Any]) -> dict[str, str]:
     """Tags that tie an MLflow run or model version to its Airflow DAG run."""
-    dag_run = context.get("dag_run")
     return {
         "mlops.dag_id": context["dag"].dag_id,
         "mlops.run_id": context["run_id"],
-        "mlops.run_type": str(getattr(dag_run, "run_type", "") or ""),
+        "mlops.run_type": run_type(context),
         "mlops.logical_date": str(context.get("logical_date") or ""),
     }

@@ -59,7 +59,7 @@ def move_champion(
 ) -> dict:
     """Point ``champion`` at ``version``, ``previous`` at the old champion, clear ``challenger``; append history.
 
-    ``kind`` is ``promotion`` or ``rollback``. The version must have passed the gates
+    ``kind`` is ``promotion``, ``rollback`` or ``backfill`` (a replayed decision). The version must have passed the gates
     (tag ``mlops.gates_passed=true``); the champion never points at one that did not.
     Returns the history entry (the existing one when this run already made the move).
     """
@@ -101,7 +101,7 @@ def move_champion(
         "gates": {g: r.get("passed") for g, r in (gates or {}).items()},
     }
     client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{seq:06d}", json.dumps(entry, sort_keys=True))
-    decision = "promoted" if kind == "promotion" else "rolled_back_to"
+    decision = "rolled_back_to" if kind == "rollback" else "promoted"
     client.set_model_version_tag(name, version, "mlops.decision", decision)
     client.set_model_version_tag(name, version, "mlops.decision_at", now.isoformat())
     client.set_model_version_tag(name, version, "mlops.decision_by", run_key)
@@ -139,3 +139,43 @@ def pending_challenger(client, name: str) -> str | None:
     if mv is None or mv.tags.get("mlops.decision"):
         return None
     return str(mv.version)
+
+
+def replay_decision(client, name: str, version: str, *, run_key: str, evaluation: dict) -> dict:
+    """A backfill's stand-in for the promotion DAG, inside the backfill's own registered model.
+
+    The evaluation's verdict decides (challenger vs. that backfill's champion on the same
+    holdout, and the metric floors): blessed versions become the backfill's champion,
+    the others are rejected. Production aliases are never touched here.
+    """
+    version = str(version)
+    blessed = bool(evaluation.get("blessed"))
+    reasons = list(evaluation.get("reasons") or [])
+    client.set_model_version_tag(name, version, "mlops.gates_passed", str(blessed).lower())
+    client.set_model_version_tag(name, version, "mlops.gate.evaluation", json.dumps({"passed": blessed, "detail": "; ".join(reasons)})[:4900])
+    if not blessed:
+        return {**reject(client, name, version, run_key=run_key, reasons=reasons), "kind": "backfill"}
+    champion = alias_version(client, name, CHAMPION)
+    if champion is not None and str(champion.version) == version:
+        return {"version": version, "decision": "promoted", "kind": "backfill", "already": True}
+    return move_champion(client, name, version, kind="backfill", run_key=run_key, reason="; ".join(reasons) or "blessed by evaluation")
+
+
+DECISION_TAGS = ("mlops.decision", "mlops.decision_at", "mlops.decision_by", "mlops.gates_passed", "mlops.rejection_reasons", "mlops.superseded_by", PENDING_TAG)
+
+
+def propose(client, source_name: str, version: str, target_name: str) -> dict:
+    """Copy a version (e.g. from a backfill's registered model) into ``target_name`` as its ``challenger``.
+
+    The copy keeps the lineage tags but none of the source's decisions or gate results, so
+    the promotion DAG gates (and, where required, a person approves) it like any challenger.
+    This is the explicit, separate step that takes a backfilled model towards production.
+    """
+    src = f"models:/{source_name}/{version}"
+    copy = client.copy_model_version(src, target_name)
+    for key in list(copy.tags):
+        if key in DECISION_TAGS or key.startswith("mlops.gate."):
+            client.delete_model_version_tag(target_name, copy.version, key)
+    client.set_model_version_tag(target_name, copy.version, "mlops.copied_from", src)
+    client.set_registered_model_alias(target_name, CHALLENGER, copy.version)
+    return {"model_name": target_name, "version": str(copy.version), "copied_from": src, "alias": CHALLENGER}

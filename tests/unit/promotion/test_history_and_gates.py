@@ -5,7 +5,16 @@ import pytest
 from mlops import tracking
 from mlops.errors import RegistryError
 from mlops.promotion.gates import compare_to_champion, lineage_gate
-from mlops.promotion.history import champion_at, history, move_champion, pending_challenger, reject, supersede_older
+from mlops.promotion.history import (
+    champion_at,
+    history,
+    move_champion,
+    pending_challenger,
+    propose,
+    reject,
+    replay_decision,
+    supersede_older,
+)
 from mlops.registry import register_version
 
 
@@ -76,3 +85,19 @@ def test_lineage_gate_names_what_is_missing(synthetic_config):
     r = lineage_gate({"mlops.run_key": "x", "mlops.validation": '{"success": false}'}, synthetic_config)
     assert not r["passed"] and "mlops.training_window" in r["missing"]
     assert "training data validation did not pass" in r["detail"]
+
+
+def test_backfill_replay_then_explicit_proposal_to_production(model):
+    client, name = model  # stands for a backfill's registered model
+    blessed = replay_decision(client, name, "1", run_key="bf/1", evaluation={"blessed": True, "reasons": ["no champion"]})
+    assert blessed["kind"] == "backfill" and blessed["version"] == "1"
+    rejected = replay_decision(client, name, "2", run_key="bf/2", evaluation={"blessed": False, "reasons": ["roc_auc worse"]})
+    assert rejected["decision"] == "rejected"
+    assert str(client.get_registered_model(name).aliases["champion"]) == "1"
+    assert replay_decision(client, name, "1", run_key="bf/1", evaluation={"blessed": True, "reasons": []})["version"] == "1"
+    target = f"{name}_prod"
+    out = propose(client, name, "1", target)
+    copy = client.get_model_version(target, out["version"])
+    assert copy.tags["mlops.copied_from"] == f"models:/{name}/1"
+    assert "mlops.decision" not in copy.tags and "mlops.gates_passed" not in copy.tags
+    assert pending_challenger(client, target) == out["version"]
