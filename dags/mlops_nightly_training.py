@@ -34,7 +34,7 @@ from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_gro
 from airflow.sdk.bases.sensor import PokeReturnValue
 
 from mlops.airflow.defaults import common_dag_args
-from mlops.airflow.operators import RegisterModelOperator
+from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.dagspec import dag_specs
 
@@ -254,9 +254,16 @@ def build_dag(spec: dict) -> DAG:
                 decision=decision,
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
             )
-            replay_promotion(dataset, registered.output, evaluation)
+            return replay_promotion(dataset, registered.output, evaluation)
 
-        branch >> [retrain(), no_retrain]
+        replayed = retrain()
+        branch >> [replayed, no_retrain]
+        PolicyReportOperator(
+            task_id="policy_report",
+            dataset=dataset,
+            trigger_rule="none_failed_min_one_success",
+            doc_md="Backfill runs only: refresh the retraining-policy report (policy vs never retrain vs retrain daily).",
+        ).set_upstream([replayed, no_retrain])
     return dag
 
 

@@ -4,6 +4,7 @@
     mlops champion flights --at 2026-03-01     # the champion that served at that time
     mlops history flights                      # every promotion and rollback, oldest first
     mlops versions flights                     # versions with aliases, decision and gate results
+    mlops policy-report flights --model flights_late_arrival__backfill --from 2013-01-01 --to 2014-01-01
     mlops propose flights --from flights_late_arrival__backfill --version 7
                                                # copy a backfilled version into production as challenger
 
@@ -82,6 +83,23 @@ def cmd_versions(args) -> int:
     return 0
 
 
+def cmd_policy_report(args) -> int:
+    from datetime import date
+
+    from mlops.config import Settings, load_dataset
+    from mlops.policy_report import build_report, log_report, period_of
+
+    config, settings, client = load_dataset(args.dataset), Settings.from_env(), _client()
+    model = args.model or config.model_name
+    start, end = period_of(client, model, date.fromisoformat(args.to)) if args.to else period_of(client, model, date.today())
+    if args.start:
+        start = date.fromisoformat(args.start)
+    result = build_report(config, settings, client, model_name=model, start=start, end=end)
+    logged = log_report(settings, config, result, run_key=f"cli/{model}")
+    print(json.dumps(result["summary"]["mean"]), result["report_uri"], logged["url"] or logged["run_id"], sep="\n")
+    return 0
+
+
 def cmd_propose(args) -> int:
     from mlops.promotion.history import propose
 
@@ -105,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("versions", help="versions with aliases, decisions, gates")
     p.add_argument("dataset")
     p.set_defaults(func=cmd_versions)
+    p = sub.add_parser("policy-report", help="retraining-policy report (policy vs never retrain vs retrain daily)")
+    p.add_argument("dataset")
+    p.add_argument("--model", help="registered model, e.g. flights_late_arrival__backfill (default: production)")
+    p.add_argument("--from", dest="start", help="first day (default: the model's first version)")
+    p.add_argument("--to", help="end day, exclusive (default: today)")
+    p.set_defaults(func=cmd_policy_report)
     p = sub.add_parser("propose", help="copy a version (e.g. from a backfill) into production as challenger")
     p.add_argument("dataset")
     p.add_argument("--from", dest="source", required=True, help="source registered model, e.g. flights_late_arrival__backfill")

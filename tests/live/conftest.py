@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import pytest
@@ -30,7 +31,12 @@ def stack(tmp_path_factory):
     bf["training"].update(window_days=5, holdout_days=1, min_train_rows=800)
     bf["drift"] = {"reference_days": 3}
     (datasets / "livebf.yaml").write_text(yaml.safe_dump(bf))
-    s = live_stack(home, extra_env={"MLOPS_REQUIRE_APPROVAL": "true", "MLOPS_DATASETS_DIR": str(datasets)})
+    s = live_stack(
+        home,
+        api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),
+        mlflow_port=int(os.environ.get("MLOPS_TEST_MLFLOW_PORT", "15000")),
+        extra_env={"MLOPS_REQUIRE_APPROVAL": "true", "MLOPS_DATASETS_DIR": str(datasets)},
+    )
     try:
         yield s.start()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,18 @@ def test_backfill_replays_history_without_touching_production(stack):
 
     replayed = history(client, BACKFILL_MODEL)
     assert replayed and {e["kind"] for e in replayed} == {"backfill"}
+
+    # The last run of the backfill left the retraining-policy report, logged to MLflow and linked.
+    last = runs[-1]["dag_run_id"]
+    report = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{last}/taskInstances/policy_report")
+    assert report["state"] == "success"
+    link = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{last}/taskInstances/policy_report/links")["extra_links"]["MLflow run"]
+    run_id = link.rstrip("/").split("/")[-1]
+    files = {a.path for a in client.list_artifacts(run_id, "policy")}
+    assert files == {"policy/report.html", "policy/report.png", "policy/report.json"}
+    summary = json.loads(Path(client.download_artifacts(run_id, "policy/report.json")).read_text())["summary"]
+    assert summary["days_scored"] >= 8 and summary["retrains_by_policy"] == len(replayed)
+    assert set(summary["mean"]) == {"policy", "never_retrain", "retrain_daily"} and summary["mean"]["retrain_daily"] is not None
 
     # Re-running one day of the backfill makes no new version.
     count = len(versions)

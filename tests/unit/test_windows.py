@@ -63,3 +63,16 @@ def test_drift_reference_ends_before_the_interval(synthetic_config):
     assert ref.end == iv.start and "cut at the interval start" in why
     ref, why = reference_interval(synthetic_config, iv, None)
     assert ref == Interval(iv.start - timedelta(days=synthetic_config.drift.reference_days), iv.start)
+
+
+def test_policy_report_uses_only_models_trained_before_the_day():
+    from mlops.policy_report import policy_version
+
+    timeline = [
+        {"version": "1", "data_end": "2024-01-06T00:00:00+00:00"},
+        {"version": "3", "data_end": "2024-01-09T00:00:00+00:00"},
+    ]
+    assert policy_version(timeline, date(2024, 1, 5)) is None
+    assert policy_version(timeline, date(2024, 1, 6)) == "1"
+    assert policy_version(timeline, date(2024, 1, 8)) == "1"  # v3 learned from 8 January itself
+    assert policy_version(timeline, date(2024, 1, 9)) == "3"

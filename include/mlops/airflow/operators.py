@@ -246,3 +246,41 @@ class PromoteModelOperator(BaseOperator):
         self.mlflow_links = {"model_version": tracking.model_version_url(settings, config.model_name, version) or ""}
         self.log.info("%s: champion is now %s version %s (was %s)", self.kind, config.model_name, version, entry["from_version"])
         return entry
+
+
+class PolicyReportOperator(BaseOperator):
+    """Backfill runs only: refresh the retraining-policy report of the backfill's registered model.
+
+    Covers the backfill's period up to this run's data interval end, so the last run of a
+    backfill leaves the report for all of it (see ``mlops.policy_report``). The extra link
+    opens the MLflow run that holds the HTML page and its PNG chart. Skipped in other runs.
+    """
+
+    template_fields: Sequence[str] = ("dataset",)
+    operator_extra_links = (MlflowRunLink(),)
+    ui_color = "#e3f0fb"
+
+    def __init__(self, *, dataset: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.mlflow_links: dict[str, str] = {}
+
+    def execute(self, context: "Context") -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from mlops import tracking
+        from mlops.airflow.runtime import fail_fast, interval_of, is_backfill, run_config
+        from mlops.config import Settings
+        from mlops.policy_report import build_report, log_report, period_of
+
+        if not is_backfill(context):
+            raise AirflowSkipException("not a backfill run: run `mlops policy-report` for a report on demand")
+        with fail_fast():
+            config, settings = run_config(self.dataset, context), Settings.from_env()
+            client = tracking.client(settings)
+            start, end = period_of(client, config.model_name, interval_of(context).end.date())
+            result = build_report(config, settings, client, model_name=config.model_name, start=start, end=end)
+            logged = log_report(settings, config, result, run_key=f"{context['dag'].dag_id}/{config.model_name}")
+        self.mlflow_links = {"run": logged["url"] or ""}
+        self.log.info("policy report for %s, %s..%s: %s", config.model_name, start, end, result["summary"]["mean"])
+        return {"report_uri": result["report_uri"], "mlflow_run_id": logged["run_id"], "summary": result["summary"]}
