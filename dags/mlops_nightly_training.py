@@ -254,16 +254,16 @@ def build_dag(spec: dict) -> DAG:
                 decision=decision,
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
             )
-            return replay_promotion(dataset, registered.output, evaluation)
+            replay_promotion(dataset, registered.output, evaluation)
 
-        replayed = retrain()
-        branch >> [replayed, no_retrain]
-        PolicyReportOperator(
+        group = retrain()
+        branch >> [group, no_retrain]
+        [group, no_retrain] >> PolicyReportOperator(
             task_id="policy_report",
             dataset=dataset,
             trigger_rule="none_failed_min_one_success",
             doc_md="Backfill runs only: refresh the retraining-policy report (policy vs never retrain vs retrain daily).",
-        ).set_upstream([replayed, no_retrain])
+        )
     return dag
 
 
