@@ -67,6 +67,8 @@ def cmd_history(args) -> int:
 
 
 def cmd_versions(args) -> int:
+    from mlops.promotion.gates import GATES
+
     client = _client()
     name = _model_name(args.dataset)
     aliases: dict[str, list[str]] = {}
@@ -74,7 +76,7 @@ def cmd_versions(args) -> int:
         aliases.setdefault(str(version), []).append(alias)
     for v in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version)):
         t = v.tags
-        gates = {g: json.loads(t[f"mlops.gate.{g}"]).get("passed") for g in ("lineage", "floors", "beats_champion", "serving") if f"mlops.gate.{g}" in t}
+        gates = {g: json.loads(t[f"mlops.gate.{g}"]).get("passed") for g in GATES if f"mlops.gate.{g}" in t}
         metrics = json.loads(t.get("mlops.metrics", "{}"))
         print(
             f"v{v.version:<4} {','.join(aliases.get(str(v.version), [])) or '-':<20} decision={t.get('mlops.decision', 'pending')}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -289,7 +288,3 @@ def load_dataset(
 
 def list_datasets(datasets_dir: Path | None = None) -> list[str]:
     return sorted(p.stem for p in datasets_folder(datasets_dir).glob("*.yaml"))
-
-
-def parse_day(value: str | date) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

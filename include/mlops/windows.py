@@ -33,11 +33,13 @@ class Window:
     data_hashes: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
-    def fingerprint(self) -> str:
-        import hashlib
-        import json
 
-        return hashlib.sha256(json.dumps(sorted(self.data_hashes.items())).encode()).hexdigest()[:16]
+def data_fingerprint(hashes: dict[str, str]) -> str:
+    """Short hash of partition content hashes: the same inputs give the same fingerprint."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:16]
 
 
 def trailing(end: datetime, days: int) -> Interval:

@@ -29,7 +29,7 @@ optional): ``{"features": [...], "start": "2024-01-10", "end": null,
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import SourceError
@@ -151,7 +151,3 @@ class SyntheticSource:
         if not interval.is_day:
             df = clip_to_interval(df, self.timestamp_column, interval, where=self.description)
         return df
-
-
-def synthetic_days(first: date, count: int) -> list[date]:
-    return [first + timedelta(days=k) for k in range(count)]

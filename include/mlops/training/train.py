@@ -14,7 +14,7 @@ from mlops.errors import ConfigError, InsufficientData
 from mlops.sources.base import Interval, Source
 from mlops.training.metrics import compute_metrics
 from mlops.training.model import build_pipeline, predict_scores, prepare_features
-from mlops.windows import read_window
+from mlops.windows import data_fingerprint, read_window
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def train_model(
             "training_window": [train_iv.start.isoformat(), train_iv.end.isoformat()],
             "holdout_window": [holdout_iv.start.isoformat(), holdout_iv.end.isoformat()],
             "data_hashes": hashes,
-            "data_fingerprint": hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:16],
+            "data_fingerprint": data_fingerprint(hashes),
             "input_fingerprint": fingerprint,
             "train_rows": len(train_w.frame),
             "holdout_rows": len(holdout_w.frame),
