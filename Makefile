@@ -4,6 +4,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ARGS ?=
 N ?= 20
+# embedded (SQLite, LocalExecutor, local MLflow) or prod (PostgreSQL, Celery on Redis, MLflow with
+# basic-auth; settings in .env, see .env.example): `make run PROFILE=prod`, `make stop PROFILE=prod`.
+PROFILE ?= embedded
+export MLOPS_PROFILE := $(PROFILE)
 
 .PHONY: help run stop test status logs lock clean
 
@@ -13,7 +17,7 @@ help: ## Show this help
 	@echo
 	@echo "CLI against the running stack:  . .venv/bin/activate && . scripts/env.sh"
 
-run: ## Start MLflow + Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1
+run: ## Start MLflow + Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1; PROFILE=prod for the production profile
 	@scripts/run.sh
 
 stop: ## Stop everything `make run` started (by PID file)
@@ -31,5 +35,5 @@ logs: ## Last N (default 20) lines of each component log, e.g. make logs N=100
 lock: ## Re-resolve requirements.txt into requirements.lock
 	uv pip compile requirements.txt -o requirements.lock -p 3.11 --no-header
 
-clean: stop ## Stop, then delete the local Airflow home (.airflow: metadata DB, MLflow store, logs)
-	rm -rf .airflow
+clean: stop ## Stop, then delete the local Airflow home (.airflow, or .airflow-prod with PROFILE=prod)
+	rm -rf $(if $(filter prod,$(PROFILE)),.airflow-prod,.airflow)

@@ -6,8 +6,18 @@ Starts the stack with ``scripts/run.sh`` in a throw-away home on spare ports (th
 stack as ``make run``), creates a backfill of ``mlops_nightly_training`` through the REST
 API from 2013-03-01, waits for it, and prints: wall time, runs and their states, the sum of
 task durations and the median duration per task (task instance durations as Airflow
-records them: from the task runner's start, so process spawn is not included). Results go
-to ``bench/results/backfill-<days>.json``. Prints figures; never fails on a timing.
+records them: from the task runner's start, so process spawn is not included), and the time
+task instances spent between being queued and starting.
+
+Then, with the stack stopped, ``pipeline_bench.py --nights`` runs the first
+``--warm-nights`` days of the same period in one process (``dag.test``: every task runs in
+that process, so imports are paid once). The median of a task over those nights, the first
+one excluded, is the pipeline's own work for that task; what the scheduler's median adds to
+it is the per-task cost of a fresh task process (start-up, DAG parse, imports). The split:
+``overhead = sum over tasks of runs x max(0, scheduler median - in-process median)``; tasks
+that only run in backfills (``replay_promotion``, ``policy_report``) and the ordering sensor
+are reported on their own. Results go to ``bench/results/backfill-<days>.json`` (raw task
+instances in ``backfill-<days>-tis.json``). Prints figures; never fails on a timing.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ def main() -> int:
     parser.add_argument("--start", default="2013-03-01")
     parser.add_argument("--max-active-runs", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the throw-away home")
+    parser.add_argument("--warm-nights", type=int, default=10, help="in-process nights for the overhead split (0: skip)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="mlops-backfill-bench."))
@@ -54,12 +65,15 @@ def main() -> int:
         stack.wait_for("the backfill", lambda: stack.ok("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"], timeout=6 * 3600, every=10)
         wall = time.perf_counter() - t1
         runs = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "backfill", "limit": 1000})["dag_runs"]
-        durations: dict[str, list[float]] = {}
+        records = []
         for run in runs:
             tis = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
-            for ti in tis:
-                if ti["duration"] is not None and ti["state"] == "success":
-                    durations.setdefault(ti["task_id"], []).append(ti["duration"])
+            records += [{k: ti.get(k) for k in ("dag_run_id", "task_id", "state", "duration", "queued_when", "start_date", "end_date", "try_number", "hostname", "queue")} for ti in tis]
+        durations: dict[str, list[float]] = {}
+        for ti in records:
+            if ti["duration"] is not None and ti["state"] == "success":
+                durations.setdefault(ti["task_id"], []).append(ti["duration"])
+        queued = [_seconds(ti["queued_when"], ti["start_date"]) for ti in records if ti["queued_when"] and ti["start_date"]]
         total = sum(sum(v) for v in durations.values())
         tasks_run = sum(len(v) for v in durations.values())
         result = {
@@ -67,10 +81,15 @@ def main() -> int:
             "stack_start_seconds": round(started, 1), "backfill_wall_seconds": round(wall, 1),
             "runs": len(runs), "run_states": {s: sum(1 for r in runs if r["state"] == s) for s in {r["state"] for r in runs}},
             "task_instances_run": tasks_run, "sum_task_seconds": round(total, 1),
+            "task_runs": {k: len(v) for k, v in sorted(durations.items())},
             "median_task_seconds": {k: round(statistics.median(v), 2) for k, v in sorted(durations.items())},
+            "sum_task_seconds_by_task": {k: round(sum(v), 1) for k, v in sorted(durations.items())},
+            "queued_to_start_seconds": {"sum": round(sum(queued), 1), "median": round(statistics.median(queued), 2) if queued else None},
             "wall_seconds_per_day": round(wall / max(len(runs), 1), 1),
             "load_average": os.getloadavg(),
         }
+        (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+        (ROOT / "bench" / "results" / f"backfill-{args.days}-tis.json").write_text(json.dumps(records, indent=1))
     finally:
         stack.stop()
         if not args.keep:
@@ -80,8 +99,47 @@ def main() -> int:
     out = ROOT / "bench" / "results" / f"backfill-{args.days}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
+    if args.warm_nights:
+        result["split"] = overhead_split(result, args.start, args.warm_nights)
+        out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _seconds(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+
+
+def overhead_split(result: dict, start: str, nights: int) -> dict:
+    """Scheduler task durations against the same tasks run in one warm process (see the module doc)."""
+    import subprocess
+
+    out = ROOT / "bench" / "results" / f"backfill-warm-{nights}.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--nights", start, str(nights), "--skip-log-register", "--out", str(out)]
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    warm: dict[str, list[float]] = {}
+    for night in json.loads(out.read_text())["nights"][1:]:  # the first night also pays the imports
+        for task in night["tasks"]:
+            if task["state"] == "success" and task["seconds"] is not None:
+                warm.setdefault(task["task_id"], []).append(task["seconds"])
+    per_task, overhead, work = {}, 0.0, 0.0
+    for task_id, runs in result["task_runs"].items():
+        if task_id not in warm:
+            continue
+        scheduler, in_process = result["median_task_seconds"][task_id], statistics.median(warm[task_id])
+        extra = max(0.0, scheduler - in_process)
+        per_task[task_id] = {"runs": runs, "scheduler_median": scheduler, "in_process_median": round(in_process, 2), "overhead_per_run": round(extra, 2)}
+        overhead += runs * extra
+        work += result["sum_task_seconds_by_task"][task_id] - runs * extra
+    compared = sum(result["sum_task_seconds_by_task"][t] for t in per_task)
+    return {
+        "warm_nights": nights, "per_task": per_task,
+        "compared_task_seconds": round(compared, 1), "overhead_seconds": round(overhead, 1), "work_seconds": round(work, 1),
+        "overhead_share": round(overhead / compared, 3) if compared else None,
+        "not_compared": {t: result["sum_task_seconds_by_task"][t] for t in result["task_runs"] if t not in per_task},
+    }
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -164,6 +164,7 @@ def run_night(day: str, settings, log_path: Path | None) -> dict:
         "decision": decision,
         "drift_share": (xcom(dr, "detect_drift") or {}).get("drift_share"),
         "registered": xcom(dr, "retrain.register"),
+        "evaluation": xcom(dr, "retrain.evaluate"),
         "lake": lake_counts(settings),
         "load1": load,
     }
@@ -303,7 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary home (its path is printed)")
     ap.add_argument("--verbose", action="store_true", help="show dag.test's task output instead of writing it to a log file")
     ap.add_argument("--reps", type=int, default=3, help="log_model repetitions with explicit pip_requirements (default 3)")
-    ap.add_argument("--skip-log-register", action="store_true", help="only the two nights")
+    ap.add_argument("--skip-log-register", action="store_true", help="only the nights")
+    ap.add_argument("--nights", nargs=2, metavar=("FIRST", "COUNT"),
+                    help="run COUNT consecutive nights from FIRST instead of the two default nights; a blessed "
+                         "version becomes champion after its night, as a backfill's replayed promotion does")
     ap.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
     args = ap.parse_args(argv)
 
@@ -333,12 +337,18 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         model_name = load_dataset(DATASET).model_name
         results["nights"] = []
-        for i, day in enumerate(NIGHTS):
-            if i == 1:  # stand-in for the promotion DAG: version 1 serves
+        nights = NIGHTS
+        if args.nights:
+            first = datetime.fromisoformat(args.nights[0])
+            nights = tuple((first + timedelta(days=i)).date().isoformat() for i in range(int(args.nights[1])))
+        for i, day in enumerate(nights):
+            if i == 1 and not args.nights:  # stand-in for the promotion DAG: version 1 serves
                 tracking.client(settings).set_registered_model_alias(model_name, "champion", "1")
             print(f"pipeline_bench: night {day} ...", flush=True)
             night = run_night(day, settings, None if args.verbose else home / f"night-{day}.log")
             results["nights"].append(night)
+            if args.nights and night["registered"] and (night["evaluation"] or {}).get("blessed"):
+                tracking.client(settings).set_registered_model_alias(model_name, "champion", str(night["registered"]["version"]))
             print(f"pipeline_bench: night {day}: {night['state']} in {night['wall_seconds']:.1f} s, branch {night['branch']}", flush=True)
 
         if not args.skip_log_register:

@@ -137,7 +137,7 @@ def build_dag(spec: dict) -> DAG:
                 "{% for name, g in ti.xcom_pull(task_ids='check_gates')['gates'].items() %}"
                 "- **{{ name }}**: {{ 'pass' if g.passed else 'FAIL' }}: {{ g.detail }}\n{% endfor %}"
             ),
-            params={"comment": Param("", type="string", title="Comment", description="Why you approve or reject; recorded in the promotion history.")},
+            params={"comment": Param(None, type=["null", "string"], maxLength=500, title="Comment", description="Why you approve or reject (optional); recorded in the promotion history.")},
             response_timeout=timedelta(days=3),
             execution_timeout=None,
             doc_md="A person approves or rejects in the Airflow UI (Required Actions).",

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
-from airflow.sdk.bases.sensor import PokeReturnValue
 
-from mlops.airflow.defaults import common_dag_args
+from mlops.airflow.defaults import common_dag_args, training_queue
 from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
+from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.dagspec import dag_specs
 
@@ -63,8 +63,8 @@ PARAMS = {
         description="The most recent days of the window kept for evaluation. Empty: the dataset config's value.",
     ),
     "backfill_label": Param(
-        "",
-        type="string",
+        None,
+        type=["null", "string"],
         pattern=r"^[a-z0-9_]{0,40}$",
         title="Backfill label",
         description=(
@@ -73,8 +73,8 @@ PARAMS = {
         ),
     ),
     "note": Param(
-        "",
-        type="string",
+        None,
+        type=["null", "string"],
         maxLength=500,
         title="Note",
         description="Why this run was triggered; recorded on the MLflow run and the model version.",
@@ -183,28 +183,6 @@ def evaluate(dataset: str, train_result: dict) -> dict:
 
 
 MODEL_STEPS = ("no_retrain", "retrain.register", "retrain.replay_promotion")
-DONE = {"success", "skipped", "failed", "upstream_failed", "removed"}
-
-
-@task.sensor(
-    poke_interval=10,
-    timeout=6 * 3600,
-    mode="reschedule",
-    doc_md=(
-        "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
-        "backfills the replayed promotion), so drift, decision and evaluation see the model that run produced. "
-        "Ingest and validate of many intervals still run in parallel. Takes no worker slot while it waits."
-    ),
-)
-def wait_for_previous_run(dataset: str) -> PokeReturnValue:
-    from mlops.airflow.runtime import interval_of
-
-    context = get_current_context()
-    interval = interval_of(context)
-    previous = interval.start - (interval.end - interval.start)
-    runs = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=list(MODEL_STEPS), logical_dates=[previous])
-    pending = {f"{run}:{task}": str(state) for run, tasks in (runs or {}).items() for task, state in tasks.items() if str(state) not in DONE}
-    return PokeReturnValue(is_done=not pending, xcom_value={"previous_logical_date": previous.isoformat(), "runs": sorted(runs or {})})
 
 
 @task(doc_md="Backfill runs only: replay the promotion policy in the backfill's registered model (blessed by evaluate → its champion). Skipped otherwise.")
@@ -235,15 +213,25 @@ def build_dag(spec: dict) -> DAG:
         partition = ingest(dataset)
         validation = validate(dataset, partition)
         drift = detect_drift(dataset, validation)
-        wait_for_previous_run(dataset) >> drift
+        PreviousRunSensor(
+            task_id="wait_for_previous_run",
+            task_ids=MODEL_STEPS,
+            timeout=6 * 3600,
+            doc_md=(
+                "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
+                "backfills the replayed promotion), so drift, decision and evaluation see the model that run produced. "
+                "Ingest and validate of many intervals still run in parallel. Waits in the triggerer (no worker slot) "
+                "and ends there within about a second of the previous run's last model step."
+            ),
+        ) >> drift
         branch = decide(dataset, drift)
         decision = XComArg(branch.operator, key="decision")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
 
         @task_group(group_id="retrain", tooltip="Train, evaluate and register a challenger")
         def retrain():
-            trained = train(dataset, decision)
-            evaluation = evaluate(dataset, trained)
+            trained = train.override(**training_queue())(dataset, decision)
+            evaluation = evaluate.override(**training_queue())(dataset, trained)
             registered = RegisterModelOperator(
                 task_id="register",
                 dataset=dataset,

@@ -1,12 +1,28 @@
-"""The product's Airflow plugin: registers what the scheduler and API server must know by name."""
+"""The product's Airflow plugin.
+
+- the ``PartitionIntervalTimetable`` (the scheduler and API server must know it by name);
+- the *Models* page: a FastAPI app under ``/mlops`` (``mlops.airflow.ui_app``; Airflow's
+  login and DAG permissions apply) shown inside the UI as the navigation entry *Models*.
+"""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
 from mlops.airflow.timetables import PartitionIntervalTimetable
+from mlops.airflow.ui_app import app as models_app
 
 
 class MlopsPlugin(AirflowPlugin):
     name = "mlops"
     timetables = [PartitionIntervalTimetable]
+    fastapi_apps = [{"app": models_app, "url_prefix": "/mlops", "name": "MLOps models"}]
+    external_views = [
+        {
+            "name": "Models",
+            "href": "mlops/models",
+            "url_route": "models",
+            "destination": "nav",
+            "icon": "mlops/icon.svg",
+        }
+    ]

@@ -34,12 +34,23 @@ _mlops_default() {
 
 _mlops_default MLOPS_ROOT "$(cd "$(dirname "$_mlops_env_src")/.." && pwd -P)"
 
+# --- Profile: embedded (default; SQLite, LocalExecutor, local MLflow) or prod ---------------------
+_mlops_default MLOPS_PROFILE embedded
+case $MLOPS_PROFILE in
+  embedded) ;;
+  prod) . "$MLOPS_ROOT/scripts/profile-prod.sh" ;;
+  *) echo "scripts/env.sh: MLOPS_PROFILE=$MLOPS_PROFILE; expected embedded or prod" >&2
+     unset -f _mlops_default; unset _mlops_env_src; return 1 2>/dev/null || exit 1 ;;
+esac
+
 # --- Airflow -----------------------------------------------------------------------------------
 _mlops_default AIRFLOW_HOME "$MLOPS_ROOT/.airflow"
 _mlops_default AIRFLOW__CORE__DAGS_FOLDER "$MLOPS_ROOT/dags"
 _mlops_default AIRFLOW__CORE__PLUGINS_FOLDER "$MLOPS_ROOT/plugins"
 _mlops_default AIRFLOW__CORE__LOAD_EXAMPLES False
-_mlops_default AIRFLOW__CORE__EXECUTOR LocalExecutor
+# Airflow's LocalExecutor, whose worker processes import pandas, scikit-learn, MLflow and GX once,
+# so that every task (a fork of a worker) starts with them loaded (include/mlops/airflow/executors.py).
+_mlops_default AIRFLOW__CORE__EXECUTOR mlops.airflow.executors.PreloadingLocalExecutor
 # LocalExecutor starts this many worker processes up front (default 32): keep it small here.
 _mlops_default AIRFLOW__CORE__PARALLELISM 4
 _mlops_default AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "sqlite:///$AIRFLOW_HOME/airflow.db"

@@ -4,9 +4,15 @@
 # PID file points at a live process is left alone, the DB migration and settings load are repeated
 # (both are idempotent, so edits to airflow_settings*.yaml are applied).
 #
+# MLOPS_PROFILE=prod (`make run PROFILE=prod`) starts the production profile instead: Airflow on
+# PostgreSQL with the CeleryExecutor on Redis and two Celery workers (queues `default` and
+# `training`), MLflow with basic-auth on PostgreSQL; settings from .env (see .env.example and
+# scripts/profile-prod.sh). It refuses to start while a password or secret is missing.
+#
 #   scripts/run.sh            start what is not running, wait until healthy, print how to use it
 #   scripts/run.sh status     which components run (PID, memory) and the health endpoints (`make status`)
 #   scripts/run.sh logs [N]   last N (default 20) lines of each component log (`make logs`)
+#   scripts/run.sh commands   each component's command line and own environment, one JSON per line
 #
 # Logs: $AIRFLOW_HOME/logs/<component>.log (the previous one is kept as .log.1).
 # PIDs: $AIRFLOW_HOME/run/<component>.pid; each component leads its own session (setsid), which
@@ -17,6 +23,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
 COMPONENTS=(mlflow api-server scheduler dag-processor triggerer)
+WORKERS=(worker-default worker-training)
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -31,20 +38,38 @@ setup_env() {
   MLFLOW_DIR=$AIRFLOW_HOME/mlflow
   AIRFLOW_URL=$AIRFLOW__API__BASE_URL
   MLFLOW_URL=http://$MLOPS_MLFLOW_HOST:$MLOPS_MLFLOW_PORT
+  if [[ $MLOPS_PROFILE == prod ]]; then COMPONENTS+=("${WORKERS[@]}"); fi
 }
 
-# Command line of a component (an array in CMD).
+# Command line of a component (an array in CMD) and the environment only it gets (CMD_ENV).
+# Secrets never go on a command line (ps shows it): the prod MLflow server reads its backend store
+# URI from MLFLOW_BACKEND_STORE_URI and its auth settings from MLFLOW_AUTH_CONFIG_PATH.
+# Task logs: every component shares $AIRFLOW_HOME/logs, so no worker serves logs over HTTP.
 component_cmd() {
+  CMD_ENV=()
   case $1 in
     mlflow)
-      CMD=(mlflow server --host "$MLOPS_MLFLOW_HOST" --port "$MLOPS_MLFLOW_PORT"
-           --workers "${MLOPS_MLFLOW_WORKERS:-1}"
-           --backend-store-uri "sqlite:///$MLFLOW_DIR/mlflow.db"
-           --artifacts-destination "$MLFLOW_DIR/artifacts") ;;
+      if [[ $MLOPS_PROFILE == prod ]]; then
+        CMD=(mlflow server --app-name basic-auth --host "$MLOPS_MLFLOW_HOST" --port "$MLOPS_MLFLOW_PORT"
+             --workers "${MLOPS_MLFLOW_WORKERS:-2}" --artifacts-destination "$MLOPS_MLFLOW_ARTIFACTS")
+      else
+        CMD=(mlflow server --host "$MLOPS_MLFLOW_HOST" --port "$MLOPS_MLFLOW_PORT"
+             --workers "${MLOPS_MLFLOW_WORKERS:-1}"
+             --backend-store-uri "sqlite:///$MLFLOW_DIR/mlflow.db"
+             --artifacts-destination "$MLFLOW_DIR/artifacts")
+      fi ;;
     api-server) CMD=(airflow api-server -H "$AIRFLOW__API__HOST" -p "$AIRFLOW__API__PORT") ;;
     scheduler) CMD=(airflow scheduler --skip-serve-logs) ;;
     dag-processor) CMD=(airflow dag-processor) ;;
     triggerer) CMD=(airflow triggerer --skip-serve-logs) ;;
+    worker-default)
+      CMD_ENV=(MLOPS_WORKER_NAME=worker-default)
+      CMD=(airflow celery worker --queues "$MLOPS_DEFAULT_QUEUE" --concurrency "${MLOPS_DEFAULT_CONCURRENCY:-2}"
+           --celery-hostname "default@%h" --skip-serve-logs) ;;
+    worker-training)
+      CMD_ENV=(MLOPS_WORKER_NAME=worker-training)
+      CMD=(airflow celery worker --queues "$MLOPS_TRAINING_QUEUE" --concurrency "${MLOPS_TRAINING_CONCURRENCY:-1}"
+           --celery-hostname "training@%h" --skip-serve-logs) ;;
     *) echo "run.sh: unknown component $1" >&2; return 1 ;;
   esac
 }
@@ -104,7 +129,7 @@ start_component() {
   clear_leftovers "$name"
   [[ -f $log ]] && mv -f "$log" "$log.1"
   # setsid: the component leads its own session, so stop.sh can end it with all its children.
-  setsid "${CMD[@]}" >"$log" 2>&1 </dev/null &
+  setsid env "${CMD_ENV[@]}" "${CMD[@]}" >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$RUN_DIR/$name.pid"
   echo "  $name: started (PID $pid), log $log"
@@ -158,6 +183,11 @@ wait_healthy() {
     done
     bad= culprit=
     if ! mlflow_health >/dev/null; then bad="mlflow (no answer from $MLFLOW_URL/health)"; culprit=mlflow; fi
+    for name in "${COMPONENTS[@]}"; do
+      # A Celery worker logs "... ready." once it consumes its queues.
+      [[ $name == worker-* ]] || continue
+      grep -q ' ready\.' "$LOG_DIR/$name.log" 2>/dev/null || { bad+="${bad:+, }$name (not ready)"; culprit=${culprit:-$name}; }
+    done
     if health=$(airflow_health) && [[ -n $health ]]; then
       while IFS== read -r comp status; do
         [[ $status == healthy ]] && continue
@@ -197,11 +227,20 @@ cmd_start() {
   t=$(now); bash scripts/bootstrap.sh; setup_env
   echo "run: environment ready ($(since "$t") s); AIRFLOW_HOME=$AIRFLOW_HOME"
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$MLOPS_HOME" "$MLFLOW_DIR/artifacts"
-  ensure_passwords_file
+  if [[ $MLOPS_PROFILE == prod ]]; then
+    echo "run: production profile (settings: $MLOPS_ENV_FILE and the environment)"
+    python scripts/prod_setup.py check --create-databases || exit 1
+  else
+    ensure_passwords_file
+  fi
   check_ports
   # MLflow needs nothing from Airflow and is the slowest to come up: start it first.
   echo "run: starting components"
   start_component mlflow
+  if [[ $MLOPS_PROFILE == prod ]]; then
+    python scripts/prod_setup.py mlflow-user >"$LOG_DIR/mlflow-user.log" 2>&1 \
+      || fail_start mlflow "could not set up the pipeline's MLflow user: $(tail -n 3 "$LOG_DIR/mlflow-user.log")"
+  fi
 
   t=$(now)
   airflow db migrate >"$LOG_DIR/db-migrate.log" 2>&1 \
@@ -225,19 +264,42 @@ cmd_start() {
 
   Airflow UI/API  $AIRFLOW_URL          (API docs: $AIRFLOW_URL/docs)
   MLflow UI       $MLFLOW_URL
-  Login           user '$user'; password in $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE
-                  (demo-only login of Airflow's embedded SimpleAuthManager, generated for this
-                  Airflow home; show it with: cat $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE)
+$(login_text "$user")
   New DAGs start paused (AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=$AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION).
 
   Use the CLI in this stack's environment:
-    . .venv/bin/activate && . scripts/env.sh
+    . .venv/bin/activate && $([[ $MLOPS_PROFILE == prod ]] && echo "MLOPS_PROFILE=prod "). scripts/env.sh
     airflow dags list                 airflow dags list-import-errors
     airflow dags test mlops_nightly_training 2013-03-01
     airflow dags unpause mlops_nightly_training
 
   make status | make logs | make stop
 EOF
+}
+
+login_text() {
+  if [[ $MLOPS_PROFILE == prod ]]; then
+    echo "  Login           users $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS; passwords are your settings'"
+    echo "                  MLOPS_AIRFLOW_PASSWORD_<USER> ($MLOPS_ENV_FILE or the environment)"
+    echo "  Celery workers  ${WORKERS[*]} (queues $MLOPS_DEFAULT_QUEUE and $MLOPS_TRAINING_QUEUE)"
+    echo "  MLflow login    required (basic-auth); the pipeline signs in as '$MLFLOW_TRACKING_USERNAME'"
+  else
+    echo "  Login           user '$1'; password in $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+    echo "                  (demo-only login of Airflow's embedded SimpleAuthManager, generated for this"
+    echo "                  Airflow home; show it with: cat $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE)"
+  fi
+}
+
+# Each component's command line and own environment, one JSON object per line (the test that keeps
+# docker-compose.yaml in step with what runs here reads it).
+cmd_commands() {
+  setup_env
+  local name
+  for name in "${COMPONENTS[@]}"; do
+    component_cmd "$name"
+    python -c 'import json, sys; a = sys.argv[1:]; n = int(a[1]); print(json.dumps({"name": a[0], "env": a[2:2 + n], "argv": a[2 + n:]}))' \
+      "$name" "${#CMD_ENV[@]}" "${CMD_ENV[@]}" "${CMD[@]}"
+  done
 }
 
 cmd_status() {
@@ -288,7 +350,7 @@ print("DAG import errors: %d%s" % (n, " (%s): see airflow dags list-import-error
 cmd_logs() {
   setup_env
   local n=${1:-20} f found=0
-  for f in "$LOG_DIR"/{mlflow,api-server,scheduler,dag-processor,triggerer}.log; do
+  for f in "$LOG_DIR"/{mlflow,api-server,scheduler,dag-processor,triggerer,worker-default,worker-training}.log; do
     [[ -f $f ]] || continue
     found=1
     echo "==> $f <=="
@@ -302,5 +364,6 @@ case ${1:-start} in
   start) cmd_start ;;
   status) cmd_status ;;
   logs) cmd_logs "${2:-}" ;;
-  *) echo "usage: scripts/run.sh [start|status|logs [N]]" >&2; exit 2 ;;
+  commands) cmd_commands ;;
+  *) echo "usage: scripts/run.sh [start|status|logs [N]|commands]" >&2; exit 2 ;;
 esac

@@ -30,6 +30,7 @@ trap cleanup EXIT
 
 # The throw-away environment: set unconditionally, then scripts/env.sh fills in the rest
 # (only what is still unset, so e.g. AIRFLOW__CORE__PARALLELISM can still be overridden).
+export MLOPS_PROFILE=embedded  # the production profile has its own test (tests/prod)
 export AIRFLOW_HOME=$TEST_HOME/airflow
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$AIRFLOW_HOME/airflow.db
 export AIRFLOW__CORE__DAGS_FOLDER=$ROOT/dags

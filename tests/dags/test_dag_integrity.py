@@ -42,6 +42,33 @@ def test_params_have_titles_and_descriptions(bag):
         assert param.schema.get("title") and param.description, name
 
 
+def test_trigger_forms_submit_with_their_defaults(bag):
+    """A person can trigger the nightly and promotion DAGs without filling in anything; the rollback
+    form insists on a reason. Optional fields accept null, so the UI does not mark them required."""
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for dag_id, dag in bag.dags.items():
+        if "rollback" in dag_id:
+            with pytest.raises(ParamValidationError, match="reason"):
+                dag.params.validate()
+            continue
+        dag.params.validate()
+        for name, param in dag.params.items():
+            kinds = param.schema.get("type")
+            assert kinds == "boolean" or "null" in (kinds if isinstance(kinds, list) else [kinds]), f"{dag_id}: param {name} looks required in the form"
+
+
+def test_training_and_evaluation_use_the_training_queue_when_set(monkeypatch):
+    import runpy
+
+    monkeypatch.setenv("MLOPS_TRAINING_QUEUE", "training")
+    dags = runpy.run_path(str(DAGS / "mlops_nightly_training.py"))
+    dag = dags["mlops_nightly_training"]
+    queues = {t.task_id: t.queue for t in dag.tasks}
+    assert queues["retrain.train"] == queues["retrain.evaluate"] == "training"
+    assert {q for t, q in queues.items() if t not in ("retrain.train", "retrain.evaluate")} == {"default"}
+
+
 def test_no_cycles_and_expected_shape(bag):
     dag = bag.dags["mlops_nightly_training"]
     # DagBag already rejects cycles at import; check the wiring the docs describe.

@@ -17,6 +17,14 @@ BACKFILL_DATASET = {
 }
 
 
+BROWSER_DATASET = {
+    "name": "livebrowser",
+    "dag": {"dag_id": "live_browser", "promotion_dag_id": "live_browser_promotion", "rollback_dag_id": "live_browser_rollback",
+            "schedule": None, "start_date": "2024-01-01"},
+    "registered_model_name": "livebrowser_model",
+}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The real stack, with approval required for promotions (as in the production profile)."""
@@ -31,6 +39,10 @@ def stack(tmp_path_factory):
     bf["training"].update(window_days=5, holdout_days=1, min_train_rows=800)
     bf["drift"] = {"reference_days": 3}
     (datasets / "livebf.yaml").write_text(yaml.safe_dump(bf))
+    # A model of its own for the browser test: its first challenger always reaches the approval step.
+    browser = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    browser.update(BROWSER_DATASET)
+    (datasets / "livebrowser.yaml").write_text(yaml.safe_dump(browser))
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),

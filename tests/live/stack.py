@@ -98,6 +98,7 @@ def live_stack(tmp: Path, *, api_port: int = 18080, mlflow_port: int = 15000, ex
     airflow_home = tmp / "airflow"
     api = f"http://127.0.0.1:{api_port}"
     env = dict(os.environ)
+    env.pop("AIRFLOW__CORE__EXECUTOR", None)  # the stack's own default (scripts/env.sh), not the test run's
     env.update({
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",

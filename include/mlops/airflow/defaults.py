@@ -29,3 +29,15 @@ def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict
         "tags": ["mlops", kind, f"dataset:{spec['dataset']}", *spec["tags"]],
         "render_template_as_native_obj": True,
     }
+
+
+def training_queue() -> dict[str, Any]:
+    """Task arguments that send training and evaluation to the Celery queue ``MLOPS_TRAINING_QUEUE``.
+
+    Set in the production profile (a worker serves that queue, see scripts/run.sh); unset, the
+    tasks use the executor's default queue. Read when the DAG file is parsed.
+    """
+    import os
+
+    queue = os.environ.get("MLOPS_TRAINING_QUEUE", "").strip()
+    return {"queue": queue} if queue else {}

@@ -275,6 +275,8 @@ class PolicyReportOperator(BaseOperator):
 
         if not is_backfill(context):
             raise AirflowSkipException("not a backfill run: run `mlops policy-report` for a report on demand")
+        if later := self._later_backfill_run(context):
+            raise AirflowSkipException(f"the report of backfill run {later} covers this period too")
         with fail_fast():
             config, settings = run_config(self.dataset, context), Settings.from_env()
             client = tracking.client(settings)
@@ -284,3 +286,23 @@ class PolicyReportOperator(BaseOperator):
         self.mlflow_links = {"run": logged["url"] or ""}
         self.log.info("policy report for %s, %s..%s: %s", config.model_name, start, end, result["summary"]["mean"])
         return {"report_uri": result["report_uri"], "mlflow_run_id": logged["run_id"], "summary": result["summary"]}
+
+    def _later_backfill_run(self, context: "Context") -> str | None:
+        """The next interval's backfill run, when its report covers this run's period too.
+
+        A backfill creates all its runs up front, and each report covers the period up to
+        its own run: writing one per run would redo the whole period every day (it was the
+        longest task of a backfill). A run writes the report only when no backfill run of
+        the next interval exists or that run's report failed; in the normal case that is
+        the backfill's last run. If it fails, `mlops policy-report` builds the same report
+        on demand.
+        """
+        from mlops.airflow.runtime import interval_of
+
+        # Logical dates are interval starts, so the next interval's run has this run's end.
+        next_logical = interval_of(context).end
+        states = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=[self.task_id], logical_dates=[next_logical]) or {}
+        for run_id, tasks in states.items():
+            if run_id.startswith("backfill__") and str(tasks.get(self.task_id)) not in {"failed", "upstream_failed", "removed"}:
+                return run_id
+        return None

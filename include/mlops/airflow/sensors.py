@@ -1,4 +1,4 @@
-"""Sensors of the promotion DAG."""
+"""Sensors: the promotion DAG's wait for a challenger, the nightly DAG's wait for the previous run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
 
-from mlops.airflow.triggers import ChallengerTrigger, find_pending_challenger
+from mlops.airflow.triggers import ChallengerTrigger, PreviousRunTrigger, find_pending_challenger, unfinished_tasks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,3 +62,50 @@ class ChallengerSensor(BaseSensorOperator):
         if not event or event.get("status") != "found":
             raise RuntimeError(f"ChallengerSensor: the trigger ended without a challenger for {self.model_name!r}: {event!r}")
         return str(event["version"])
+
+
+class PreviousRunSensor(BaseSensorOperator):
+    """Wait until the previous interval's run has finished ``task_ids`` (its model steps).
+
+    Checks once when it starts (the usual case for scheduled nights: the previous run is long
+    done); otherwise defers to ``PreviousRunTrigger``, which polls every ``poke_interval``
+    seconds in the triggerer and ends this task there: no worker slot and no task process
+    while it waits, and no process start to finish it.
+
+    Parameters
+    ----------
+    task_ids : list[str]
+        Tasks of the previous run that must be finished (any end state: a failed previous
+        run is reported by its own DAG run, and this run still needs to move on).
+    """
+
+    ui_color = "#e8e0f5"
+
+    def __init__(self, *, task_ids: Sequence[str], **kwargs: Any) -> None:
+        kwargs.setdefault("poke_interval", 1.0)
+        super().__init__(**kwargs)
+        self.task_ids = list(task_ids)
+
+    def _previous(self, context: "Context"):
+        from mlops.airflow.runtime import interval_of
+
+        interval = interval_of(context)
+        return interval.start - (interval.end - interval.start)
+
+    def poke(self, context: "Context") -> bool:
+        pending = unfinished_tasks(context["dag"].dag_id, self._previous(context), self.task_ids)
+        if pending:
+            self.log.info("waiting for the previous interval's run: %s", pending)
+        return not pending
+
+    def execute(self, context: "Context") -> None:
+        if self.poke(context):
+            return
+        self.defer(
+            trigger=PreviousRunTrigger(context["dag"].dag_id, self._previous(context).isoformat(), self.task_ids, poke_interval=self.poke_interval),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: "Context", event: dict[str, Any] | None = None) -> None:
+        """Not reached when the trigger ends the task itself; kept for triggerers that resume instead."""

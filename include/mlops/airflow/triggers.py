@@ -63,3 +63,51 @@ class ChallengerTrigger(BaseTrigger):
                 yield TriggerEvent({"status": "found", "model_name": self.model_name, "version": version})
                 return
             await asyncio.sleep(self.poke_interval)
+
+
+#: Task instance states after which a task will not run again by itself.
+FINISHED_STATES = frozenset({"success", "skipped", "failed", "upstream_failed", "removed"})
+
+
+def unfinished_tasks(dag_id: str, logical_date: Any, task_ids: list[str]) -> dict[str, str]:
+    """``{"<run_id>:<task_id>": state}`` of the given tasks of the run(s) at ``logical_date`` that have not finished.
+
+    Uses the Task SDK's supervisor channel, which task processes and the triggerer both have.
+    """
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=list(task_ids), logical_dates=[logical_date]) or {}
+    return {f"{run}:{task}": str(state) for run, tasks in runs.items() for task, state in tasks.items() if str(state) not in FINISHED_STATES}
+
+
+class PreviousRunTrigger(BaseTrigger):
+    """Ends the waiting task successfully once the run at ``logical_date`` has finished ``task_ids``.
+
+    It ends the task in the triggerer (``TaskSuccessEvent``): no worker process is started
+    to resume it, so the next step of a chain of runs starts within about ``poke_interval``
+    plus one scheduler loop of the previous run's last step.
+    """
+
+    def __init__(self, dag_id: str, logical_date: str, task_ids: list[str], poke_interval: float = 1.0):
+        super().__init__()
+        self.dag_id, self.logical_date, self.task_ids, self.poke_interval = dag_id, logical_date, list(task_ids), poke_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "mlops.airflow.triggers.PreviousRunTrigger",
+            {"dag_id": self.dag_id, "logical_date": self.logical_date, "task_ids": self.task_ids, "poke_interval": self.poke_interval},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from datetime import datetime
+
+        from airflow.triggers.base import TaskSuccessEvent
+
+        when = datetime.fromisoformat(self.logical_date)
+        while True:
+            pending = await asyncio.to_thread(unfinished_tasks, self.dag_id, when, self.task_ids)
+            if not pending:
+                self.log.info("the run of %s at %s has finished %s", self.dag_id, self.logical_date, self.task_ids)
+                yield TaskSuccessEvent()
+                return
+            await asyncio.sleep(self.poke_interval)

@@ -1,0 +1,179 @@
+"""What the Models page shows for one dataset, as plain data (JSON-ready); no Airflow here.
+
+- the registered model's ``champion``, ``challenger`` and ``previous`` versions with their
+  metrics (from the training run), gate results and lineage tags;
+- the promotion history (who, when, why), newest first;
+- drift over time: each day's score per feature, with the threshold and the verdict, from the
+  drift reports the nightly runs wrote (``reports/<dataset>/drift/ds=…/drift.json``);
+- the latest validation result of a partition, with a link to the Data Docs.
+
+A year of history is ~365 small JSON files and a handful of MLflow calls; parsed reports
+are cached by file modification time, so a page load reads only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from mlops.config import DatasetConfig, Settings
+
+ALIASES = ("champion", "challenger", "previous")
+DS = re.compile(r"^ds=(\d{4}-\d{2}-\d{2})$")
+_cache: dict[Path, tuple[float, dict]] = {}
+_lock = threading.Lock()
+
+
+def _cached_json(path: Path) -> dict | None:
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    with _lock:
+        hit = _cache.get(path)
+    if hit and hit[0] == mtime:
+        return hit[1]
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    with _lock:
+        _cache[path] = (mtime, payload)
+    return payload
+
+
+def drift_series(settings: Settings, dataset: str, *, since: date | None = None) -> dict[str, Any]:
+    """Daily drift scores per feature, aligned on the days that have a report."""
+    root = settings.reports_dir / dataset / "drift"
+    days: list[str] = []
+    share: list[float | None] = []
+    features: dict[str, dict[str, Any]] = {}
+    dirs = sorted(p for p in root.iterdir() if DS.match(p.name)) if root.is_dir() else []
+    for d in dirs:
+        day = DS.match(d.name).group(1)
+        if since and day < since.isoformat():
+            continue
+        report = _cached_json(d / "drift.json")
+        if report is None:
+            continue
+        i = len(days)
+        days.append(day)
+        share.append(report.get("drift_share"))
+        for f in report.get("features") or []:
+            entry = features.setdefault(f["feature"], {"kind": f.get("kind"), "method": f.get("method"), "threshold": f.get("threshold"), "scores": [], "drifted": []})
+            pad = i - len(entry["scores"])
+            entry["scores"] += [None] * pad
+            entry["drifted"] += [False] * pad
+            entry["scores"].append(f.get("score"))
+            entry["drifted"].append(bool(f.get("drifted")))
+            entry["method"], entry["threshold"] = f.get("method") or entry["method"], f.get("threshold", entry["threshold"])
+    for entry in features.values():
+        pad = len(days) - len(entry["scores"])
+        entry["scores"] += [None] * pad
+        entry["drifted"] += [False] * pad
+    return {"days": days, "drift_share": share, "features": features}
+
+
+def latest_validation(settings: Settings, dataset: str) -> dict | None:
+    """The validation result of the newest partition in the lake (or in quarantine, if newer)."""
+    candidates: list[tuple[str, str, Path]] = []
+    lake = settings.lake_dir / dataset
+    if lake.is_dir():
+        marks = sorted(lake.glob("ds=*.validation.json"))
+        if marks:
+            candidates.append((marks[-1].name[3:13], "lake", marks[-1]))
+    quarantine = settings.quarantine_dir / dataset
+    if quarantine.is_dir():
+        for d in sorted((p for p in quarantine.iterdir() if DS.match(p.name)), reverse=True):
+            results = sorted(d.glob("*.validation.json"))
+            if results:
+                candidates.append((DS.match(d.name).group(1), "quarantine", results[-1]))
+                break
+    if not candidates:
+        return None
+    day, where, path = max(candidates)
+    result = _cached_json(path) or {}
+    return {
+        "partition": day,
+        "where": where,
+        "success": bool(result.get("success")),
+        "evaluated": result.get("evaluated_expectations"),
+        "failed": result.get("failed_expectations") or [],
+        "suite": result.get("suite"),
+        "docs_uri": result.get("docs_uri"),
+    }
+
+
+def _version_card(client, settings: Settings, name: str, mv) -> dict[str, Any]:
+    from mlops import tracking
+
+    tags = dict(mv.tags or {})
+    gates = {}
+    for key, value in tags.items():
+        if key.startswith("mlops.gate."):
+            try:
+                gates[key.removeprefix("mlops.gate.")] = json.loads(value)
+            except ValueError:
+                gates[key.removeprefix("mlops.gate.")] = {"passed": None, "detail": value}
+    metrics, experiment = {}, None
+    if mv.run_id:
+        try:
+            run = client.get_run(mv.run_id)
+            metrics, experiment = dict(run.data.metrics), run.info.experiment_id
+        except Exception:  # noqa: BLE001 - a deleted run leaves the card without metrics
+            pass
+    return {
+        "version": str(mv.version),
+        "created": mv.creation_timestamp,
+        "run_id": mv.run_id,
+        "metrics": metrics,
+        "gates": gates,
+        "gates_passed": tags.get("mlops.gates_passed"),
+        "decision": tags.get("mlops.decision"),
+        "data_interval_end": tags.get("mlops.data_interval_end"),
+        "training_window": tags.get("mlops.training_window"),
+        "tags": {k: v for k, v in sorted(tags.items()) if k.startswith("mlops.") and not k.startswith("mlops.gate.")},
+        "links": {
+            "model_version": tracking.model_version_url(settings, name, mv.version),
+            "run": tracking.run_url(settings, experiment, mv.run_id) if experiment and mv.run_id else None,
+        },
+    }
+
+
+def model_overview(config: DatasetConfig, settings: Settings, client, *, since: date | None = None) -> dict[str, Any]:
+    """Everything the Models page shows for ``config``'s registered model."""
+    from mlflow.exceptions import MlflowException
+
+    from mlops.promotion.history import history
+
+    name = config.model_name
+    cards: dict[str, Any] = {alias: None for alias in ALIASES}
+    entries: list[dict] = []
+    exists = True
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise
+        exists, model = False, None
+    if exists:
+        aliases = dict(model.aliases or {})
+        for alias in ALIASES:
+            if alias in aliases:
+                cards[alias] = _version_card(client, settings, name, client.get_model_version(name, aliases[alias]))
+        entries = list(reversed(history(client, name)))
+    drift = drift_series(settings, config.name, since=since)
+    return {
+        "dataset": config.name,
+        "model": name,
+        "registered": exists,
+        "primary_metric": config.training.primary_metric,
+        "aliases": cards,
+        "history": entries,
+        "drift": drift,
+        "validation": latest_validation(settings, config.name),
+    }

@@ -1,0 +1,172 @@
+"""HTML of the Models page: one self-contained document (inline CSS and SVG charts, no scripts,
+nothing fetched from elsewhere), rendered from ``mlops.ui.overview.model_overview``.
+
+Links inside the page are relative to the page (``reports/…``, ``datadocs/…``), so it works
+under any URL prefix and behind a reverse proxy.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px 24px;color:#1a202c;background:#fff}
+h1{font-size:1.4rem;margin:0 0 4px} h2{font-size:1.1rem;margin:28px 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}
+.muted{color:#718096;font-size:.85rem} nav a{margin-right:12px}
+.cards{display:flex;gap:12px;flex-wrap:wrap} .card{border:1px solid #e2e8f0;border-radius:8px;padding:10px 14px;min-width:260px;flex:1}
+.card h3{margin:0 0 6px;font-size:1rem} .empty{color:#a0aec0}
+table{border-collapse:collapse;font-size:.85rem} td,th{padding:3px 8px;border-bottom:1px solid #edf2f7;text-align:left;vertical-align:top}
+.ok{color:#2f855a;font-weight:600} .bad{color:#c53030;font-weight:600}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:10px}
+.chart{border:1px solid #edf2f7;border-radius:6px;padding:6px} .chart h4{margin:0;font-size:.85rem;font-weight:600}
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return escape(str(value)) if value is not None else "–"
+
+
+def _when(ms: Any) -> str:
+    if ms in (None, ""):
+        return "–"
+    if isinstance(ms, (int, float)):
+        return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return escape(str(ms)[:19].replace("T", " "))
+
+
+def _link(url: str | None, text: str) -> str:
+    return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(text)}</a>' if url else ""
+
+
+def _card(alias: str, card: dict | None, primary: str) -> str:
+    if card is None:
+        return f'<div class="card" data-alias="{alias}"><h3>{alias}</h3><p class="empty">no version</p></div>'
+    rows = [f"<tr><th>{escape(primary)}</th><td>{_fmt(card['metrics'].get(primary))}</td></tr>"]
+    rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != primary and not k.startswith("fit_")][:6]
+    gates = "".join(
+        f'<tr><th>gate {escape(g)}</th><td class="{"ok" if r.get("passed") else "bad"}">{"passed" if r.get("passed") else "failed"}</td></tr>'
+        for g, r in sorted(card["gates"].items())
+    )
+    links = " · ".join(x for x in (_link(card["links"].get("model_version"), "MLflow model version"), _link(card["links"].get("run"), "MLflow run")) if x)
+    window = ""
+    if card.get("training_window"):
+        try:
+            start, end = json.loads(card["training_window"])
+            window = f"<tr><th>trained on</th><td>{escape(start[:10])} .. {escape(end[:10])}</td></tr>"
+        except ValueError:
+            pass
+    return (
+        f'<div class="card" data-alias="{alias}"><h3>{alias}: version <span class="version">{escape(card["version"])}</span></h3>'
+        f'<div class="muted">registered {_when(card["created"])}</div><table>{"".join(rows)}{window}{gates}</table>'
+        f'<div class="muted">{links}</div></div>'
+    )
+
+
+def _history(entries: list[dict]) -> str:
+    if not entries:
+        return '<p class="empty">No promotion yet.</p>'
+    rows = []
+    for e in entries:
+        who = e.get("approved_by") or e.get("by") or "policy"
+        why = e.get("comment") or e.get("reason") or "; ".join(e.get("reasons") or [])
+        rows.append(
+            f"<tr><td>{_when(e.get('time'))}</td><td>{escape(str(e.get('kind', '')))}</td>"
+            f"<td>{escape(str(e.get('from_version') or '–'))} → <b>{escape(str(e.get('version')))}</b></td>"
+            f"<td>{escape(str(who))}</td><td>{escape(str(why))[:300]}</td></tr>"
+        )
+    return "<table><tr><th>when</th><th>kind</th><th>versions</th><th>who</th><th>why</th></tr>" + "".join(rows) + "</table>"
+
+
+def _sparkline(name: str, feature: dict, days: list[str]) -> str:
+    """One feature's daily scores as an SVG line with its threshold (dashed) and drifted days (red)."""
+    w, h, pad = 320, 90, 6
+    scores = feature["scores"]
+    values = [v for v in scores if v is not None]
+    threshold = feature.get("threshold")
+    top = max(values + ([threshold] if threshold is not None else []) + [1e-9]) * 1.1
+    n = max(len(days) - 1, 1)
+
+    def x(i: int) -> float:
+        return pad + (w - 2 * pad) * i / n
+
+    def y(v: float) -> float:
+        return h - pad - (h - 2 * pad) * (v / top)
+
+    path, parts = [], []
+    for i, v in enumerate(scores):
+        if v is None:
+            if path:
+                parts.append(path)
+            path = []
+            continue
+        path.append(f"{x(i):.1f},{y(v):.1f}")
+    if path:
+        parts.append(path)
+    lines = "".join(f'<polyline fill="none" stroke="#3182ce" stroke-width="1.3" points="{" ".join(p)}"/>' for p in parts)
+    dots = "".join(
+        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.2" fill="#e53e3e"><title>{escape(days[i])}: {v:.4f}</title></circle>'
+        for i, (v, d) in enumerate(zip(scores, feature["drifted"])) if d and v is not None
+    )
+    thr = (
+        f'<line x1="{pad}" x2="{w - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#e53e3e" stroke-dasharray="4 3" stroke-width="1"/>'
+        if threshold is not None else ""
+    )
+    drifted_days = sum(feature["drifted"])
+    label = f"{feature.get('method') or ''}, threshold {_fmt(threshold)}; drifted on {drifted_days} of {len(days)} days"
+    return (
+        f'<div class="chart" data-feature="{escape(name)}"><h4>{escape(name)}</h4><div class="muted">{escape(label)}</div>'
+        f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{escape(name)} drift scores">'
+        f'<rect width="{w}" height="{h}" fill="#f7fafc"/>{thr}{lines}{dots}</svg></div>'
+    )
+
+
+def _drift(drift: dict, dataset: str) -> str:
+    days = drift["days"]
+    if not days:
+        return '<p class="empty">No drift report yet: the nightly DAG writes one per run.</p>'
+    last = days[-1]
+    report = f"reports/{quote(dataset)}/drift/{last}.html"
+    head = (
+        f'<p class="muted">{len(days)} days, {escape(days[0])} .. {escape(last)}; dashed line: threshold; red: drifted. '
+        f'Latest report: <a href="{report}" target="_blank">ds={escape(last)}</a></p>'
+    )
+    charts = "".join(_sparkline(name, f, days) for name, f in sorted(drift["features"].items()))
+    return head + f'<div class="charts" id="drift-charts">{charts}</div>'
+
+
+def _validation(v: dict | None) -> str:
+    if v is None:
+        return '<p class="empty">No partition validated yet.</p>'
+    state = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">failed</span>'
+    failed = "".join(f"<li>{escape(json.dumps(f, default=str))[:300]}</li>" for f in v["failed"][:10])
+    docs = '<a href="datadocs/index.html" target="_blank">Data Docs</a>' if v.get("docs_uri") else ""
+    where = " (quarantined)" if v["where"] == "quarantine" else ""
+    return (
+        f'<p id="validation">Partition <b>{escape(v["partition"])}</b>{where}: {state}, '
+        f'{_fmt(v["evaluated"])} expectations of suite {_fmt(v["suite"])}. {docs}</p>' + (f"<ul>{failed}</ul>" if failed else "")
+    )
+
+
+def render(overview: dict, datasets: list[str], *, user: str | None = None) -> str:
+    ds, model = overview["dataset"], overview["model"]
+    nav = " ".join(f'<a href="?dataset={quote(d)}"{" aria-current=page" if d == ds else ""}>{escape(d)}</a>' for d in datasets)
+    cards = "".join(_card(a, overview["aliases"][a], overview["primary_metric"]) for a in ("champion", "challenger", "previous"))
+    registered = "" if overview["registered"] else f'<p class="empty">Model {escape(model)} is not registered yet: the first nightly run registers it.</p>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Models · {escape(ds)}</title><style>{CSS}</style></head>
+<body>
+<h1>Models: <span id="model-name">{escape(model)}</span></h1>
+<div class="muted">dataset {escape(ds)} · primary metric {escape(overview["primary_metric"])}{" · signed in as " + escape(user) if user else ""}</div>
+<nav class="muted">datasets: {nav}</nav>
+{registered}
+<h2>Versions</h2><div class="cards">{cards}</div>
+<h2>Promotion history</h2>{_history(overview["history"])}
+<h2>Drift over time</h2>{_drift(overview["drift"], ds)}
+<h2>Latest validation</h2>{_validation(overview["validation"])}
+</body></html>"""

@@ -1,0 +1,104 @@
+"""The production profile end to end: PostgreSQL, CeleryExecutor on Redis with two workers,
+MLflow with basic-auth on PostgreSQL; three nightly runs and a promotion through the REST API."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from live.stack import ROOT
+
+from .conftest import profile_env, settings, write_env_file
+
+pytestmark = pytest.mark.prod
+
+NIGHTLY, PROMOTION, MODEL = "mlops_nightly_training_synthetic", "mlops_model_promotion_synthetic", "synthetic_model"
+DAYS = ("2024-01-10", "2024-01-11", "2024-01-12")
+TRAINING_TASKS = {"retrain.train", "retrain.evaluate"}
+
+
+def test_the_profile_refuses_to_start_without_passwords(tmp_path):
+    values = settings("mlops_never_created", 28999, 25999)
+    del values["MLOPS_AIRFLOW_PASSWORD_ADMIN"]
+    values["MLOPS_MLFLOW_PASSWORD"] = "short"
+    env = profile_env(tmp_path, write_env_file(tmp_path / "prod.env", values))
+    proc = subprocess.run(["bash", "scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "MLOPS_AIRFLOW_PASSWORD_ADMIN (password of Airflow user 'admin') is missing" in proc.stderr
+    assert "MLOPS_MLFLOW_PASSWORD is shorter than 12 characters" in proc.stderr
+    assert not list((tmp_path / "airflow" / "run").glob("*.pid")), "nothing may start"
+    for value in values.values():  # no secret is echoed
+        if len(value) >= 12:
+            assert value not in proc.stdout + proc.stderr
+
+
+def test_anonymous_requests_are_refused(prod_stack):
+    assert httpx.get(f"{prod_stack.api}/api/v2/dags", timeout=30).status_code == 401
+    search = f"{prod_stack.mlflow}/api/2.0/mlflow/experiments/search?max_results=1"
+    assert httpx.get(search, timeout=30).status_code == 401
+    assert httpx.get(search, auth=("mlops-pipeline", "wrong-password-123"), timeout=30).status_code == 401
+    pipeline = (prod_stack.settings["MLOPS_MLFLOW_USER"], prod_stack.settings["MLOPS_MLFLOW_PASSWORD"])
+    assert httpx.get(search, auth=pipeline, timeout=30).status_code == 200
+    # The pipeline's user is not an MLflow admin: it cannot create users.
+    r = httpx.post(f"{prod_stack.mlflow}/api/2.0/mlflow/users/create", json={"username": "x", "password": "y" * 16}, auth=pipeline, timeout=30)
+    assert r.status_code == 403
+
+
+def _tis(stack, dag_id: str, run_id: str) -> list[dict]:
+    return stack.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+
+def _latest_promotion_run(stack) -> dict | None:
+    runs = stack.ok("GET", f"/api/v2/dags/{PROMOTION}/dagRuns", params={"order_by": "-run_after", "limit": 1})["dag_runs"]
+    return runs[0] if runs else None
+
+
+def test_nightly_runs_on_celery_workers_and_the_promotion_lands_in_postgresql(prod_stack):
+    import sqlalchemy as sa
+    from mlflow import MlflowClient
+
+    from mlops.promotion.history import history
+
+    stack = prod_stack
+    stack.unpause(PROMOTION)
+    stack.unpause(NIGHTLY)
+    runs = [stack.trigger(NIGHTLY, f"{day}T00:00:00Z", {"note": "production profile test"}) for day in DAYS]
+    for run_id in runs:
+        assert stack.wait_run(NIGHTLY, run_id, timeout=900) == "success", stack.task_states(NIGHTLY, run_id)
+
+    # Which worker ran what: training and evaluation on the training queue's worker, the rest on the default one.
+    ran = [ti for run_id in runs for ti in _tis(stack, NIGHTLY, run_id) if ti["state"] == "success" and ti["operator"] != "EmptyOperator"]
+    where = {(ti["task_id"], ti["queue"], ti["hostname"]) for ti in ran}
+    assert {t for t, _, _ in where} >= {"ingest", "validate", "detect_drift", "decide", *TRAINING_TASKS, "retrain.register"}
+    for task_id, queue, hostname in where:
+        expected = ("training", "worker-training") if task_id in TRAINING_TASKS else ("default", "worker-default")
+        assert (queue, hostname) == expected, (task_id, queue, hostname)
+
+    # The promotion DAG's sensor saw the challenger; approval is required in this profile.
+    run = stack.wait_for("a promotion run awaiting approval", lambda: (r := _latest_promotion_run(stack)) and r["state"] == "running" and any(
+        ti["task_id"] == "approve" and ti["state"] == "awaiting_input" for ti in _tis(stack, PROMOTION, r["dag_run_id"])) and r, timeout=900)
+    time.sleep(15)  # a person takes seconds to answer (see tests/live/test_promotion_approval.py)
+    stack.ok("PATCH", f"/api/v2/dags/{PROMOTION}/dagRuns/{run['dag_run_id']}/taskInstances/approve/-1/hitlDetails",
+             json={"chosen_options": ["Approve"], "params_input": {"comment": "production profile test"}})
+    assert stack.wait_run(PROMOTION, run["dag_run_id"]) == "success", stack.task_states(PROMOTION, run["dag_run_id"])
+    promoted = [ti for ti in _tis(stack, PROMOTION, run["dag_run_id"]) if ti["task_id"] == "promote"]
+    assert promoted and promoted[0]["hostname"] == "worker-default"
+
+    client = MlflowClient(tracking_uri=stack.mlflow, registry_uri=stack.mlflow)
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    (entry,) = history(client, MODEL)
+    assert entry["version"] == champion.version and entry["approved_by"] == "admin"
+
+    # ... and all of it is in MLflow's PostgreSQL store.
+    engine = sa.create_engine(sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=stack.settings["MLOPS_MLFLOW_DB"]))
+    try:
+        with engine.connect() as conn:
+            versions = conn.execute(sa.text("select version from model_versions where name = :n"), {"n": MODEL}).scalars().all()
+            alias = conn.execute(sa.text("select version from registered_model_aliases where name = :n and alias = 'champion'"), {"n": MODEL}).scalar()
+            tags = conn.execute(sa.text("select key from registered_model_tags where name = :n and key like 'mlops.history.%'"), {"n": MODEL}).scalars().all()
+    finally:
+        engine.dispose()
+    assert str(alias) == champion.version and int(champion.version) in versions and len(tags) == 1

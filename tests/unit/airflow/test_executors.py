@@ -1,0 +1,34 @@
+"""The preloading LocalExecutor's import step and the previous-run trigger's serialisation."""
+
+from __future__ import annotations
+
+import importlib
+
+
+def test_preload_imports_what_it_can_and_reports_the_rest():
+    from mlops.airflow.executors import DEFAULT_MODULES, preload
+
+    done = preload("json, colorsys ,no_such_module_for_mlops_tests")
+    assert isinstance(done["json"], float) and isinstance(done["colorsys"], float)
+    assert done["no_such_module_for_mlops_tests"].startswith("ModuleNotFoundError")
+    # Every default module is a real module of the environment.
+    for name in DEFAULT_MODULES.split(","):
+        assert importlib.util.find_spec(name) is not None, name
+
+
+def test_the_executor_is_airflows_local_executor():
+    from airflow.executors.local_executor import LocalExecutor
+
+    from mlops.airflow.executors import PreloadingLocalExecutor
+
+    assert issubclass(PreloadingLocalExecutor, LocalExecutor) and PreloadingLocalExecutor.is_local
+
+
+def test_previous_run_trigger_round_trips():
+    from mlops.airflow.triggers import PreviousRunTrigger
+
+    trigger = PreviousRunTrigger("dag", "2024-01-09T00:00:00+00:00", ["no_retrain", "retrain.register"], poke_interval=1.0)
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    again = getattr(importlib.import_module(module), name)(**kwargs)
+    assert again.serialize() == (path, kwargs)
