@@ -47,7 +47,15 @@ def main() -> int:
     parser.add_argument("--max-active-runs", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the throw-away home")
     parser.add_argument("--warm-nights", type=int, default=10, help="in-process nights for the overhead split (0: skip)")
+    parser.add_argument("--resplit", nargs=2, type=Path, metavar=("RESULT", "WARM"),
+                        help="only recompute the split of a saved result file against a saved pipeline_bench --nights file")
     args = parser.parse_args()
+    if args.resplit:
+        saved = json.loads(args.resplit[0].read_text())
+        saved["split"] = overhead_split(saved, args.start, len(json.loads(args.resplit[1].read_text())["nights"]), warm_file=args.resplit[1])
+        args.resplit[0].write_text(json.dumps(saved, indent=2))
+        print(json.dumps(saved["split"], indent=2))
+        return 0
 
     home = Path(tempfile.mkdtemp(prefix="mlops-backfill-bench."))
     parallelism = os.environ.get("AIRFLOW__CORE__PARALLELISM", "4")
@@ -57,11 +65,15 @@ def main() -> int:
     started = time.perf_counter() - t0
     try:
         stack.unpause(DAG)
+        # Unpausing makes the scheduler create the latest scheduled run; on SQLite, creating the
+        # backfill while it writes can fail (503) or, seen once, crash the scheduler's loop.
+        stack.wait_for("the scheduled run that unpausing creates", lambda: stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "scheduled"})["dag_runs"], timeout=120)
+        time.sleep(5)
         first = date.fromisoformat(args.start)
         last = first + timedelta(days=args.days - 1)
         body = {"dag_id": DAG, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z", "max_active_runs": args.max_active_runs}
         t1 = time.perf_counter()
-        backfill = stack.ok("POST", "/api/v2/backfills", json=body)
+        backfill = stack.create_backfill(body)
         stack.wait_for("the backfill", lambda: stack.ok("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"], timeout=6 * 3600, every=10)
         wall = time.perf_counter() - t1
         runs = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "backfill", "limit": 1000})["dag_runs"]
@@ -112,13 +124,18 @@ def _seconds(start: str, end: str) -> float:
     return (datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
 
 
-def overhead_split(result: dict, start: str, nights: int) -> dict:
+#: Tasks whose duration is waiting, not work: the ordering sensor (deferred to the triggerer).
+WAITS = ("wait_for_previous_run",)
+
+
+def overhead_split(result: dict, start: str, nights: int, warm_file: Path | None = None) -> dict:
     """Scheduler task durations against the same tasks run in one warm process (see the module doc)."""
     import subprocess
 
-    out = ROOT / "bench" / "results" / f"backfill-warm-{nights}.json"
-    cmd = [sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--nights", start, str(nights), "--skip-log-register", "--out", str(out)]
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    out = warm_file or ROOT / "bench" / "results" / f"backfill-warm-{nights}.json"
+    if warm_file is None:
+        cmd = [sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--nights", start, str(nights), "--skip-log-register", "--out", str(out)]
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     warm: dict[str, list[float]] = {}
     for night in json.loads(out.read_text())["nights"][1:]:  # the first night also pays the imports
         for task in night["tasks"]:
@@ -126,7 +143,7 @@ def overhead_split(result: dict, start: str, nights: int) -> dict:
                 warm.setdefault(task["task_id"], []).append(task["seconds"])
     per_task, overhead, work = {}, 0.0, 0.0
     for task_id, runs in result["task_runs"].items():
-        if task_id not in warm:
+        if task_id not in warm or task_id in WAITS:
             continue
         scheduler, in_process = result["median_task_seconds"][task_id], statistics.median(warm[task_id])
         extra = max(0.0, scheduler - in_process)
@@ -138,7 +155,8 @@ def overhead_split(result: dict, start: str, nights: int) -> dict:
         "warm_nights": nights, "per_task": per_task,
         "compared_task_seconds": round(compared, 1), "overhead_seconds": round(overhead, 1), "work_seconds": round(work, 1),
         "overhead_share": round(overhead / compared, 3) if compared else None,
-        "not_compared": {t: result["sum_task_seconds_by_task"][t] for t in result["task_runs"] if t not in per_task},
+        "not_compared": {t: result["sum_task_seconds_by_task"][t] for t in result["task_runs"] if t not in per_task and t not in WAITS},
+        "waiting_seconds": {t: result["sum_task_seconds_by_task"].get(t) for t in WAITS},
     }
 
 

@@ -54,6 +54,10 @@ _mlops_default AIRFLOW__CORE__EXECUTOR mlops.airflow.executors.PreloadingLocalEx
 # LocalExecutor starts this many worker processes up front (default 32): keep it small here.
 _mlops_default AIRFLOW__CORE__PARALLELISM 4
 _mlops_default AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "sqlite:///$AIRFLOW_HOME/airflow.db"
+# SQLite only: writers wait up to 60 s for each other instead of failing (include/mlops/airflow/db.py).
+case $AIRFLOW__DATABASE__SQL_ALCHEMY_CONN in
+  sqlite:*) _mlops_default AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS mlops.airflow.db.SQLITE_CONNECT_ARGS ;;
+esac
 # New/changed DAG files show up within 30 s instead of 300 s.
 _mlops_default AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL 30
 _mlops_default AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION True

@@ -81,7 +81,7 @@ live_pid() {
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   # Guard against PID reuse: the process must still be an airflow/mlflow command.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'airflow|mlflow' || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'airflow|mlflow|celery' || return 1
   echo "$pid"
 }
 
@@ -112,7 +112,7 @@ clear_leftovers() {
   [[ -s $f ]] && old=$(<"$f") && [[ $old =~ ^[0-9]+$ ]] || return 0
   ps -o stat= -s "$old" 2>/dev/null | grep -qv '^Z' || return 0
   # Only if every process of that session is ours (after a reboot the PID may name another session).
-  ps -o stat=,args= -s "$old" 2>/dev/null | grep -v '^Z' | grep -qvE 'airflow|mlflow' && return 0
+  ps -o stat=,args= -s "$old" 2>/dev/null | grep -v '^Z' | grep -qvE 'airflow|mlflow|celery' && return 0
   echo "  $1: ending processes left over from the previous $1 (session $old)"
   pkill -TERM -s "$old" 2>/dev/null || true
   for i in {1..20}; do ps -o stat= -s "$old" 2>/dev/null | grep -qv '^Z' || return 0; sleep 0.5; done
@@ -247,6 +247,10 @@ cmd_start() {
     || { echo "run.sh: 'airflow db migrate' failed (MLflow is up: 'make stop' ends it); see $LOG_DIR/db-migrate.log:" >&2
          tail -n 25 "$LOG_DIR/db-migrate.log" >&2; exit 1; }
   echo "run: metadata DB migrated ($(since "$t") s)"
+  if [[ $AIRFLOW__DATABASE__SQL_ALCHEMY_CONN == sqlite:///* ]]; then
+    # Write-ahead logging: readers never block the writer (the setting stays with the file).
+    python -m mlops.airflow.db "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN#sqlite:///}" >/dev/null
+  fi
   t=$(now)
   python scripts/load_settings.py 2>"$LOG_DIR/load-settings.log" \
     || { echo "run.sh: loading airflow_settings.yaml failed (MLflow is up: 'make stop' ends it); see $LOG_DIR/load-settings.log:" >&2

@@ -33,7 +33,7 @@ session_is_ours() {
   for p in $(pgrep -s "$1" 2>/dev/null); do alive "$p" && ! is_ours "$p" && return 1; done
   return 0
 }
-is_ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qE 'airflow|mlflow'; }
+is_ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qE 'airflow|mlflow|celery'; }
 
 declare -A PID SID T0
 # send_term NAME: validate the PID file and SIGTERM the component; records it for wait_stop.

@@ -56,6 +56,17 @@ class LiveStack:
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:500]}"
         return r.json() if r.content else {}
 
+    def create_backfill(self, body: dict, attempts: int = 10) -> dict:
+        """``POST /api/v2/backfills``; on SQLite the API answers 503 while another writer holds the
+        database (e.g. the scheduler creating a run right after an unpause): try again."""
+        for _ in range(attempts):
+            r = self.call("POST", "/api/v2/backfills", json=body)
+            if r.status_code != 503 or "Database is locked" not in r.text:
+                break
+            time.sleep(3)
+        assert r.status_code < 300, f"POST /api/v2/backfills: {r.status_code} {r.text[:500]}"
+        return r.json()
+
     def wait_for(self, what: str, probe, timeout: float = 600, every: float = 3):
         """Poll ``probe()`` until it returns a truthy value; fail with the last value and the logs' tails."""
         deadline, last = time.monotonic() + timeout, None

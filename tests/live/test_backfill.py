@@ -14,7 +14,7 @@ DAG, MODEL, BACKFILL_MODEL = "live_backfill", "livebf_model", "livebf_model__bac
 
 def _backfill(stack, start: str, end: str, **extra) -> dict:
     body = {"dag_id": DAG, "from_date": start, "to_date": end, "max_active_runs": 3, "run_backwards": False, **extra}
-    created = stack.ok("POST", "/api/v2/backfills", json=body)
+    created = stack.create_backfill(body)
     done = stack.wait_for(
         f"backfill {created['id']} to complete",
         lambda: (b := stack.ok("GET", f"/api/v2/backfills/{created['id']}"))["completed_at"] and b,

@@ -43,6 +43,11 @@ def test_approval_in_the_loop_promotes_the_challenger(stack):
     links = stack.ok("GET", f"/api/v2/dags/{NIGHTLY}/dagRuns/{nightly}/taskInstances/retrain.register/links")["extra_links"]
     assert links["MLflow model version"] == f"{stack.mlflow}/#/models/{MODEL}/versions/1"
     assert links["MLflow run"].startswith(f"{stack.mlflow}/#/experiments/")
+    # The day's drift report and the Data Docs, served inside Airflow by the Models plugin (login required).
+    assert links["Drift report"] == f"{stack.api}/mlops/reports/synthetic/drift/2024-01-10.html"
+    assert links["Data Docs"] == f"{stack.api}/mlops/datadocs/index.html"
+    for url in (links["Drift report"], links["Data Docs"]):
+        assert stack.call("GET", url.removeprefix(stack.api)).status_code == 200, url
 
     # Gates pass, approval is required: the run waits for a person.
     run_id = run["dag_run_id"]

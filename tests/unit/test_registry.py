@@ -42,3 +42,20 @@ def test_duplicate_run_keys_are_reported(settings, trained):
         client.create_model_version(name, source=trained["model_uri"], run_id=trained["run_id"], tags={"mlops.run_key": "dag/x"})
     with pytest.raises(RegistryError, match=r"versions \[1, 2\] all carry mlops.run_key='dag/x'"):
         find_version_by_run_key(client, name, "dag/x")
+
+
+def test_a_denied_look_up_of_a_model_that_does_not_exist_counts_as_missing(settings):
+    """MLflow's basic-auth app answers 403 for a registered model that does not exist."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST
+
+    from mlops.registry import missing_model, model_exists
+
+    client = tracking.client(settings)
+    client.create_registered_model("unit_registry_exists")
+    denied = MlflowException("Permission denied", error_code=PERMISSION_DENIED)
+    assert model_exists(client, "unit_registry_exists") and not model_exists(client, "unit_registry_o'brien")
+    assert missing_model(client, "unit_registry_absent", denied) is True
+    assert missing_model(client, "unit_registry_exists", denied) is False  # a real denial is raised by callers
+    assert missing_model(client, "unit_registry_exists", MlflowException("x", error_code=RESOURCE_DOES_NOT_EXIST)) is True
+    assert missing_model(client, "unit_registry_exists", MlflowException("x", error_code=INTERNAL_ERROR)) is False

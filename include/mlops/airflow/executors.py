@@ -25,7 +25,10 @@ import time
 from airflow.executors import local_executor
 from airflow.executors.local_executor import LocalExecutor
 
-DEFAULT_MODULES = "pandas,pyarrow.parquet,sklearn.ensemble,sklearn.linear_model,scipy.stats,mlflow,mlflow.sklearn,great_expectations,skops.io"
+DEFAULT_MODULES = (
+    "pandas,pyarrow.parquet,sklearn.ensemble,sklearn.linear_model,scipy.stats,mlflow,mlflow.sklearn,"
+    "great_expectations,skops.io,matplotlib.figure,matplotlib.backends.backend_agg"
+)
 
 
 def preload(modules: str | None = None) -> dict[str, float | str]:

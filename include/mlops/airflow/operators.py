@@ -51,6 +51,23 @@ class MlflowRunLink(_LinkFromOperator):
     key = "run"
 
 
+class DriftReportLink(_LinkFromOperator):
+    name = "Drift report"
+    key = "drift_report"
+
+
+class DataDocsLink(_LinkFromOperator):
+    name = "Data Docs"
+    key = "data_docs"
+
+
+def models_page_url(path: str) -> str:
+    """URL of a page of the Models plugin (``/mlops/…``), absolute when Airflow's base URL is known."""
+    import os
+
+    return os.environ.get("AIRFLOW__API__BASE_URL", "").rstrip("/") + "/mlops/" + path.lstrip("/")
+
+
 class RegisterModelOperator(BaseOperator):
     """Register a trained model in MLflow's registry with lineage tags, once per DAG run.
 
@@ -71,7 +88,7 @@ class RegisterModelOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dataset", "train_result", "evaluation", "validation", "drift", "decision", "alias")
-    operator_extra_links = (MlflowModelVersionLink(), MlflowRunLink())
+    operator_extra_links = (MlflowModelVersionLink(), MlflowRunLink(), DriftReportLink(), DataDocsLink())
     ui_color = "#d9f2e6"
 
     def __init__(
@@ -104,7 +121,7 @@ class RegisterModelOperator(BaseOperator):
 
     def _register(self, context: "Context") -> dict:
         from mlops import tracking
-        from mlops.airflow.runtime import lineage_tags, run_config, run_key
+        from mlops.airflow.runtime import interval_of, lineage_tags, run_config, run_key
         from mlops.config import Settings
         from mlops.registry import register_version
 
@@ -150,6 +167,9 @@ class RegisterModelOperator(BaseOperator):
         self.mlflow_links = {
             "model_version": tracking.model_version_url(settings, result["model_name"], result["version"]) or "",
             "run": tracking.run_url(settings, train.get("experiment_id", ""), train["run_id"]) or "",
+            # The day's drift report and the validation's Data Docs, served by the Models plugin.
+            "drift_report": models_page_url(f"reports/{config.name}/drift/{interval_of(context).start.date()}.html"),
+            "data_docs": models_page_url("datadocs/index.html"),
         }
         self.log.info(
             "model %s version %s (%s) alias %s", result["model_name"], result["version"],

@@ -13,16 +13,14 @@ Routes (under the plugin's prefix, ``/mlops``):
 - ``GET /reports/{dataset}/drift/{day}.html`` a day's drift report
 - ``GET /datadocs/{path}``                  GX Data Docs (the static site)
 
-MLflow is imported on first use, in a worker thread; in the api-server a background thread
-imports it right after start-up, so the first page does not wait for it.
+MLflow is imported on first use, in a worker thread (the first page after the api-server
+starts pays for that import once; see bench/models_page_bench.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import sys
-import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -150,18 +148,3 @@ ICON = (
 async def icon() -> Response:
     """The navigation icon (public: it shows nothing about any model)."""
     return Response(ICON, media_type="image/svg+xml")
-
-
-def _warm_up() -> None:
-    try:
-        import mlflow.tracking  # noqa: F401
-
-        import mlops.ui.overview  # noqa: F401
-    except Exception:  # noqa: BLE001 - the first request imports them again and reports any error
-        pass
-
-
-# Only in a web server process (the api-server runs under uvicorn): other processes load
-# plugins too (scheduler, dag-processor) and must not pay for MLflow's import.
-if "uvicorn" in sys.modules:
-    threading.Thread(target=_warm_up, name="mlops-ui-warm-up", daemon=True).start()

@@ -6,7 +6,9 @@ from mlops.registry.client import (
     PREVIOUS,
     alias_version,
     find_version_by_run_key,
+    missing_model,
+    model_exists,
     register_version,
 )
 
-__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "alias_version", "find_version_by_run_key", "register_version"]
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "alias_version", "find_version_by_run_key", "missing_model", "model_exists", "register_version"]

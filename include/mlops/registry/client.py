@@ -27,6 +27,25 @@ def _tag_value(value: Any) -> str:
     return text
 
 
+def model_exists(client, name: str) -> bool:
+    """Whether the registered model ``name`` exists (and the caller may read it)."""
+    from mlops.tracking import _quote
+
+    return bool(client.search_registered_models(filter_string=f"name = '{_quote(name)}'", max_results=1))
+
+
+def missing_model(client, name: str, error) -> bool:
+    """Whether an ``MlflowException`` from a look-up in ``name`` means the model or alias does not exist.
+
+    MLflow's basic-auth app answers 403 ``PERMISSION_DENIED`` rather than 404 for a registered
+    model that does not exist, so a denial counts as "missing" only when a search (which
+    lists what the caller may read) does not find the model either.
+    """
+    if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+        return True
+    return error.error_code == "PERMISSION_DENIED" and not model_exists(client, name)
+
+
 def alias_version(client, name: str, alias: str):
     """The model version behind ``name@alias``, or None when the model or alias does not exist."""
     from mlflow.exceptions import MlflowException
@@ -34,7 +53,7 @@ def alias_version(client, name: str, alias: str):
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as e:
-        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+        if missing_model(client, name, e):
             return None
         raise
 

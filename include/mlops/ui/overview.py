@@ -149,6 +149,7 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
     from mlflow.exceptions import MlflowException
 
     from mlops.promotion.history import history
+    from mlops.registry import missing_model
 
     name = config.model_name
     cards: dict[str, Any] = {alias: None for alias in ALIASES}
@@ -157,7 +158,7 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
     try:
         model = client.get_registered_model(name)
     except MlflowException as e:
-        if e.error_code not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+        if not missing_model(client, name, e):
             raise
         exists, model = False, None
     if exists:
