@@ -73,7 +73,8 @@ def test_overview_and_page_show_versions_gates_history_and_drift(settings, synth
     assert f'champion: version <span class="version">{versions[1]}</span>' in html
     assert "gate floors" in html and 'class="bad">failed' in html and "2024-01-01 .. 2024-01-10" in html
     assert "better &lt;b&gt;recall&lt;/b&gt;" in html and "<b>recall</b>" not in html  # history text is escaped
-    assert 'data-feature="x0"' in html and "drifted on 1 of 2 days" in html and "<circle" in html
+    assert 'data-feature="x0"' in html and "drifted on 1 of 2 days" in html and html.count("<circle") == 2
+    assert '<td class="primary">0.8600</td>' in html
     assert 'href="reports/synthetic/drift/2024-01-11.html"' in html and 'href="?dataset=flights"' in html
     assert "<script" not in html
 

@@ -47,8 +47,10 @@ def _link(url: str | None, text: str) -> str:
 def _card(alias: str, card: dict | None, primary: str) -> str:
     if card is None:
         return f'<div class="card" data-alias="{alias}"><h3>{alias}</h3><p class="empty">no version</p></div>'
-    rows = [f"<tr><th>{escape(primary)}</th><td>{_fmt(card['metrics'].get(primary))}</td></tr>"]
-    rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != primary and not k.startswith("fit_")][:6]
+    # Training runs log evaluation metrics with the "holdout_" prefix.
+    key = primary if primary in card["metrics"] else f"holdout_{primary}"
+    rows = [f'<tr><th>{escape(key)}</th><td class="primary">{_fmt(card["metrics"].get(key))}</td></tr>']
+    rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != key and not k.startswith("fit_")][:6]
     gates = "".join(
         f'<tr><th>gate {escape(g)}</th><td class="{"ok" if r.get("passed") else "bad"}">{"passed" if r.get("passed") else "failed"}</td></tr>'
         for g, r in sorted(card["gates"].items())
@@ -80,7 +82,7 @@ def _history(entries: list[dict]) -> str:
             f"<td>{escape(str(e.get('from_version') or '–'))} → <b>{escape(str(e.get('version')))}</b></td>"
             f"<td>{escape(str(who))}</td><td>{escape(str(why))[:300]}</td></tr>"
         )
-    return "<table><tr><th>when</th><th>kind</th><th>versions</th><th>who</th><th>why</th></tr>" + "".join(rows) + "</table>"
+    return '<table id="history"><tr><th>when</th><th>kind</th><th>versions</th><th>who</th><th>why</th></tr>' + "".join(rows) + "</table>"
 
 
 def _sparkline(name: str, feature: dict, days: list[str]) -> str:
@@ -109,9 +111,11 @@ def _sparkline(name: str, feature: dict, days: list[str]) -> str:
     if path:
         parts.append(path)
     lines = "".join(f'<polyline fill="none" stroke="#3182ce" stroke-width="1.3" points="{" ".join(p)}"/>' for p in parts)
+    # Every day gets a dot while they are few enough to tell apart; drifted days always, in red.
+    few = len(days) <= 60
     dots = "".join(
-        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.2" fill="#e53e3e"><title>{escape(days[i])}: {v:.4f}</title></circle>'
-        for i, (v, d) in enumerate(zip(scores, feature["drifted"])) if d and v is not None
+        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{2.4 if d else 1.8}" fill="{"#e53e3e" if d else "#3182ce"}"><title>{escape(days[i])}: {v:.4f}</title></circle>'
+        for i, (v, d) in enumerate(zip(scores, feature["drifted"])) if v is not None and (d or few)
     )
     thr = (
         f'<line x1="{pad}" x2="{w - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#e53e3e" stroke-dasharray="4 3" stroke-width="1"/>'
@@ -133,7 +137,7 @@ def _drift(drift: dict, dataset: str) -> str:
     last = days[-1]
     report = f"reports/{quote(dataset)}/drift/{last}.html"
     head = (
-        f'<p class="muted">{len(days)} days, {escape(days[0])} .. {escape(last)}; dashed line: threshold; red: drifted. '
+        f'<p class="muted">{len(days)} day{"s" if len(days) != 1 else ""}, {escape(days[0])} .. {escape(last)}; dashed line: threshold; red: drifted. '
         f'Latest report: <a href="{report}" target="_blank">ds={escape(last)}</a></p>'
     )
     charts = "".join(_sparkline(name, f, days) for name, f in sorted(drift["features"].items()))
