@@ -11,7 +11,10 @@ features, scores from a seeded random walk, ~10 % drifted days), a validation ma
 ``previous`` and ``challenger``. It then times, through the api-server with an API token:
 the page (``GET /mlops/models?dataset=benchui``) and its JSON (``/mlops/api/models/benchui``):
 the first request after start-up, then ``--repeat`` more; prints the median and the maximum.
-Goal: under 1 s. Results go to ``bench/results/models-page.json``. Never fails on a timing.
+With ``--screenshot PATH`` it also logs in with Chromium and times opening *Models* in the
+UI (Airflow's UI, then the embedded page) until the drift charts are drawn, then saves a
+screenshot. Goal: under 1 s. Results go to ``bench/results/models-page.json``. Never fails on
+a timing.
 """
 
 from __future__ import annotations
@@ -87,12 +90,39 @@ def fill_registry(client, versions: int, promotions: int, first: date, days: int
     return name
 
 
+def browser_load(stack, screenshot: Path, loads: int) -> dict:
+    """Log in, open Models in the UI, time the embedded page until its charts are there; screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=os.environ.get("MLOPS_TEST_CHROMIUM", "/usr/bin/chromium"),
+                                    args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1250})
+        page.goto(f"{stack.api}/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(stack.password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{stack.api}/")
+        for _ in range(loads):
+            t = time.perf_counter()
+            page.goto(f"{stack.api}/plugin/models")  # Airflow's UI, then the page in its frame
+            page.frame_locator("iframe").locator('#drift-charts [data-feature="wind_speed"] svg').wait_for()
+            times.append(time.perf_counter() - t)
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot))
+        browser.close()
+    return {"ui_to_charts_seconds": [round(x, 3) for x in times], "median_seconds": round(statistics.median(times), 3)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--versions", type=int, default=120)
     parser.add_argument("--promotions", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--screenshot", type=Path, help="also save a screenshot of the page inside the Airflow UI (Debian's chromium)")
+    parser.add_argument("--browser-loads", type=int, default=5, help="page loads timed in the browser (with --screenshot)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mlops-models-bench."))
@@ -124,6 +154,8 @@ def main() -> int:
                 size = len(r.content)
             result[label] = {"first_seconds": round(times[0], 3), "median_seconds": round(statistics.median(times[1:]), 3),
                              "max_seconds": round(max(times[1:]), 3), "bytes": size}
+        if args.screenshot:
+            result["browser"] = browser_load(stack, args.screenshot, args.browser_loads)
         data = stack.ok("GET", "/mlops/api/models/benchui")
         result["check"] = {"drift_days": len(data["drift"]["days"]), "history": len(data["history"]), "champion": data["aliases"]["champion"]["version"]}
         result["load_average"] = os.getloadavg()

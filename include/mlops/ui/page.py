@@ -26,6 +26,9 @@ table{border-collapse:collapse;font-size:.85rem} td,th{padding:3px 8px;border-bo
 """
 
 
+SHOWN_HISTORY = 8
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -74,7 +77,7 @@ def _history(entries: list[dict]) -> str:
     if not entries:
         return '<p class="empty">No promotion yet.</p>'
     rows = []
-    for e in entries:
+    for e in entries:  # newest first
         who = e.get("approved_by") or e.get("by") or "policy"
         why = e.get("comment") or e.get("reason") or "; ".join(e.get("reasons") or [])
         rows.append(
@@ -82,7 +85,11 @@ def _history(entries: list[dict]) -> str:
             f"<td>{escape(str(e.get('from_version') or '–'))} → <b>{escape(str(e.get('version')))}</b></td>"
             f"<td>{escape(str(who))}</td><td>{escape(str(why))[:300]}</td></tr>"
         )
-    return '<table id="history"><tr><th>when</th><th>kind</th><th>versions</th><th>who</th><th>why</th></tr>' + "".join(rows) + "</table>"
+    head = "<tr><th>when</th><th>kind</th><th>versions</th><th>who</th><th>why</th></tr>"
+    recent, older = rows[:SHOWN_HISTORY], rows[SHOWN_HISTORY:]
+    more = f'<details><summary>{len(older)} earlier</summary><table>{head}{"".join(older)}</table></details>' if older else ""
+    return f'<table id="history">{head}{"".join(recent)}</table>{more}'
+
 
 
 def _sparkline(name: str, feature: dict, days: list[str]) -> str:
