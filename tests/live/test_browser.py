@@ -58,13 +58,16 @@ def shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def models_frame(pg, stack, dataset: str):
+def models_frame(pg, stack, dataset: str, model: str):
     """Open *Models* from the navigation and pick the dataset inside the embedded page."""
+    from playwright.sync_api import expect
+
     pg.get_by_role("link", name="Models").click()
     pg.wait_for_url(re.compile(r"/plugin/models"))
     frame = pg.frame_locator("iframe")
     frame.get_by_role("link", name=dataset, exact=True).click()
-    frame.locator("#model-name").wait_for()
+    # The page first shows the first dataset; wait until the chosen one has replaced it.
+    expect(frame.locator("#model-name")).to_have_text(model)
     return frame
 
 
@@ -105,7 +108,7 @@ def test_retrain_from_the_form_then_approve_in_the_ui(page, stack):
     shot(pg, "03-run-succeeded")
 
     # The Models page shows the new version as challenger, and the drift chart.
-    frame = models_frame(pg, stack, "livebrowser")
+    frame = models_frame(pg, stack, "livebrowser", MODEL)
     frame.locator('[data-alias="challenger"] .version').wait_for()
     assert frame.locator('[data-alias="challenger"] .version').inner_text() == "1"
     assert frame.locator('[data-alias="champion"]').inner_text().endswith("no version")
@@ -128,7 +131,7 @@ def test_retrain_from_the_form_then_approve_in_the_ui(page, stack):
     assert stack.wait_run(PROMOTION, promotion_run) == "success", stack.task_states(PROMOTION, promotion_run)
 
     # The Models page now shows version 1 as champion, with the approver in the history.
-    frame = models_frame(pg, stack, "livebrowser")
+    frame = models_frame(pg, stack, "livebrowser", MODEL)
     frame.locator('[data-alias="champion"] .version').wait_for()
     assert frame.locator('[data-alias="champion"] .version').inner_text() == "1"
     assert "admin" in frame.locator("#history").inner_text()

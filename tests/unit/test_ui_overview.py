@@ -64,6 +64,7 @@ def test_overview_and_page_show_versions_gates_history_and_drift(settings, synth
     data = model_overview(synthetic_config, settings, client)
     champion = data["aliases"]["champion"]
     assert champion["version"] == str(versions[1]) and champion["metrics"] == {"roc_auc": 0.86}
+    assert champion["primary"] == {"name": "roc_auc", "value": 0.86}
     assert champion["gates"] == {"serving": {"passed": True, "detail": "12 ms per 1000 rows"}, "floors": {"passed": False, "detail": "f1 0.2 < 0.5"}}
     assert data["aliases"]["previous"]["version"] == str(versions[0]) and data["aliases"]["challenger"] is None
     assert [e["version"] for e in data["history"]] == [str(versions[1])]

@@ -133,7 +133,7 @@ async def data_docs(path: str, user: GetUserDep) -> FileResponse:
         raise HTTPException(403, "Data Docs need read access to at least one dataset's nightly DAG")
     root = (_settings().gx_dir / "uncommitted" / "data_docs" / "local_site").resolve()
     target = (root / (path or "index.html")).resolve()
-    if root not in target.parents and target != root or not target.is_file():
+    if root not in target.parents or not target.is_file():
         raise HTTPException(404, f"No Data Docs page {path!r}")
     return FileResponse(target)
 

@@ -108,7 +108,7 @@ def latest_validation(settings: Settings, dataset: str) -> dict | None:
     }
 
 
-def _version_card(client, settings: Settings, name: str, mv) -> dict[str, Any]:
+def _version_card(client, settings: Settings, name: str, mv, primary: str) -> dict[str, Any]:
     from mlops import tracking
 
     tags = dict(mv.tags or {})
@@ -126,10 +126,13 @@ def _version_card(client, settings: Settings, name: str, mv) -> dict[str, Any]:
             metrics, experiment = dict(run.data.metrics), run.info.experiment_id
         except Exception:  # noqa: BLE001 - a deleted run leaves the card without metrics
             pass
+    # Training runs log evaluation metrics as "holdout_<metric>".
+    key = primary if primary in metrics else f"holdout_{primary}"
     return {
         "version": str(mv.version),
         "created": mv.creation_timestamp,
         "run_id": mv.run_id,
+        "primary": {"name": key, "value": metrics.get(key)},
         "metrics": metrics,
         "gates": gates,
         "gates_passed": tags.get("mlops.gates_passed"),
@@ -165,7 +168,7 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
         aliases = dict(model.aliases or {})
         for alias in ALIASES:
             if alias in aliases:
-                cards[alias] = _version_card(client, settings, name, client.get_model_version(name, aliases[alias]))
+                cards[alias] = _version_card(client, settings, name, client.get_model_version(name, aliases[alias]), config.training.primary_metric)
         entries = list(reversed(history(client, name)))
     drift = drift_series(settings, config.name, since=since)
     return {

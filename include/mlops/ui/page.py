@@ -47,12 +47,11 @@ def _link(url: str | None, text: str) -> str:
     return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(text)}</a>' if url else ""
 
 
-def _card(alias: str, card: dict | None, primary: str) -> str:
+def _card(alias: str, card: dict | None) -> str:
     if card is None:
         return f'<div class="card" data-alias="{alias}"><h3>{alias}</h3><p class="empty">no version</p></div>'
-    # Training runs log evaluation metrics with the "holdout_" prefix.
-    key = primary if primary in card["metrics"] else f"holdout_{primary}"
-    rows = [f'<tr><th>{escape(key)}</th><td class="primary">{_fmt(card["metrics"].get(key))}</td></tr>']
+    key = card["primary"]["name"]
+    rows = [f'<tr><th>{escape(key)}</th><td class="primary">{_fmt(card["primary"]["value"])}</td></tr>']
     rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != key and not k.startswith("fit_")][:6]
     gates = "".join(
         f'<tr><th>gate {escape(g)}</th><td class="{"ok" if r.get("passed") else "bad"}">{"passed" if r.get("passed") else "failed"}</td></tr>'
@@ -167,7 +166,7 @@ def _validation(v: dict | None) -> str:
 def render(overview: dict, datasets: list[str], *, user: str | None = None) -> str:
     ds, model = overview["dataset"], overview["model"]
     nav = " ".join(f'<a href="?dataset={quote(d)}"{" aria-current=page" if d == ds else ""}>{escape(d)}</a>' for d in datasets)
-    cards = "".join(_card(a, overview["aliases"][a], overview["primary_metric"]) for a in ("champion", "challenger", "previous"))
+    cards = "".join(_card(a, overview["aliases"][a]) for a in ("champion", "challenger", "previous"))
     registered = "" if overview["registered"] else f'<p class="empty">Model {escape(model)} is not registered yet: the first nightly run registers it.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Models · {escape(ds)}</title><style>{CSS}</style></head>
