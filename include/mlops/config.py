@@ -215,6 +215,11 @@ class Settings(_Strict):
         return self.home / "gx"
 
     @property
+    def data_docs_dir(self) -> Path:
+        """The GX file context's local Data Docs site (GX's default location inside ``gx_dir``)."""
+        return self.gx_dir / "uncommitted" / "data_docs" / "local_site"
+
+    @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
 

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from mlops.errors import ValidationFailed
-from mlops.lake import Lake
+from mlops.lake import Lake, uri_to_path
 from mlops.sources.base import Interval
 from mlops.sources.synthetic import SyntheticSource
 from mlops.validation import validate_partition
@@ -33,6 +33,8 @@ def test_good_partition_passes_and_is_marked(settings, synthetic_config):
     result = validate_partition(synthetic_config, settings, IV)
     assert result["success"] and result["failed_expectations"] == []
     assert result["docs_uri"].startswith("file://") and result["docs_uri"].endswith("index.html")
+    # The Models page serves Data Docs from Settings.data_docs_dir: GX builds them there.
+    assert uri_to_path(result["docs_uri"]) == settings.data_docs_dir.resolve() / "index.html"
     assert Lake(settings.lake_dir, synthetic_config.name).validation(IV)["success"] is True
 
 

@@ -76,19 +76,19 @@ def _dataset_or_404(user: Any, dataset: str) -> dict:
     return specs[dataset]
 
 
-def _overview(dataset: str, days: int) -> dict:
-    from mlops import tracking
-    from mlops.config import Settings, load_dataset
-    from mlops.ui.overview import model_overview
-
-    settings = Settings.from_env()
-    return model_overview(load_dataset(dataset), settings, tracking.client(settings), since=date.today() - timedelta(days=days) if days else None)
-
-
 def _settings():
     from mlops.config import Settings
 
     return Settings.from_env()
+
+
+def _overview(dataset: str, days: int) -> dict:
+    from mlops import tracking
+    from mlops.config import load_dataset
+    from mlops.ui.overview import model_overview
+
+    settings = _settings()
+    return model_overview(load_dataset(dataset), settings, tracking.client(settings), since=date.today() - timedelta(days=days) if days else None)
 
 
 @app.get("/api/datasets")
@@ -111,7 +111,8 @@ async def models_page(user: GetUserDep, dataset: str | None = None, days: int = 
     if not visible:
         return HTMLResponse("<!doctype html><p>No dataset whose nightly DAG you may read.</p>", status_code=200)
     dataset = dataset or visible[0]
-    _dataset_or_404(user, dataset)
+    if dataset not in visible:
+        _dataset_or_404(user, dataset)  # raises: unknown (404) or not readable (403)
     overview = await asyncio.to_thread(_overview, dataset, days)
     return HTMLResponse(render(overview, visible, user=user.get_name()))
 
@@ -131,7 +132,7 @@ async def drift_report(dataset: str, day: str, user: GetUserDep) -> FileResponse
 async def data_docs(path: str, user: GetUserDep) -> FileResponse:
     if not _visible(user):
         raise HTTPException(403, "Data Docs need read access to at least one dataset's nightly DAG")
-    root = (_settings().gx_dir / "uncommitted" / "data_docs" / "local_site").resolve()
+    root = _settings().data_docs_dir.resolve()
     target = (root / (path or "index.html")).resolve()
     if root not in target.parents or not target.is_file():
         raise HTTPException(404, f"No Data Docs page {path!r}")

@@ -1,7 +1,7 @@
 """Run a partition's suite as a Great Expectations checkpoint and build Data Docs.
 
 The GX project lives in ``Settings.gx_dir`` (a file context): suites, validation results
-and the local Data Docs site (``gx/uncommitted/data_docs/local_site/index.html``).
+and the local Data Docs site (``Settings.data_docs_dir``, GX's default place in the context).
 """
 
 from __future__ import annotations
