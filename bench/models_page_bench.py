@@ -36,6 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from live.browser import launch, log_in  # noqa: E402
 from live.stack import live_stack  # noqa: E402
 
 FEATURES = ["dep_delay", "distance", "air_time", "hour", "month_day", "temp", "wind_speed", "precip", "visib", "carrier", "origin", "dest", "weekday"]
@@ -96,14 +97,9 @@ def browser_load(stack, screenshot: Path, loads: int) -> dict:
 
     times = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("MLOPS_TEST_CHROMIUM", "/usr/bin/chromium"),
-                                    args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1250})
-        page.goto(f"{stack.api}/")
-        page.get_by_label("Username").fill("admin")
-        page.get_by_label("Password").fill(stack.password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{stack.api}/")
+        log_in(page, stack)
         for _ in range(loads):
             t = time.perf_counter()
             page.goto(f"{stack.api}/plugin/models")  # Airflow's UI, then the page in its frame

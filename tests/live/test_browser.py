@@ -7,7 +7,6 @@ Screenshots of each step go to ``test-artifacts/browser/`` (kept by CI as test a
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -15,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from live.browser import CHROMIUM, launch, log_in
+
 pytestmark = pytest.mark.live
 
-CHROMIUM = os.environ.get("MLOPS_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 NIGHTLY, PROMOTION, MODEL = "live_browser", "live_browser_promotion", "livebrowser_model"
 
@@ -30,10 +30,7 @@ def browser():
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        )
+        b = launch(p)
         try:
             yield b
         finally:
@@ -45,11 +42,7 @@ def page(browser, stack):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(60_000)
-    pg.goto(f"{stack.api}/")
-    pg.get_by_label("Username").fill("admin")
-    pg.get_by_label("Password").fill(stack.password)
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_url(re.compile(re.escape(stack.api) + r"/?$"))
+    log_in(pg, stack)
     yield pg
     context.close()
 
