@@ -318,11 +318,12 @@ class PolicyReportOperator(BaseOperator):
         on demand.
         """
         from mlops.airflow.runtime import interval_of
+        from mlops.airflow.triggers import FAILED_STATES
 
         # Logical dates are interval starts, so the next interval's run has this run's end.
         next_logical = interval_of(context).end
         states = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=[self.task_id], logical_dates=[next_logical]) or {}
         for run_id, tasks in states.items():
-            if run_id.startswith("backfill__") and str(tasks.get(self.task_id)) not in {"failed", "upstream_failed", "removed"}:
+            if run_id.startswith("backfill__") and str(tasks.get(self.task_id)) not in FAILED_STATES:
                 return run_id
         return None

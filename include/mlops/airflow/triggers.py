@@ -65,8 +65,10 @@ class ChallengerTrigger(BaseTrigger):
             await asyncio.sleep(self.poke_interval)
 
 
+#: Task instance states of a task that ended without doing its work.
+FAILED_STATES = frozenset({"failed", "upstream_failed", "removed"})
 #: Task instance states after which a task will not run again by itself.
-FINISHED_STATES = frozenset({"success", "skipped", "failed", "upstream_failed", "removed"})
+FINISHED_STATES = FAILED_STATES | {"success", "skipped"}
 
 
 def unfinished_tasks(dag_id: str, logical_date: Any, task_ids: list[str]) -> dict[str, str]:
