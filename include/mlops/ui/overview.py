@@ -51,7 +51,7 @@ def drift_series(settings: Settings, dataset: str, *, since: date | None = None)
     root = settings.reports_dir / dataset / "drift"
     days: list[str] = []
     share: list[float | None] = []
-    features: dict[str, dict[str, Any]] = {}
+    by_day: list[dict[str, dict]] = []  # per day: feature -> its entry in that day's report
     dirs = sorted(p for p in root.iterdir() if DS.match(p.name)) if root.is_dir() else []
     for d in dirs:
         day = DS.match(d.name).group(1)
@@ -60,21 +60,20 @@ def drift_series(settings: Settings, dataset: str, *, since: date | None = None)
         report = _cached_json(d / "drift.json")
         if report is None:
             continue
-        i = len(days)
         days.append(day)
         share.append(report.get("drift_share"))
-        for f in report.get("features") or []:
-            entry = features.setdefault(f["feature"], {"kind": f.get("kind"), "method": f.get("method"), "threshold": f.get("threshold"), "scores": [], "drifted": []})
-            pad = i - len(entry["scores"])
-            entry["scores"] += [None] * pad
-            entry["drifted"] += [False] * pad
-            entry["scores"].append(f.get("score"))
-            entry["drifted"].append(bool(f.get("drifted")))
-            entry["method"], entry["threshold"] = f.get("method") or entry["method"], f.get("threshold", entry["threshold"])
-    for entry in features.values():
-        pad = len(days) - len(entry["scores"])
-        entry["scores"] += [None] * pad
-        entry["drifted"] += [False] * pad
+        by_day.append({f["feature"]: f for f in report.get("features") or []})
+    features: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(name for day in by_day for name in day):  # first-seen order
+        seen = [day[name] for day in by_day if name in day]
+        features[name] = {
+            "kind": seen[0].get("kind"),
+            # The latest report's method and threshold (a config change applies from then on).
+            "method": next((f["method"] for f in reversed(seen) if f.get("method")), seen[0].get("method")),
+            "threshold": next((f["threshold"] for f in reversed(seen) if "threshold" in f), None),
+            "scores": [day[name].get("score") if name in day else None for day in by_day],
+            "drifted": [bool(day[name].get("drifted")) if name in day else False for day in by_day],
+        }
     return {"days": days, "drift_share": share, "features": features}
 
 
