@@ -65,10 +65,9 @@ def main() -> int:
     started = time.perf_counter() - t0
     try:
         stack.unpause(DAG)
-        # Unpausing makes the scheduler create the latest scheduled run; on SQLite, creating the
-        # backfill while it writes can fail (503) or, seen once, crash the scheduler's loop.
+        # Unpausing makes the scheduler create the latest scheduled run; create_backfill then
+        # waits for it to finish (see LiveStack.create_backfill).
         stack.wait_for("the scheduled run that unpausing creates", lambda: stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "scheduled"})["dag_runs"], timeout=120)
-        time.sleep(5)
         first = date.fromisoformat(args.start)
         last = first + timedelta(days=args.days - 1)
         body = {"dag_id": DAG, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z", "max_active_runs": args.max_active_runs}

@@ -57,8 +57,19 @@ class LiveStack:
         return r.json() if r.content else {}
 
     def create_backfill(self, body: dict, attempts: int = 10) -> dict:
-        """``POST /api/v2/backfills``; on SQLite the API answers 503 while another writer holds the
-        database (e.g. the scheduler creating a run right after an unpause): try again."""
+        """``POST /api/v2/backfills`` once the DAG has no queued or running run and the scheduler
+        has had a few seconds for its bookkeeping; a 503 ("Database is locked") is tried again.
+
+        On SQLite, Airflow 3.3 refuses a backfill while another writer holds the database, and
+        when the refusal comes mid-way it deletes the runs it had already created; the
+        scheduler can hold those by then, and its loop dies (seen: ``ObjectDeletedError``,
+        ``StaleDataError``). Creating it while the DAG is quiet avoids the collision.
+        """
+        dag_id = body["dag_id"]
+        self.wait_for(f"{dag_id} to have no queued or running run",
+                      lambda: not self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})["dag_runs"],
+                      timeout=900)
+        time.sleep(5)
         for _ in range(attempts):
             r = self.call("POST", "/api/v2/backfills", json=body)
             if r.status_code != 503 or "Database is locked" not in r.text:
