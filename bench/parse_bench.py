@@ -58,7 +58,7 @@ t0 = time.monotonic()
 import runpy
 import airflow.sdk
 t1 = time.monotonic()
-sys.stderr.write("%s\n")
+sys.stderr.write("@MARK@\n")
 sys.stderr.flush()
 g = runpy.run_path(sys.argv[1])
 t2 = time.monotonic()
@@ -68,7 +68,7 @@ from airflow.sdk import DAG
 dags = sorted(v.dag_id for v in g.values() if isinstance(v, DAG))
 print(json.dumps({"started": t0, "import_sdk": t1 - t0, "run_path": t2 - t1, "run_path_again": t3 - t2,
                   "done": t2, "dags": dags}))
-""" % MARK
+""".replace("@MARK@", MARK)
 
 
 def env_sh_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:

@@ -44,11 +44,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse_bench import env_sh_environment  # noqa: E402  (bench/ is a folder of scripts)
+from parse_bench import env_sh_environment
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -125,7 +125,7 @@ def run_night(day: str, settings, log_path: Path | None) -> dict:
     """One ``dag.test`` from a fresh DagBag; its state, wall time, per-task durations and branch."""
     from airflow.dag_processing.dagbag import DagBag
 
-    logical = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    logical = datetime.fromisoformat(day).replace(tzinfo=UTC)
     started = time.perf_counter()
     with output_to(log_path):
         bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     home = Path(tempfile.mkdtemp(prefix="mlops-bench."))
-    results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "home": str(home) if args.keep else None}
+    results: dict = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "home": str(home) if args.keep else None}
     try:
         env = throwaway_environment(home)
         os.environ.clear()
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             # The window that ends where the last night's data interval ends: all its partitions are in the lake.
             end = datetime.fromisoformat(results["nights"][-1]["data_interval"][1])
             results["log_register"] = bench_log_and_register(settings, args.reps, end)
-        results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         print_table(results)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, default=str))

@@ -35,11 +35,10 @@ from datetime import timedelta
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 
+from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import PromoteModelOperator
 from mlops.airflow.sensors import ChallengerSensor
-from mlops.airflow.defaults import common_dag_args
 from mlops.dagspec import dag_specs
-
 
 PARAMS = {
     "require_approval": Param(

@@ -20,7 +20,6 @@ from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import PromoteModelOperator
 from mlops.dagspec import dag_specs
 
-
 PARAMS = {
     "target_version": Param(
         "previous",
@@ -42,9 +41,7 @@ PARAMS = {
 
 @task(pool="mlops_promotion", doc_md="Resolve the target version and check it loads and serves in a fresh process.")
 def check_target(dataset: str) -> dict:
-    import json
-
-    from mlops import tracking
+    from mlops import schema, tracking
     from mlops.airflow.runtime import dataset_config, fail_fast
     from mlops.config import Settings
     from mlops.errors import RegistryError
@@ -65,15 +62,15 @@ def check_target(dataset: str) -> dict:
         champion = alias_version(client, name, CHAMPION)
         if champion is not None and str(champion.version) == str(mv.version):
             raise RegistryError(f"model {name!r}: version {mv.version} already is the champion; nothing to roll back")
-        if mv.tags.get("mlops.gates_passed") != "true":
+        if schema.GATES_PASSED.get(mv.tags) is not True:
             raise RegistryError(
                 f"model {name!r} version {mv.version} never passed the promotion gates "
-                f"(mlops.gates_passed={mv.tags.get('mlops.gates_passed')!r}); choose a version that served before"
+                f"({schema.GATES_PASSED}={mv.tags.get(schema.GATES_PASSED.name)!r}); choose a version that served before"
             )
         serving = serving_gate(config, f"models:/{name}/{mv.version}", evaluation_frame(config, settings, mv.tags))
         if not serving["passed"]:
             raise RegistryError(f"model {name!r} version {mv.version} fails the serving check: {serving['detail']}")
-        client.set_model_version_tag(name, str(mv.version), "mlops.gate.serving_at_rollback", json.dumps(serving, default=str)[:4900])
+        client.set_model_version_tag(name, str(mv.version), *schema.GATE.tag("serving_at_rollback").item(serving))
         return {
             "version": str(mv.version),
             "from_version": str(champion.version) if champion else None,

@@ -38,7 +38,6 @@ from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.dagspec import dag_specs
 
-
 PARAMS = {
     "force_retrain": Param(
         False,
@@ -152,14 +151,13 @@ def decide(dataset: str, drift: dict) -> str:
 
 @task(pool="mlops_training", doc_md="Fit the Pipeline on the window ending at data_interval_end; log params, metrics, inputs and the model to MLflow.")
 def train(dataset: str, decision: dict) -> dict:
+    from mlops import schema
     from mlops.airflow.runtime import lineage_tags, run_key, source_for
     from mlops.training.train import train_model
 
     context, config, settings, interval = _setup(dataset)
     params = context["params"]
-    lineage = lineage_tags(context) | {"mlops.retrain_reasons": "; ".join(decision.get("reasons", []))[:4000]}
-    if params.get("note"):
-        lineage["mlops.note"] = str(params["note"])
+    lineage = lineage_tags(context) | schema.encode_tags({schema.RETRAIN_REASONS: decision.get("reasons", []), schema.NOTE: params.get("note") or None})
     with _fail_fast():
         return train_model(
             config,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with the locked dependencies and the project installed in editable mode.
+# Creates .venv with the locked dependencies (runtime + development tools: requirements-dev.lock)
+# and the project installed in editable mode.
 # Safe to run repeatedly: it does nothing when the lock and pyproject have not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,13 +10,13 @@ if ! command -v uv >/dev/null 2>&1; then
   "$PY" -m pip install --quiet --disable-pip-version-check uv
 fi
 stamp=.venv/.installed
-want=$(cat requirements.lock pyproject.toml "$0" | sha256sum | cut -c1-16)
+want=$(cat requirements.lock requirements-dev.lock pyproject.toml "$0" | sha256sum | cut -c1-16)
 if [[ -x .venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   exit 0
 fi
 # --seed: pip inside the venv (MLflow records its version with each model).
 [[ -x .venv/bin/python ]] || uv venv --quiet --seed --python "$PY" .venv
-uv pip install --quiet --python .venv/bin/python -r requirements.lock
+uv pip install --quiet --python .venv/bin/python -r requirements-dev.lock
 [[ -x .venv/bin/pip ]] || uv pip install --quiet --python .venv/bin/python pip
 uv pip install --quiet --python .venv/bin/python --no-deps -e .
 # Bytecode for every installed module: each Airflow task is a fresh process, and without .pyc

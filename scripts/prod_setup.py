@@ -60,7 +60,7 @@ def settings_problems() -> list[str]:
             problems.append(f"MLOPS_AIRFLOW_USERS: user {name!r} has role {role!r}; expected one of {sorted(ROLES)}")
         var = password_var(name)
         if len(env(var)) < MIN_PASSWORD:
-            problems.append(f"{var} (password of Airflow user {name!r}) is {'missing' if not env(var) else 'shorter than %d characters' % MIN_PASSWORD}")
+            problems.append(f"{var} (password of Airflow user {name!r}) is {'missing' if not env(var) else f'shorter than {MIN_PASSWORD} characters'}")
     for var, what in (
         ("MLOPS_FERNET_KEY", "encrypts connections and variables in the metadata DB"),
         ("MLOPS_JWT_SECRET", "signs Airflow's API and task tokens; the same on every component"),
@@ -82,7 +82,7 @@ def settings_problems() -> list[str]:
             from cryptography.fernet import Fernet
 
             Fernet(env("MLOPS_FERNET_KEY").encode())
-        except Exception:  # noqa: BLE001 - any failure means the key is unusable
+        except Exception:
             problems.append("MLOPS_FERNET_KEY is not a Fernet key (32 url-safe base64-encoded bytes)")
     if env("MLOPS_JWT_SECRET") and len(env("MLOPS_JWT_SECRET")) < 32:
         problems.append("MLOPS_JWT_SECRET is shorter than 32 characters")

@@ -1,4 +1,10 @@
-"""Shared fixtures. Unit tests use small in-memory frames and a real SQLite MLflow store."""
+"""Shared fixtures and the test tiers.
+
+Tiers follow the folders: ``tests/unit``, ``tests/dags`` and ``tests/deploy`` are the fast tier
+(no servers; ``make test-fast``); ``tests/e2e``, ``tests/chaos``, ``tests/live`` and
+``tests/prod`` are marked ``e2e``, ``chaos``, ``live`` and ``prod`` and run with the rest in
+``make test``. Unit tests use small in-memory frames and a real SQLite MLflow store.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,17 @@ from pathlib import Path
 import pytest
 
 from mlops.config import DatasetConfig, Settings, load_dataset
+
+#: Folders whose tests get the marker of the same name (see pyproject's markers).
+SLOW_TIERS = ("e2e", "chaos", "live", "prod")
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(root).parts
+        if parts and parts[0] in SLOW_TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +46,19 @@ def synthetic_config() -> DatasetConfig:
 @pytest.fixture
 def day() -> date:
     return date(2024, 1, 10)
+
+
+@pytest.fixture
+def logged_model(settings):
+    """``(client, model_uri, run_id)`` of a tiny real logged model; artifacts under the test's home."""
+    import mlflow
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops import tracking
+
+    client = tracking.client(settings)
+    with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "unit/models")) as run:
+        X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="m", pip_requirements=["scikit-learn"])
+    return client, info.model_uri, run.info.run_id

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def _client():
@@ -47,7 +47,7 @@ def cmd_champion(args) -> int:
     from mlops.promotion.history import champion_at
 
     name = _model_name(args.dataset)
-    when = datetime.fromisoformat(args.at).replace(tzinfo=timezone.utc) if args.at else datetime.now(timezone.utc)
+    when = datetime.fromisoformat(args.at).replace(tzinfo=UTC) if args.at else datetime.now(UTC)
     entry = champion_at(_client(), name, when)
     if entry is None:
         print(f"{name}: no champion at {when.isoformat()}")
@@ -67,6 +67,7 @@ def cmd_history(args) -> int:
 
 
 def cmd_versions(args) -> int:
+    from mlops import schema
     from mlops.promotion.gates import GATES
 
     client = _client()
@@ -76,11 +77,11 @@ def cmd_versions(args) -> int:
         aliases.setdefault(str(version), []).append(alias)
     for v in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version)):
         t = v.tags
-        gates = {g: json.loads(t[f"mlops.gate.{g}"]).get("passed") for g in GATES if f"mlops.gate.{g}" in t}
-        metrics = json.loads(t.get("mlops.metrics", "{}"))
+        gates = {g: (r or {}).get("passed") for g, r in schema.GATE.collect(t).items() if g in GATES}
+        metrics = schema.METRICS.get(t, {})
         print(
-            f"v{v.version:<4} {','.join(aliases.get(str(v.version), [])) or '-':<20} decision={t.get('mlops.decision', 'pending')}"
-            f"  data_end={t.get('mlops.data_interval_end', '?')[:10]}  metrics={metrics}  gates={gates or '-'}"
+            f"v{v.version:<4} {','.join(aliases.get(str(v.version), [])) or '-':<20} decision={schema.DECISION.get(t, 'pending')}"
+            f"  data_end={t.get(schema.DATA_INTERVAL_END.name, '?')[:10]}  metrics={metrics}  gates={gates or '-'}"
         )
     return 0
 

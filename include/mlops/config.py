@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops.errors import ConfigError
+from mlops.schema import REQUIRED_LINEAGE
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASETS_DIR = PACKAGE_DIR.parent / "datasets"
@@ -65,7 +66,7 @@ class TrainingConfig(_Strict):
     min_improvement: float = Field(0.0, description="Absolute improvement of the primary metric over the champion needed to bless a challenger")
 
     @model_validator(mode="after")
-    def _holdout_inside_window(self) -> "TrainingConfig":
+    def _holdout_inside_window(self) -> TrainingConfig:
         if self.holdout_days >= self.window_days:
             raise ValueError(f"holdout_days ({self.holdout_days}) must be smaller than window_days ({self.window_days})")
         return self
@@ -109,10 +110,7 @@ class PromotionConfig(_Strict):
     latency_budget_ms: float = Field(500.0, gt=0, description="Serving check: largest prediction time per 1,000 rows")
     serving_sample_rows: int = Field(1000, ge=10, description="Rows of the holdout scored by the serving check")
     required_tags: list[str] = Field(
-        default_factory=lambda: [
-            "mlops.run_key", "mlops.training_window", "mlops.holdout_window", "mlops.data_hashes",
-            "mlops.code_version", "mlops.config_fingerprint", "mlops.metrics", "mlops.validation",
-        ],
+        default_factory=lambda: [t.name for t in REQUIRED_LINEAGE],
         description="Lineage tags a version must carry to be promoted",
     )
     sensor_poke_seconds: int = Field(60, ge=1)
@@ -139,7 +137,7 @@ class DatasetConfig(_Strict):
     promotion: PromotionConfig = PromotionConfig()
 
     @model_validator(mode="after")
-    def _columns_consistent(self) -> "DatasetConfig":
+    def _columns_consistent(self) -> DatasetConfig:
         features = self.numeric_features + self.categorical_features
         if not features:
             raise ValueError("declare at least one feature in numeric_features or categorical_features")
@@ -185,7 +183,7 @@ class Settings(_Strict):
     tracking_uri: str
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         missing = [k for k in ("MLOPS_HOME", "MLFLOW_TRACKING_URI") if not env.get(k)]
         if missing:

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,7 @@ def uri_to_path(uri: str) -> Path:
     return Path(unquote(parsed.path))
 
 
-def content_hash(df: "pd.DataFrame") -> str:
+def content_hash(df: pd.DataFrame) -> str:
     """SHA-256 of the frame's column names, dtypes and values (row order included).
 
     Independent of the file encoding, so re-writing the same rows gives the same hash.
@@ -86,7 +86,7 @@ def content_hash(df: "pd.DataFrame") -> str:
     return h.hexdigest()
 
 
-def canonical_order(df: "pd.DataFrame", timestamp_column: str) -> "pd.DataFrame":
+def canonical_order(df: pd.DataFrame, timestamp_column: str) -> pd.DataFrame:
     """Rows sorted by timestamp, then by every other column: a deterministic order whatever the source returned."""
     others = [c for c in df.columns if c != timestamp_column]
     return df.sort_values([timestamp_column, *others], kind="mergesort", na_position="last").reset_index(drop=True)
@@ -122,7 +122,7 @@ class Lake:
     def validation_path(self, interval: Interval) -> Path:
         return self.dir / f"{interval.key}.validation.json"
 
-    def write(self, df: "pd.DataFrame", interval: Interval, *, timestamp_column: str, source: str) -> PartitionInfo:
+    def write(self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str) -> PartitionInfo:
         """Write the rows of one interval atomically; returns its info (same rows → same hash)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -161,7 +161,7 @@ class Lake:
     def exists(self, interval: Interval) -> bool:
         return self.path_for(interval).is_file()
 
-    def read(self, interval: Interval, columns: list[str] | None = None) -> "pd.DataFrame":
+    def read(self, interval: Interval, columns: list[str] | None = None) -> pd.DataFrame:
         path = self.path_for(interval)
         if not path.is_file():
             raise LakeError(
@@ -199,7 +199,7 @@ class Lake:
         shutil.move(str(src), target)
         atomic_write_json(
             dest / f"{info.content_hash[:16]}.validation.json",
-            {**result, "partition": info.to_dict(), "quarantined_at": datetime.now(timezone.utc).isoformat()},
+            {**result, "partition": info.to_dict(), "quarantined_at": datetime.now(UTC).isoformat()},
         )
         self.validation_path(interval).unlink(missing_ok=True)
         return target

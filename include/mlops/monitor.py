@@ -7,11 +7,10 @@ window of ``drift.reference_days`` that ends where the current interval starts.
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import datetime
 from pathlib import Path
 
+from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import InsufficientData
 from mlops.lake import Lake, path_to_uri
@@ -34,8 +33,9 @@ def champion_version(config: DatasetConfig, settings: Settings):
 
 def reference_interval(config: DatasetConfig, interval: Interval, champion) -> tuple[Interval, str]:
     """The reference window and a sentence saying why it was chosen. It always ends by ``interval.start``."""
-    if champion is not None and champion.tags.get("mlops.training_window"):
-        start, end = json.loads(champion.tags["mlops.training_window"])
+    window = schema.TRAINING_WINDOW.get(champion.tags) if champion is not None else None
+    if window:
+        start, end = window
         ref = Interval.parse(start, end)
         if ref.end <= interval.start:
             return ref, f"training window of champion v{champion.version}"
@@ -80,19 +80,19 @@ def run_drift_step(
     summary = result.to_dict()
     tracking.client(settings)
     exp_id = tracking.experiment_id(settings, monitoring_experiment(config))
-    previous = tracking.find_run(settings, monitoring_experiment(config), {"mlops.run_key": run_key})
+    previous = tracking.find_run(settings, monitoring_experiment(config), schema.encode_tags({schema.RUN_KEY: run_key}))
     ts_ms = int(interval.start.timestamp() * 1000)
     with mlflow.start_run(
         run_id=previous.info.run_id if previous else None,
         experiment_id=None if previous else exp_id,
         run_name=None if previous else f"drift {interval.key}",
-        tags={"mlops.run_key": run_key, "mlops.interval": interval.key, "mlops.reference": why} if not previous else None,
+        tags=None if previous else schema.encode_tags({schema.RUN_KEY: run_key, schema.INTERVAL: interval.key, schema.REFERENCE: why}),
     ) as run:
         mlflow.log_metric("drift_share", summary["drift_share"], timestamp=ts_ms)
         for f in summary["features"]:
             if f["score"] is not None:  # None: the feature was empty on one side
                 mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms)
-        for kind, path in paths.items():
+        for _kind, path in paths.items():
             mlflow.log_artifact(path, artifact_path="drift")
         monitoring_run_id = run.info.run_id
     return {
@@ -120,8 +120,8 @@ def champion_state(config: DatasetConfig, settings: Settings, interval: Interval
         return None
     metric = config.training.primary_metric
     tags = champion.tags
-    data_end = datetime.fromisoformat(tags["mlops.data_interval_end"]) if tags.get("mlops.data_interval_end") else None
-    reference_metric = json.loads(tags.get("mlops.metrics", "{}")).get(metric)
+    data_end = schema.DATA_INTERVAL_END.get(tags)
+    reference_metric = schema.METRICS.get(tags, {}).get(metric)
     current_metric = None
     frame = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir).read(interval)
     if len(frame):

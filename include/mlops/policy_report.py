@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import InsufficientData, LakeError
 from mlops.lake import Lake, atomic_write_bytes, atomic_write_json, path_to_uri
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _day_start(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 def champion_timeline(client, model_name: str) -> list[dict]:
@@ -41,8 +42,8 @@ def champion_timeline(client, model_name: str) -> list[dict]:
     out = []
     for entry in history(client, model_name):
         mv = client.get_model_version(model_name, entry["version"])
-        end = mv.tags.get("mlops.data_interval_end")
-        out.append({**entry, "data_end": end, "reasons": json.loads(mv.tags.get("mlops.retrain_reasons") or "[]")})
+        end = mv.tags.get(schema.DATA_INTERVAL_END.name)
+        out.append({**entry, "data_end": end, "reasons": schema.RETRAIN_REASONS.get(mv.tags, [])})
     return out
 
 
@@ -226,12 +227,12 @@ def log_report(settings: Settings, config: DatasetConfig, result: dict, *, run_k
 
     name = f"mlops/{config.name}/policy"
     exp_id = tracking.experiment_id(settings, name)
-    previous = tracking.find_run(settings, name, {"mlops.run_key": run_key})
+    previous = tracking.find_run(settings, name, schema.encode_tags({schema.RUN_KEY: run_key}))
     with mlflow.start_run(
         run_id=previous.info.run_id if previous else None,
         experiment_id=None if previous else exp_id,
         run_name=None if previous else f"policy {result['summary']['model_name']} {result['summary']['period'][0]}..{result['summary']['period'][1]}",
-        tags=None if previous else {"mlops.run_key": run_key, "mlops.model_name": result["summary"]["model_name"]},
+        tags=None if previous else schema.encode_tags({schema.RUN_KEY: run_key, schema.MODEL_NAME: result["summary"]["model_name"]}),
     ) as run:
         for key, value in result["summary"]["mean"].items():
             if value is not None:
@@ -246,7 +247,7 @@ def log_report(settings: Settings, config: DatasetConfig, result: dict, *, run_k
 def period_of(client, model_name: str, end: date) -> tuple[date, date]:
     """From the first version's data end (minus one day: the day it learned) to ``end``."""
     versions = client.search_model_versions(f"name = '{model_name}'")
-    ends = [datetime.fromisoformat(v.tags["mlops.data_interval_end"]).date() for v in versions if v.tags.get("mlops.data_interval_end")]
+    ends = [schema.DATA_INTERVAL_END.get(v.tags).date() for v in versions if v.tags.get(schema.DATA_INTERVAL_END.name)]
     if not ends:
-        raise LakeError(f"model {model_name!r} has no versions with mlops.data_interval_end; nothing to report on")
+        raise LakeError(f"model {model_name!r} has no versions with {schema.DATA_INTERVAL_END}; nothing to report on")
     return min(ends) - timedelta(days=1), end

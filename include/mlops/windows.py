@@ -29,7 +29,7 @@ class Window:
     """Rows of a window and the evidence of where they came from."""
 
     interval: Interval
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     data_hashes: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 

@@ -54,7 +54,7 @@ def _native_commands() -> dict[str, dict]:
 def _normalise(argv: list[str]) -> list[str]:
     """Host and port values differ by design (loopback natively, all interfaces in a container; paths)."""
     out, skip = [], False
-    for i, arg in enumerate(argv):
+    for _i, arg in enumerate(argv):
         if skip:
             skip = False
             continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,7 +51,7 @@ def run_dag(dag_id: str, day: str, conf: dict | None = None, *, run_after: datet
 
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
-    logical = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    logical = datetime.fromisoformat(day).replace(tzinfo=UTC)
     return bag.dags[dag_id].test(logical_date=logical, run_conf=conf, run_after=run_after)
 
 

@@ -7,13 +7,12 @@ data-quality incident on day 5; days are 2024-01-10 … 2024-01-14.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
 
 from mlops.lake import uri_to_path
-
-from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
 
 pytestmark = pytest.mark.e2e
 
@@ -115,7 +114,7 @@ def test_day2_quiet_day_does_not_retrain(env, client):
 
 
 def test_day3_drift_retrains_once_even_when_rerun(env, client):
-    run_after = datetime(2024, 1, 13, 1, tzinfo=timezone.utc)
+    run_after = datetime(2024, 1, 13, 1, tzinfo=UTC)
     dr = run_dag(DAG_ID, "2024-01-12", run_after=run_after)
     assert dr.state == "success", states(dr)
     drift = xcom(dr, "detect_drift")

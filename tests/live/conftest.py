@@ -3,10 +3,9 @@ import shutil
 
 import pytest
 import yaml
+from live.stack import live_stack
 
 from mlops.config import DEFAULT_DATASETS_DIR
-
-from live.stack import live_stack
 
 #: A scheduled copy of the synthetic dataset: backfills need a schedule.
 BACKFILL_DATASET = {

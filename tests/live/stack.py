@@ -27,7 +27,7 @@ class LiveStack:
     mlflow: str
     _token: str | None = field(default=None, repr=False)
 
-    def start(self) -> "LiveStack":
+    def start(self) -> LiveStack:
         proc = subprocess.run(["bash", "scripts/run.sh"], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise RuntimeError(f"scripts/run.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

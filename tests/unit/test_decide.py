@@ -1,9 +1,9 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mlops.config import RetrainPolicy
 from mlops.training.decide import ChampionState, decide_retrain, policy_drift
 
-END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+END = datetime(2024, 2, 1, tzinfo=UTC)
 POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance=0.05, max_model_age_days=30)
 
 
@@ -11,7 +11,7 @@ def _decide(champion=None, drift=0.0, force=False, metric="roc_auc"):
     return decide_retrain(policy=POLICY, primary_metric=metric, interval_end=END, champion=champion, drift_share=drift, drifted_features=["x0", "x1"], force=force)
 
 
-def _champ(ref=0.80, now=0.79, end=datetime(2024, 1, 20, tzinfo=timezone.utc)):
+def _champ(ref=0.80, now=0.79, end=datetime(2024, 1, 20, tzinfo=UTC)):
     return ChampionState(version="4", data_end=end, reference_metric=ref, current_metric=now)
 
 
@@ -25,7 +25,7 @@ def test_each_rule_gives_its_reason():
     assert drift["retrain"] and drift["reasons"][0].startswith("drift: 40% of features drifted (threshold 30%): x0, x1")
     decay = _decide(_champ(now=0.70))["reasons"][0]
     assert decay.startswith("performance decay: champion v4 roc_auc=0.7000") and "tolerance 0.05" in decay
-    old = _decide(_champ(end=datetime(2023, 12, 1, tzinfo=timezone.utc)))["reasons"][0]
+    old = _decide(_champ(end=datetime(2023, 12, 1, tzinfo=UTC)))["reasons"][0]
     assert old.startswith("model age: champion v4 was trained on data ending 2023-12-01, 62 days")
     assert _decide(_champ(), force=True)["reasons"] == ["forced: the run was triggered with force_retrain"]
 

@@ -48,7 +48,7 @@ def test_quarantine_moves_partition_with_its_result(settings):
     target = lake.quarantine(iv, {"success": False, "failed_expectations": [{"expectation": "x"}]})
     assert not lake.exists(iv) and target.is_file()
     assert (target.parent / f"{info.content_hash[:16]}.validation.json").is_file()
-    with pytest.raises(LakeError, match="partition ds=2024-01-10 not found .* Run \\(or clear\\) the ingest task"):
+    with pytest.raises(LakeError, match=r"partition ds=2024-01-10 not found .* Run \(or clear\) the ingest task"):
         lake.read(iv)
 
 

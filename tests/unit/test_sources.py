@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -31,7 +31,7 @@ def test_interval_normalises_datetime_subclasses():
     import pendulum
 
     iv = Interval(pendulum.datetime(2013, 2, 28, tz="Europe/Paris"), pendulum.datetime(2013, 3, 1, tz="Europe/Paris"))
-    assert type(iv.start) is datetime and iv.start == datetime(2013, 2, 27, 23, tzinfo=timezone.utc)
+    assert type(iv.start) is datetime and iv.start == datetime(2013, 2, 27, 23, tzinfo=UTC)
     assert (iv.start - (iv.end - iv.start)).tzinfo is not None
 
 
@@ -94,7 +94,7 @@ def test_sql_source_binds_parameters(tmp_path):
     by_query = SqlSource(url=url, query="SELECT * FROM events WHERE ts >= :start AND ts < :end", timestamp_column="ts")
     assert len(by_query.read(Interval.days(date(2024, 1, 1)))) == 24
     # A value that would break string-formatted SQL is harmless as a bound parameter.
-    evil = Interval(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 3, tzinfo=timezone.utc))
+    evil = Interval(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
     assert len(by_query.read(evil)) == 48
     with pytest.raises(SourceError, match="bound parameters :start and :end"):
         SqlSource(url=url, query="SELECT * FROM events", timestamp_column="ts")

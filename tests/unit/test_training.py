@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import mlflow
 import numpy as np
@@ -12,7 +12,7 @@ from mlops.training.metrics import compute_metrics, floor_failures, improvement
 from mlops.training.model import MISSING, build_pipeline, prepare_features
 from mlops.training.train import train_model
 
-END = datetime(2024, 1, 15, tzinfo=timezone.utc)
+END = datetime(2024, 1, 15, tzinfo=UTC)
 
 
 def test_metrics_and_directions():

@@ -1,6 +1,6 @@
 """No step may read a row at or after its run's data_interval_end."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -13,7 +13,7 @@ from mlops.sources.synthetic import SyntheticSource
 from mlops.training.train import split_windows
 from mlops.windows import read_window
 
-END = datetime(2024, 1, 10, tzinfo=timezone.utc)
+END = datetime(2024, 1, 10, tzinfo=UTC)
 
 
 def test_split_windows_end_at_interval_end():

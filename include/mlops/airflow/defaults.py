@@ -5,7 +5,7 @@ Imported by DAG files at parse time, so it imports nothing heavy.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -22,7 +22,7 @@ def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict
     """Keyword arguments of ``DAG(...)`` shared by the nightly, promotion and rollback DAGs."""
     return {
         "doc_md": doc_md,
-        "start_date": datetime.fromisoformat(spec["start_date"]).replace(tzinfo=timezone.utc),
+        "start_date": datetime.fromisoformat(spec["start_date"]).replace(tzinfo=UTC),
         "catchup": False,
         "default_args": DEFAULT_ARGS,
         "params": params,

@@ -39,7 +39,7 @@ def preload(modules: str | None = None) -> dict[str, float | str]:
         try:
             importlib.import_module(name)
             done[name] = round(time.perf_counter() - t, 2)
-        except Exception as e:  # noqa: BLE001 - reported, never fatal for the worker
+        except Exception as e:
             done[name] = f"{type(e).__name__}: {e}"
     return done
 

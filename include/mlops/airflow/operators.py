@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
-
 from mlops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ class _LinkFromOperator(BaseOperatorLink):
 
     key: str = ""
 
-    def get_link(self, operator: BaseOperator, *, ti_key: "TaskInstanceKey") -> str:
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         return (getattr(operator, "mlflow_links", None) or {}).get(self.key) or ""
 
 
@@ -113,14 +112,14 @@ class RegisterModelOperator(BaseOperator):
         self.alias = alias
         self.mlflow_links: dict[str, str] = {}
 
-    def execute(self, context: "Context") -> dict:
+    def execute(self, context: Context) -> dict:
         from mlops.airflow.runtime import fail_fast
 
         with fail_fast():
             return self._register(context)
 
-    def _register(self, context: "Context") -> dict:
-        from mlops import tracking
+    def _register(self, context: Context) -> dict:
+        from mlops import schema, tracking
         from mlops.airflow.runtime import interval_of, lineage_tags, run_config, run_key
         from mlops.config import Settings
         from mlops.registry import register_version
@@ -134,25 +133,24 @@ class RegisterModelOperator(BaseOperator):
         config = run_config(self.dataset, context)
         settings = Settings.from_env()
         client = tracking.client(settings)
-        tags = {
-            **lineage_tags(context),
-            "mlops.dataset": config.name,
-            "mlops.data_interval_end": (train.get("holdout_window") or [None, None])[1],
-            "mlops.training_window": json.dumps(train.get("training_window")),
-            "mlops.holdout_window": json.dumps(train.get("holdout_window")),
-            "mlops.data_hashes": {k: v[:16] for k, v in train.get("data_hashes", {}).items()},
-            "mlops.data_fingerprint": train.get("data_fingerprint"),
-            "mlops.input_fingerprint": train.get("input_fingerprint"),
-            "mlops.config_fingerprint": config.fingerprint(),
-            "mlops.code_version": tracking.code_version(),
-            "mlops.metrics": train["metrics"],
-            "mlops.validation": {"success": validation.get("success"), "docs_uri": validation.get("docs_uri")},
-            "mlops.drift_report_uri": drift.get("report_uri", ""),
-            "mlops.drift_share": drift.get("drift_share", ""),
-            "mlops.retrain_reasons": decision.get("reasons", []),
-            "mlops.blessed": str(evaluation.get("blessed", "")).lower(),
-            "mlops.evaluation": {k: evaluation.get(k) for k in ("challenger_metrics", "champion_metrics", "champion_version", "reasons")},
-        }
+        tags = lineage_tags(context) | schema.encode_tags({
+            schema.DATASET: config.name,
+            schema.DATA_INTERVAL_END: (train.get("holdout_window") or [None, None])[1],
+            schema.TRAINING_WINDOW: train.get("training_window"),
+            schema.HOLDOUT_WINDOW: train.get("holdout_window"),
+            schema.DATA_HASHES: {k: v[:16] for k, v in train.get("data_hashes", {}).items()},
+            schema.DATA_FINGERPRINT: train.get("data_fingerprint"),
+            schema.INPUT_FINGERPRINT: train.get("input_fingerprint"),
+            schema.CONFIG_FINGERPRINT: config.fingerprint(),
+            schema.CODE_VERSION: tracking.code_version(),
+            schema.METRICS: train["metrics"],
+            schema.VALIDATION: {"success": validation.get("success"), "docs_uri": validation.get("docs_uri")},
+            schema.DRIFT_REPORT_URI: drift.get("report_uri", ""),
+            schema.DRIFT_SHARE: drift.get("drift_share", ""),
+            schema.RETRAIN_REASONS: decision.get("reasons", []),
+            schema.BLESSED: evaluation.get("blessed"),
+            schema.EVALUATION: {k: evaluation.get(k) for k in ("challenger_metrics", "champion_metrics", "champion_version", "reasons")},
+        })
         result = register_version(
             client,
             name=config.model_name,
@@ -160,7 +158,7 @@ class RegisterModelOperator(BaseOperator):
             model_id=train.get("model_id"),
             run_id=train["run_id"],
             run_key=run_key(context),
-            tags={k: v for k, v in tags.items() if v is not None},
+            tags=tags,
             alias=self.alias,
             description=f"Trained by {run_key(context)} on {config.name}; reasons: {'; '.join(decision.get('reasons', [])) or 'n/a'}",
         )
@@ -231,13 +229,13 @@ class PromoteModelOperator(BaseOperator):
         self.reason = reason
         self.mlflow_links: dict[str, str] = {}
 
-    def execute(self, context: "Context") -> dict:
+    def execute(self, context: Context) -> dict:
         from mlops.airflow.runtime import fail_fast
 
         with fail_fast():
             return self._promote(context)
 
-    def _promote(self, context: "Context") -> dict:
+    def _promote(self, context: Context) -> dict:
         from mlops import tracking
         from mlops.airflow.runtime import dataset_config, run_key
         from mlops.config import Settings
@@ -285,9 +283,8 @@ class PolicyReportOperator(BaseOperator):
         self.dataset = dataset
         self.mlflow_links: dict[str, str] = {}
 
-    def execute(self, context: "Context") -> dict:
+    def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
-
         from mlops import tracking
         from mlops.airflow.runtime import fail_fast, interval_of, is_backfill, run_config
         from mlops.config import Settings
@@ -307,7 +304,7 @@ class PolicyReportOperator(BaseOperator):
         self.log.info("policy report for %s, %s..%s: %s", config.model_name, start, end, result["summary"]["mean"])
         return {"report_uri": result["report_uri"], "mlflow_run_id": logged["run_id"], "summary": result["summary"]}
 
-    def _later_backfill_run(self, context: "Context") -> str | None:
+    def _later_backfill_run(self, context: Context) -> str | None:
         """The next interval's backfill run, when its report covers this run's period too.
 
         A backfill creates all its runs up front, and each report covers the period up to

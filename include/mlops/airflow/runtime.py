@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from mlops.config import DatasetConfig, Settings, load_dataset
@@ -27,7 +27,7 @@ def interval_of(context: dict[str, Any]) -> Interval:
                 f"DAG run {context.get('run_id')!r} has neither a data interval nor a logical date; the pipeline "
                 "needs one per run. Trigger it with a logical date or schedule it with CronDataIntervalTimetable."
             )
-        return Interval.days(anchor.astimezone(timezone.utc).date())
+        return Interval.days(anchor.astimezone(UTC).date())
     return Interval(start, end)
 
 
@@ -122,9 +122,11 @@ def source_for(config: DatasetConfig, settings: Settings) -> Source:
 
 def lineage_tags(context: dict[str, Any]) -> dict[str, str]:
     """Tags that tie an MLflow run or model version to its Airflow DAG run."""
-    return {
-        "mlops.dag_id": context["dag"].dag_id,
-        "mlops.run_id": context["run_id"],
-        "mlops.run_type": run_type(context),
-        "mlops.logical_date": str(context.get("logical_date") or ""),
-    }
+    from mlops import schema
+
+    return schema.encode_tags({
+        schema.DAG_ID: context["dag"].dag_id,
+        schema.RUN_ID: context["run_id"],
+        schema.RUN_TYPE: run_type(context),
+        schema.LOGICAL_DATE: str(context.get("logical_date") or ""),
+    })

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
-
 from mlops.airflow.triggers import ChallengerTrigger, PreviousRunTrigger, find_pending_challenger, unfinished_tasks
 
 if TYPE_CHECKING:
@@ -38,13 +37,13 @@ class ChallengerSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.tracking_uri = tracking_uri
 
-    def poke(self, context: "Context") -> PokeReturnValue:
+    def poke(self, context: Context) -> PokeReturnValue:
         version = find_pending_challenger(self.model_name, self.tracking_uri)
         if version:
             self.log.info("%s version %s waits for a decision", self.model_name, version)
         return PokeReturnValue(is_done=version is not None, xcom_value=version)
 
-    def execute(self, context: "Context") -> Any:
+    def execute(self, context: Context) -> Any:
         if not self.model_name or not isinstance(self.model_name, str):
             raise ValueError(f"ChallengerSensor: model_name must be a non-empty string, got {self.model_name!r}")
         if not self.deferrable:
@@ -58,7 +57,7 @@ class ChallengerSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
         )
 
-    def execute_complete(self, context: "Context", event: dict[str, Any] | None = None) -> str:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         if not event or event.get("status") != "found":
             raise RuntimeError(f"ChallengerSensor: the trigger ended without a challenger for {self.model_name!r}: {event!r}")
         return str(event["version"])
@@ -86,19 +85,19 @@ class PreviousRunSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.task_ids = list(task_ids)
 
-    def _previous(self, context: "Context"):
+    def _previous(self, context: Context):
         from mlops.airflow.runtime import interval_of
 
         interval = interval_of(context)
         return interval.start - (interval.end - interval.start)
 
-    def poke(self, context: "Context") -> bool:
+    def poke(self, context: Context) -> bool:
         pending = unfinished_tasks(context["dag"].dag_id, self._previous(context), self.task_ids)
         if pending:
             self.log.info("waiting for the previous interval's run: %s", pending)
         return not pending
 
-    def execute(self, context: "Context") -> None:
+    def execute(self, context: Context) -> None:
         if self.poke(context):
             return
         self.defer(
@@ -107,5 +106,5 @@ class PreviousRunSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
         )
 
-    def execute_complete(self, context: "Context", event: dict[str, Any] | None = None) -> None:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Not reached when the trigger ends the task itself; kept for triggerers that resume instead."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow.timetables.base import DataInterval
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -26,6 +26,6 @@ class PartitionIntervalTimetable(CronDataIntervalTimetable):
     def infer_manual_data_interval(self, *, run_after) -> DataInterval:
         start = self._align_to_prev(run_after)
         end = self._get_next(start)
-        if end > datetime.now(timezone.utc):  # not complete yet: the last complete interval
+        if end > datetime.now(UTC):  # not complete yet: the last complete interval
             end, start = start, self._get_prev(start)
         return DataInterval(start=start, end=end)

@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date, timedelta
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response

@@ -90,7 +90,7 @@ def _figure_png(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
         rows = math.ceil(len(shown) / cols)
         fig = Figure(figsize=(3.6 * cols, 2.8 * rows + 0.6), layout="constrained")
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-        for ax, feat in zip(axes, shown):
+        for ax, feat in zip(axes, shown, strict=False):
             if feat.kind == "numeric":
                 _numeric_panel(ax, reference[feat.feature], current[feat.feature])
             else:

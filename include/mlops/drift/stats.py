@@ -148,7 +148,7 @@ class DriftResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DriftResult":
+    def from_dict(cls, data: dict[str, Any]) -> DriftResult:
         return cls(
             features=[FeatureDrift(**f) for f in data["features"]],
             n_reference=int(data["n_reference"]),

@@ -14,8 +14,7 @@
 
 from __future__ import annotations
 
-import json
-
+from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.sources.base import Interval
 from mlops.training.metrics import compute_metrics, floor_failures, higher_is_better, improvement
@@ -27,7 +26,7 @@ GATES = ("lineage", "floors", "beats_champion", "serving")
 
 def lineage_gate(tags: dict[str, str], config: DatasetConfig) -> dict:
     missing = [t for t in config.promotion.required_tags if not tags.get(t)]
-    validation = json.loads(tags.get("mlops.validation") or "{}")
+    validation = schema.VALIDATION.get(tags, {})
     problems = [f"missing lineage tags {missing}"] if missing else []
     if validation.get("success") is not True:
         problems.append(f"training data validation did not pass (mlops.validation={validation or 'absent'})")
@@ -57,7 +56,7 @@ def compare_to_champion(metric: str, challenger: float, champion: float | None, 
 
 def evaluation_frame(config: DatasetConfig, settings: Settings, tags: dict[str, str]):
     """The challenger's holdout window from the lake: the same data for both models."""
-    start, end = json.loads(tags["mlops.holdout_window"])
+    start, end = schema.HOLDOUT_WINDOW.get(tags)
     return read_window(config, settings, Interval.parse(start, end), min_rows=1).frame
 
 
@@ -111,7 +110,7 @@ def run_gates(config: DatasetConfig, settings: Settings, version: str) -> dict:
     champion = alias_version(client, name, CHAMPION)
     champion_version = str(champion.version) if champion is not None and str(champion.version) != str(version) else None
     gates: dict[str, dict] = {"lineage": lineage_gate(tags, config)}
-    gates["floors"] = floors_gate(json.loads(tags.get("mlops.metrics") or "{}"), config)
+    gates["floors"] = floors_gate(schema.METRICS.get(tags, {}), config)
     if gates["lineage"]["passed"]:
         frame = evaluation_frame(config, settings, tags)
         gates["beats_champion"] = beats_champion_gate(
@@ -123,8 +122,8 @@ def run_gates(config: DatasetConfig, settings: Settings, version: str) -> dict:
             gates[g] = {"passed": False, "detail": "not run: lineage incomplete, the evaluation data cannot be located"}
     passed = all(g["passed"] for g in gates.values())
     for g, r in gates.items():
-        client.set_model_version_tag(name, version, f"mlops.gate.{g}", json.dumps(r, default=str, sort_keys=True)[:4900])
-    client.set_model_version_tag(name, version, "mlops.gates_passed", str(passed).lower())
+        client.set_model_version_tag(name, version, *schema.GATE.tag(g).item(r))
+    client.set_model_version_tag(name, version, *schema.GATES_PASSED.item(passed))
     return {"version": str(version), "model_name": name, "passed": passed, "gates": gates, "champion_version": champion_version}
 
 

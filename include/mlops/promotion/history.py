@@ -11,27 +11,23 @@ a crash at any point converges on one move and one entry.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from mlops import schema
 from mlops.errors import RegistryError
 from mlops.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version
-
-HISTORY_PREFIX = "mlops.history."
-PENDING_TAG = "mlops.promotion_pending"
 
 
 def history(client, name: str) -> list[dict]:
     """Every champion move of ``name``, oldest first."""
-    tags = client.get_registered_model(name).tags
-    entries = [json.loads(v) for k, v in tags.items() if k.startswith(HISTORY_PREFIX)]
+    entries = schema.HISTORY.collect(client.get_registered_model(name).tags).values()
     return sorted(entries, key=lambda e: e["seq"])
 
 
 def champion_at(client, name: str, when: datetime) -> dict | None:
     """The history entry that made the champion serving at ``when`` (None before the first)."""
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
     current = None
     for entry in history(client, name):
         if datetime.fromisoformat(entry["time"]) <= when:
@@ -68,16 +64,16 @@ def move_champion(
         if entry["run_key"] == run_key and entry["version"] == version:
             return entry
     mv = client.get_model_version(name, version)
-    if mv.tags.get("mlops.gates_passed") != "true":
+    if schema.GATES_PASSED.get(mv.tags) is not True:
         raise RegistryError(
             f"model {name!r} version {version}: refusing to make it champion, its gates did not pass "
-            f"(mlops.gates_passed={mv.tags.get('mlops.gates_passed')!r}). Run the promotion DAG's gates for it first."
+            f"({schema.GATES_PASSED}={mv.tags.get(schema.GATES_PASSED.name)!r}). Run the promotion DAG's gates for it first."
         )
-    pending = json.loads(mv.tags[PENDING_TAG]) if PENDING_TAG in mv.tags else None
+    pending = schema.PROMOTION_PENDING.get(mv.tags)
     if pending is None or pending.get("run_key") != run_key:
         current = alias_version(client, name, CHAMPION)
         pending = {"run_key": run_key, "from_version": str(current.version) if current else None}
-        client.set_model_version_tag(name, version, PENDING_TAG, json.dumps(pending))
+        client.set_model_version_tag(name, version, *schema.PROMOTION_PENDING.item(pending))
     from_version = pending["from_version"]
     if from_version == version:
         raise RegistryError(f"model {name!r}: version {version} is already the champion; nothing to {kind}")
@@ -85,7 +81,7 @@ def move_champion(
         client.set_registered_model_alias(name, PREVIOUS, from_version)
     client.set_registered_model_alias(name, CHAMPION, version)
     _delete_alias(client, name, CHALLENGER, version)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     seq = len(history(client, name)) + 1
     entry: dict[str, Any] = {
         "seq": seq,
@@ -100,35 +96,35 @@ def move_champion(
         "comment": (approval or {}).get("comment"),
         "gates": {g: r.get("passed") for g, r in (gates or {}).items()},
     }
-    client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{seq:06d}", json.dumps(entry, sort_keys=True))
-    decision = "rolled_back_to" if kind == "rollback" else "promoted"
-    client.set_model_version_tag(name, version, "mlops.decision", decision)
-    client.set_model_version_tag(name, version, "mlops.decision_at", now.isoformat())
-    client.set_model_version_tag(name, version, "mlops.decision_by", run_key)
-    client.delete_model_version_tag(name, version, PENDING_TAG)
+    client.set_registered_model_tag(name, *schema.HISTORY.tag(seq).item(entry))
+    _decide(client, name, version, "rolled_back_to" if kind == "rollback" else "promoted", run_key=run_key, at=now)
+    client.delete_model_version_tag(name, version, schema.PROMOTION_PENDING.name)
     return entry
+
+
+def _decide(client, name: str, version: str, decision: str, *, run_key: str, at: datetime, extra: dict | None = None) -> None:
+    """Record a decision on a version: decision, when, by which run, plus ``extra`` tags (``{Tag: value}``)."""
+    values = {schema.DECISION: decision, schema.DECISION_AT: at, schema.DECISION_BY: run_key, **(extra or {})}
+    for tag, value in schema.encode_tags(values).items():
+        client.set_model_version_tag(name, version, tag, value)
 
 
 def reject(client, name: str, version: str, *, run_key: str, reasons: list[str]) -> dict:
     """Mark a challenger rejected with its reasons; the champion does not move."""
     version = str(version)
-    now = datetime.now(timezone.utc).isoformat()
-    client.set_model_version_tag(name, version, "mlops.decision", "rejected")
-    client.set_model_version_tag(name, version, "mlops.decision_at", now)
-    client.set_model_version_tag(name, version, "mlops.decision_by", run_key)
-    client.set_model_version_tag(name, version, "mlops.rejection_reasons", json.dumps(reasons)[:4900])
+    now = datetime.now(UTC)
+    _decide(client, name, version, "rejected", run_key=run_key, at=now, extra={schema.REJECTION_REASONS: reasons})
     _delete_alias(client, name, CHALLENGER, version)
-    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now}
+    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now.isoformat()}
 
 
 def supersede_older(client, name: str, version: str, *, run_key: str) -> list[str]:
     """Mark undecided versions older than ``version`` as superseded (a newer challenger replaced them)."""
     marked = []
+    now = datetime.now(UTC)
     for mv in client.search_model_versions(f"name = '{name}'"):
-        if int(mv.version) < int(version) and "mlops.decision" not in mv.tags and "mlops.run_key" in mv.tags:
-            client.set_model_version_tag(name, str(mv.version), "mlops.decision", "superseded")
-            client.set_model_version_tag(name, str(mv.version), "mlops.decision_by", run_key)
-            client.set_model_version_tag(name, str(mv.version), "mlops.superseded_by", str(version))
+        if int(mv.version) < int(version) and schema.DECISION.name not in mv.tags and schema.RUN_KEY.name in mv.tags:
+            _decide(client, name, str(mv.version), "superseded", run_key=run_key, at=now, extra={schema.SUPERSEDED_BY: str(version)})
             marked.append(str(mv.version))
     return sorted(marked, key=int)
 
@@ -136,7 +132,7 @@ def supersede_older(client, name: str, version: str, *, run_key: str) -> list[st
 def pending_challenger(client, name: str) -> str | None:
     """The version behind ``challenger`` if no decision was made on it yet."""
     mv = alias_version(client, name, CHALLENGER)
-    if mv is None or mv.tags.get("mlops.decision"):
+    if mv is None or schema.DECISION.get(mv.tags):
         return None
     return str(mv.version)
 
@@ -151,17 +147,14 @@ def replay_decision(client, name: str, version: str, *, run_key: str, evaluation
     version = str(version)
     blessed = bool(evaluation.get("blessed"))
     reasons = list(evaluation.get("reasons") or [])
-    client.set_model_version_tag(name, version, "mlops.gates_passed", str(blessed).lower())
-    client.set_model_version_tag(name, version, "mlops.gate.evaluation", json.dumps({"passed": blessed, "detail": "; ".join(reasons)})[:4900])
+    client.set_model_version_tag(name, version, *schema.GATES_PASSED.item(blessed))
+    client.set_model_version_tag(name, version, *schema.GATE.tag("evaluation").item({"passed": blessed, "detail": "; ".join(reasons)}))
     if not blessed:
         return {**reject(client, name, version, run_key=run_key, reasons=reasons), "kind": "backfill"}
     champion = alias_version(client, name, CHAMPION)
     if champion is not None and str(champion.version) == version:
         return {"version": version, "decision": "promoted", "kind": "backfill", "already": True}
     return move_champion(client, name, version, kind="backfill", run_key=run_key, reason="; ".join(reasons) or "blessed by evaluation")
-
-
-DECISION_TAGS = ("mlops.decision", "mlops.decision_at", "mlops.decision_by", "mlops.gates_passed", "mlops.rejection_reasons", "mlops.superseded_by", PENDING_TAG)
 
 
 def propose(client, source_name: str, version: str, target_name: str) -> dict:
@@ -174,8 +167,8 @@ def propose(client, source_name: str, version: str, target_name: str) -> dict:
     src = f"models:/{source_name}/{version}"
     copy = client.copy_model_version(src, target_name)
     for key in list(copy.tags):
-        if key in DECISION_TAGS or key.startswith("mlops.gate."):
+        if key in {t.name for t in schema.DECISION_TAGS} or schema.GATE.matches(key):
             client.delete_model_version_tag(target_name, copy.version, key)
-    client.set_model_version_tag(target_name, copy.version, "mlops.copied_from", src)
+    client.set_model_version_tag(target_name, copy.version, *schema.COPIED_FROM.item(src))
     client.set_registered_model_alias(target_name, CHALLENGER, copy.version)
     return {"model_name": target_name, "version": str(copy.version), "copied_from": src, "alias": CHALLENGER}

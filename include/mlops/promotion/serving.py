@@ -34,7 +34,7 @@ def check_in_this_process(model_uri: str, sample_path: str) -> dict:
     out: dict = {"model_uri": model_uri, "loaded": True, "load_seconds": round(load_seconds, 3), "rows": len(sample)}
     out["has_signature"] = signature is not None and signature.inputs is not None
     preds = model.predict(sample)
-    out["predictions"] = int(len(preds))
+    out["predictions"] = len(preds)
     timings = []
     for _ in range(3):
         t = time.perf_counter()
@@ -51,7 +51,7 @@ def check_in_this_process(model_uri: str, sample_path: str) -> dict:
     return out
 
 
-def serving_check(model_uri: str, sample: "pd.DataFrame", *, timeout: float = 300) -> dict:
+def serving_check(model_uri: str, sample: pd.DataFrame, *, timeout: float = 300) -> dict:
     """Run the check in a fresh interpreter (the parent's imports and caches do not help it)."""
     with tempfile.TemporaryDirectory(prefix="serving-check-") as tmp:
         path = Path(tmp) / "sample.parquet"

@@ -7,24 +7,15 @@ returns the version it already made instead of creating a second one.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
+from mlops import schema
 from mlops.errors import RegistryError
 
 log = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
-RUN_KEY_TAG = "mlops.run_key"
-MAX_TAG_CHARS = 5000
-
-
-def _tag_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    if len(text) > MAX_TAG_CHARS:
-        text = text[: MAX_TAG_CHARS - 20] + "…[truncated]"
-    return text
+RUN_KEY_TAG = schema.RUN_KEY.name
 
 
 def model_exists(client, name: str) -> bool:
@@ -78,7 +69,7 @@ def register_version(
     model_uri: str,
     run_id: str,
     run_key: str,
-    tags: dict[str, Any],
+    tags: dict[str, str],
     alias: str | None = CHALLENGER,
     model_id: str | None = None,
     description: str | None = None,
@@ -100,11 +91,11 @@ def register_version(
         version = existing
     else:
         try:
-            client.create_registered_model(name, tags={"mlops.managed": "true"})
+            client.create_registered_model(name, tags=schema.encode_tags({schema.MANAGED: True}))
         except MlflowException as e:
             if e.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        all_tags = {k: _tag_value(v) for k, v in tags.items()} | {RUN_KEY_TAG: run_key}
+        all_tags = {k: schema.truncate(v) for k, v in tags.items()} | schema.encode_tags({schema.RUN_KEY: run_key})
         version = client.create_model_version(
             name, source=model_uri, run_id=run_id, tags=all_tags, description=description, model_id=model_id
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ConfigError
 from mlops.sources.base import Interval, Source

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from mlops.errors import ConfigError, SourceError
@@ -29,12 +29,12 @@ class Interval:
             )
 
     @classmethod
-    def parse(cls, start: str | datetime, end: str | datetime) -> "Interval":
+    def parse(cls, start: str | datetime, end: str | datetime) -> Interval:
         return cls(_as_datetime(start), _as_datetime(end))
 
     @classmethod
-    def days(cls, first: date, count: int = 1) -> "Interval":
-        start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    def days(cls, first: date, count: int = 1) -> Interval:
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
         return cls(start, start + timedelta(days=count))
 
     @property
@@ -51,7 +51,7 @@ class Interval:
 
     def day_starts(self) -> list[datetime]:
         """Midnights (UTC) of every day the interval touches."""
-        first = datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc)
+        first = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
         out, day = [], first
         while day < self.end:
             out.append(day)
@@ -69,8 +69,8 @@ def _plain_utc(value: datetime) -> datetime:
     drop their zone in arithmetic, so intervals always hold plain datetimes.
     """
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=timezone.utc)
+        value = value.astimezone(UTC)
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC)
 
 
 def _as_datetime(value: str | datetime) -> datetime:
@@ -85,12 +85,12 @@ class Source(Protocol):
     #: A short description recorded with each partition (no secrets).
     description: str
 
-    def read(self, interval: Interval) -> "pd.DataFrame":
+    def read(self, interval: Interval) -> pd.DataFrame:
         """Rows with ``interval.start <= timestamp < interval.end``; the timestamp column as UTC datetimes."""
         ...
 
 
-def to_utc(series: "pd.Series", *, column: str, where: str) -> "pd.Series":
+def to_utc(series: pd.Series, *, column: str, where: str) -> pd.Series:
     """Parse a timestamp column to timezone-aware UTC, naming the column and source on failure."""
     import pandas as pd
 
@@ -104,7 +104,7 @@ def to_utc(series: "pd.Series", *, column: str, where: str) -> "pd.Series":
     return parsed.astype("datetime64[us, UTC]")
 
 
-def clip_to_interval(df: "pd.DataFrame", column: str, interval: Interval, *, where: str) -> "pd.DataFrame":
+def clip_to_interval(df: pd.DataFrame, column: str, interval: Interval, *, where: str) -> pd.DataFrame:
     """Keep rows inside the interval; fail if the timestamp column is missing."""
     import pandas as pd
 

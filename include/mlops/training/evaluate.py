@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.sources.base import Interval
 from mlops.training.metrics import compute_metrics, floor_failures, improvement
@@ -66,8 +65,8 @@ def evaluate_challenger(config: DatasetConfig, settings: Settings, train_result:
     if champion:
         for k, v in champion.items():
             client.log_metric(run_id, f"champion_holdout_{k}", v)
-    client.set_tag(run_id, "mlops.blessed", str(verdict["blessed"]).lower())
-    client.set_tag(run_id, "mlops.evaluation", json.dumps(result)[:4900])
+    for tag, value in schema.encode_tags({schema.BLESSED: verdict["blessed"], schema.EVALUATION: result}).items():
+        client.set_tag(run_id, tag, value)
     return result
 
 

@@ -23,7 +23,7 @@ def estimator_class(path: str) -> type:
         raise ConfigError(f"model.estimator {path!r} cannot be imported ({e}); use a scikit-learn estimator path") from e
 
 
-def prepare_features(df: "pd.DataFrame", config: DatasetConfig) -> "pd.DataFrame":
+def prepare_features(df: pd.DataFrame, config: DatasetConfig) -> pd.DataFrame:
     """Feature columns with model dtypes: numerics as float64, categoricals as strings (missing → ``__missing__``)."""
     import pandas as pd
 
@@ -38,7 +38,7 @@ def prepare_features(df: "pd.DataFrame", config: DatasetConfig) -> "pd.DataFrame
     return out
 
 
-def build_pipeline(config: DatasetConfig) -> "Pipeline":
+def build_pipeline(config: DatasetConfig) -> Pipeline:
     """ColumnTransformer (impute numerics, one-hot categoricals) + the configured estimator, seeded."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -68,7 +68,7 @@ def build_pipeline(config: DatasetConfig) -> "Pipeline":
     return Pipeline([("prepare", ColumnTransformer(transformers, verbose_feature_names_out=False)), ("model", estimator)])
 
 
-def predict_scores(model: Any, X: "pd.DataFrame", task: str):
+def predict_scores(model: Any, X: pd.DataFrame, task: str):
     """P(class 1) for classification (sklearn or pyfunc model), predictions for regression."""
     import numpy as np
 

@@ -9,6 +9,7 @@ import time
 import warnings
 from datetime import datetime, timedelta
 
+from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ConfigError, InsufficientData
 from mlops.sources.base import Interval, Source
@@ -97,7 +98,7 @@ def train_model(
     exp_id = tracking.experiment_id(settings, experiment_name(config))
     previous = tracking.find_run(
         settings, experiment_name(config),
-        {"mlops.run_key": run_key, "mlops.input_fingerprint": fingerprint, "mlops.train_complete": "true"},
+        schema.encode_tags({schema.RUN_KEY: run_key, schema.INPUT_FINGERPRINT: fingerprint, schema.TRAIN_COMPLETE: True}),
     )
     if previous is not None:
         log.info("run %s already trained these inputs in MLflow run %s; reusing it", run_key, previous.info.run_id)
@@ -111,15 +112,14 @@ def train_model(
     from mlflow.models import infer_signature
 
     X_example = prepare_features(holdout_w.frame.head(200), config)
-    tags = {
-        "mlops.run_key": run_key,
-        "mlops.input_fingerprint": fingerprint,
-        "mlops.dataset": config.name,
-        "mlops.config_fingerprint": config.fingerprint(),
-        "mlops.code_version": tracking.code_version(),
-        "mlops.data_interval_end": end.isoformat(),
-        **(lineage or {}),
-    }
+    tags = schema.encode_tags({
+        schema.RUN_KEY: run_key,
+        schema.INPUT_FINGERPRINT: fingerprint,
+        schema.DATASET: config.name,
+        schema.CONFIG_FINGERPRINT: config.fingerprint(),
+        schema.CODE_VERSION: tracking.code_version(),
+        schema.DATA_INTERVAL_END: end,
+    }) | (lineage or {})
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train {train_iv.start.date()}..{end.date()}", tags=tags) as run:
         mlflow.log_params({
             "estimator": config.model.estimator,
@@ -171,5 +171,5 @@ def train_model(
         }
         mlflow.log_dict(result, "lineage/train_result.json")
         # Set last: it marks the run as complete for the idempotency look-up.
-        mlflow.set_tag("mlops.train_complete", "true")
+        mlflow.set_tag(*schema.TRAIN_COMPLETE.item(True))
     return {**result, "reused": False}

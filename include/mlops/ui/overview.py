@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from mlops import schema
 from mlops.config import DatasetConfig, Settings
 
 ALIASES = ("champion", "challenger", "previous")
@@ -112,18 +113,14 @@ def _version_card(client, settings: Settings, name: str, mv, primary: str) -> di
 
     tags = dict(mv.tags or {})
     gates = {}
-    for key, value in tags.items():
-        if key.startswith("mlops.gate."):
-            try:
-                gates[key.removeprefix("mlops.gate.")] = json.loads(value)
-            except ValueError:
-                gates[key.removeprefix("mlops.gate.")] = {"passed": None, "detail": value}
+    for key, value in schema.GATE.collect(tags).items():
+        gates[key] = value if isinstance(value, dict) else {"passed": None, "detail": value}
     metrics, experiment = {}, None
     if mv.run_id:
         try:
             run = client.get_run(mv.run_id)
             metrics, experiment = dict(run.data.metrics), run.info.experiment_id
-        except Exception:  # noqa: BLE001 - a deleted run leaves the card without metrics
+        except Exception:
             pass
     # Training runs log evaluation metrics as "holdout_<metric>".
     key = primary if primary in metrics else f"holdout_{primary}"
@@ -134,11 +131,11 @@ def _version_card(client, settings: Settings, name: str, mv, primary: str) -> di
         "primary": {"name": key, "value": metrics.get(key)},
         "metrics": metrics,
         "gates": gates,
-        "gates_passed": tags.get("mlops.gates_passed"),
-        "decision": tags.get("mlops.decision"),
-        "data_interval_end": tags.get("mlops.data_interval_end"),
-        "training_window": tags.get("mlops.training_window"),
-        "tags": {k: v for k, v in sorted(tags.items()) if k.startswith("mlops.") and not k.startswith("mlops.gate.")},
+        "gates_passed": tags.get(schema.GATES_PASSED.name),
+        "decision": tags.get(schema.DECISION.name),
+        "data_interval_end": tags.get(schema.DATA_INTERVAL_END.name),
+        "training_window": tags.get(schema.TRAINING_WINDOW.name),
+        "tags": {k: v for k, v in sorted(tags.items()) if k.startswith(schema.PREFIX) and not schema.GATE.matches(k)},
         "links": {
             "model_version": tracking.model_version_url(settings, name, mv.version),
             "run": tracking.run_url(settings, experiment, mv.run_id) if experiment and mv.run_id else None,

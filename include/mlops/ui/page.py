@@ -8,7 +8,7 @@ under any URL prefix and behind a reverse proxy.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -39,7 +39,7 @@ def _when(ms: Any) -> str:
     if ms in (None, ""):
         return "–"
     if isinstance(ms, (int, float)):
-        return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return escape(str(ms)[:19].replace("T", " "))
 
 
@@ -121,7 +121,7 @@ def _sparkline(name: str, feature: dict, days: list[str]) -> str:
     few = len(days) <= 60
     dots = "".join(
         f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{2.4 if d else 1.8}" fill="{"#e53e3e" if d else "#3182ce"}"><title>{escape(days[i])}: {v:.4f}</title></circle>'
-        for i, (v, d) in enumerate(zip(scores, feature["drifted"])) if v is not None and (d or few)
+        for i, (v, d) in enumerate(zip(scores, feature["drifted"], strict=False)) if v is not None and (d or few)
     )
     thr = (
         f'<line x1="{pad}" x2="{w - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#e53e3e" stroke-dasharray="4 3" stroke-width="1"/>'

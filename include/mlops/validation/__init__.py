@@ -36,4 +36,4 @@ def validate_partition(config: DatasetConfig, settings: Settings, interval: Inte
     )
 
 
-__all__ = ["validate_partition", "validate_frame", "describe_failure"]
+__all__ = ["describe_failure", "validate_frame", "validate_partition"]

@@ -127,7 +127,7 @@ def _checkpoint(context, config: DatasetConfig, *, build_docs: bool):
     return context.checkpoints.add_or_update(gx.Checkpoint(name=name, validation_definitions=[vd], actions=actions, result_format="SUMMARY"))
 
 
-def validate_frame(df: "pd.DataFrame", config: DatasetConfig, interval: Interval, *, gx_dir: Path, build_docs: bool = True) -> dict:
+def validate_frame(df: pd.DataFrame, config: DatasetConfig, interval: Interval, *, gx_dir: Path, build_docs: bool = True) -> dict:
     """Validate one partition's rows; returns the validate step's contract value.
 
     ``{success, failed_expectations, docs_uri, evaluated_expectations, suite}``

@@ -38,7 +38,7 @@ def interval_parameters(interval: Interval) -> dict[str, str]:
     return {"interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
 
 
-def build_suite(config: DatasetConfig) -> "gx.ExpectationSuite":
+def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
     """The partition suite of a dataset (pure: no context needed); see ``interval_parameters``."""
     import great_expectations as gx
     import great_expectations.expectations as gxe

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -22,7 +22,7 @@ def test_backfill_runs_use_their_own_registered_model(monkeypatch):
 
 
 def test_interval_of_a_run_without_interval_is_its_day():
-    d = datetime(2024, 1, 10, 7, tzinfo=timezone.utc)
+    d = datetime(2024, 1, 10, 7, tzinfo=UTC)
     iv = interval_of({"data_interval_start": d, "data_interval_end": d, "run_id": "r"})
     assert iv.key == "ds=2024-01-10"
     with pytest.raises(ConfigError, match="neither a data interval nor a logical date"):

@@ -5,26 +5,17 @@ import importlib
 
 import pytest
 
-from mlops import tracking
 from mlops.airflow.sensors import ChallengerSensor
 from mlops.airflow.triggers import ChallengerTrigger
 from mlops.registry import register_version
 
 
 @pytest.fixture
-def registered(settings):
-    import mlflow
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    client = tracking.client(settings)
-    with mlflow.start_run():
-        X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
-        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="m", pip_requirements=["scikit-learn"])
-        run_id = mlflow.active_run().info.run_id
+def registered(logged_model):
+    client, model_uri, run_id = logged_model
 
     def register(name, key):
-        return register_version(client, name=name, model_uri=info.model_uri, run_id=run_id, run_key=key, tags={})
+        return register_version(client, name=name, model_uri=model_uri, run_id=run_id, run_key=key, tags={})
 
     return client, register
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pendulum
 
@@ -16,7 +16,7 @@ def test_trigger_now_processes_the_last_complete_day():
     now = pendulum.now("UTC")
     iv = tt.infer_manual_data_interval(run_after=now)
     assert iv.end == now.start_of("day") and iv.start == iv.end - timedelta(days=1)
-    assert iv.end <= datetime.now(timezone.utc)
+    assert iv.end <= datetime.now(UTC)
 
 
 def test_scheduled_runs_are_unchanged_and_it_serialises():

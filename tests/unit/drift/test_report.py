@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ def test_report_files_exist_and_json_round_trips(tmp_path):
     assert set(paths) == {"json", "html", "png"}
     for kind, path in paths.items():
         assert isinstance(path, str) and path.endswith(f"drift.{kind}") and os.path.getsize(path) > 0
-    data = json.loads(open(paths["json"]).read())
+    data = json.loads(Path(paths["json"]).read_text())
     assert data["title"] == "flights 2013-03-04"
     assert DriftResult.from_dict(data) == result
     assert data["drifted_features"] == ["age", "city"]
@@ -53,7 +54,7 @@ def test_report_files_exist_and_json_round_trips(tmp_path):
 
 def test_html_is_self_contained_and_names_the_drifted_features(tmp_path):
     result, ref, cur = _frames(drift=True)
-    page = open(write_report(result, ref, cur, tmp_path, title="flights <daily>")["html"]).read()
+    page = Path(write_report(result, ref, cur, tmp_path, title="flights <daily>")["html"]).read_text()
     assert "dataset drift" in page and "flights &lt;daily&gt;" in page
     assert "2 of 4 tested: age, city" in page
     for feature in ("age", "income", "city"):
@@ -71,7 +72,7 @@ def test_report_without_drift_and_with_an_empty_feature(tmp_path):
     result = detect_drift(ref, cur, numeric=["age", "income"], categorical=["city"], config=DriftConfig())
     assert result.drifted_features == [] and result.feature("income").method == "empty"
     paths = write_report(result, ref, cur, tmp_path, title="quiet day")
-    page = open(paths["html"]).read()
+    page = Path(paths["html"]).read_text()
     assert "no dataset drift" in page and "not tested" in page and "0 of 2 tested: none" in page
     with open(paths["png"], "rb") as fh:
         assert fh.read(8) == PNG_SIGNATURE
@@ -80,15 +81,15 @@ def test_report_without_drift_and_with_an_empty_feature(tmp_path):
 def test_rewriting_gives_the_same_report(tmp_path):
     result, ref, cur = _frames(drift=True)
     first = write_report(result, ref, cur, tmp_path, title="t")
-    before = {k: open(p, "rb").read() for k, p in first.items()}
+    before = {k: Path(p).read_bytes() for k, p in first.items()}
     second = write_report(result, ref, cur, tmp_path, title="t")
-    assert {k: open(p, "rb").read() for k, p in second.items()} == before
+    assert {k: Path(p).read_bytes() for k, p in second.items()} == before
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
     result, ref, cur = _frames(drift=True)
     paths = write_report(result, ref, cur, tmp_path, title="old")
-    old_json = open(paths["json"]).read()
+    old_json = Path(paths["json"]).read_text()
 
     def broken_replace(src, dst):
         raise OSError("disk full")
@@ -96,7 +97,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     monkeypatch.setattr(report_module.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_report(result, ref, cur, tmp_path, title="new")
-    assert open(paths["json"]).read() == old_json
+    assert Path(paths["json"]).read_text() == old_json
     assert sorted(os.listdir(tmp_path)) == ["drift.html", "drift.json", "drift.png"]
 
 

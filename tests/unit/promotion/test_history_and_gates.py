@@ -1,8 +1,7 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops import tracking
 from mlops.errors import RegistryError
 from mlops.promotion.gates import compare_to_champion, lineage_gate
 from mlops.promotion.history import (
@@ -19,20 +18,12 @@ from mlops.registry import register_version
 
 
 @pytest.fixture
-def model(settings, request):
+def model(logged_model, request):
     """A registered model with three versions of one real logged model (no training needed)."""
-    import mlflow
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    client = tracking.client(settings)
+    client, model_uri, run_id = logged_model
     name = f"unit_history_{request.node.name[:40]}"
-    with mlflow.start_run():
-        X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
-        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="m", pip_requirements=["scikit-learn"])
-        run_id = mlflow.active_run().info.run_id
     for k in (1, 2, 3):
-        register_version(client, name=name, model_uri=info.model_uri, run_id=run_id, run_key=f"dag/r{k}", tags={})
+        register_version(client, name=name, model_uri=model_uri, run_id=run_id, run_key=f"dag/r{k}", tags={})
     return client, name
 
 
@@ -42,7 +33,7 @@ def test_move_champion_records_history_and_is_retry_safe(model):
         move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="r")
     for v in ("1", "2"):
         client.set_model_version_tag(name, v, "mlops.gates_passed", "true")
-    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
     first = move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="first", now=t0)
     assert first["from_version"] is None and first["seq"] == 1
     assert move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="first") == first  # retry
@@ -57,7 +48,7 @@ def test_move_champion_records_history_and_is_retry_safe(model):
     assert champion_at(client, name, t0 + timedelta(days=1))["version"] == "1"
     assert champion_at(client, name, t0 + timedelta(days=5))["approved_by"] == "ana"
     assert champion_at(client, name, t0 - timedelta(days=1)) is None
-    with pytest.raises(RegistryError, match="already is the champion|already the champion"):
+    with pytest.raises(RegistryError, match=r"already is the champion|already the champion"):
         move_champion(client, name, "2", kind="rollback", run_key="p/3", reason="again")
 
 
