@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
 
+from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
 from mlops.lake import uri_to_path
 
 pytestmark = pytest.mark.e2e

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
 
 pytestmark = pytest.mark.e2e

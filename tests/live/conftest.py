@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 import yaml
-from live.stack import live_stack
 
+from live.stack import live_stack
 from mlops.config import DEFAULT_DATASETS_DIR
 
 #: A scheduled copy of the synthetic dataset: backfills need a schedule.

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from live.browser import CHROMIUM, launch, log_in
 
 pytestmark = pytest.mark.live

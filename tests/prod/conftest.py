@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 
 import pytest
+
 from live.stack import ROOT, LiveStack
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": os.environ.get("MLOPS_TEST_PG_USER", "postgres")}

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+
 from live.stack import ROOT
 
 from .conftest import profile_env, settings, write_env_file

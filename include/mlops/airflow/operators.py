@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
+
 from mlops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -285,6 +286,7 @@ class PolicyReportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
+
         from mlops import tracking
         from mlops.airflow.runtime import fail_fast, interval_of, is_backfill, run_config
         from mlops.config import Settings

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
+
 from mlops.airflow.triggers import ChallengerTrigger, PreviousRunTrigger, find_pending_challenger, unfinished_tasks
 
 if TYPE_CHECKING:

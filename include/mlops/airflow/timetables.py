@@ -1,4 +1,4 @@
-"""Timetables. Registered with Airflow by the plugin in ``plugins/mlops_plugin.py``."""
+"""Timetables. Registered with Airflow by the product plugin (``mlops.airflow.plugin``)."""
 
 from __future__ import annotations
 

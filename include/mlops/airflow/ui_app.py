@@ -1,4 +1,4 @@
-"""The Models page inside the Airflow UI: a FastAPI app mounted by ``plugins/mlops_plugin.py``.
+"""The Models page inside the Airflow UI: a FastAPI app mounted by ``mlops.airflow.plugin``.
 
 Every route requires Airflow's login (Airflow's ``get_user`` dependency: the UI's session
 cookie or an API token) and read access to the dataset's nightly DAG in Airflow's auth manager, so a user

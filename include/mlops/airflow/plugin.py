@@ -1,8 +1,11 @@
-"""The product's Airflow plugin.
+"""The product's Airflow plugin, registered by the installed package (entry point ``airflow.plugins``).
 
 - the ``PartitionIntervalTimetable`` (the scheduler and API server must know it by name);
 - the *Models* page: a FastAPI app under ``/mlops`` (``mlops.airflow.ui_app``; Airflow's
   login and DAG permissions apply) shown inside the UI as the navigation entry *Models*.
+
+Because the package registers it, ``pip install`` of the product into any Airflow deployment
+brings the plugin along; nothing needs to be copied into the deployment's plugins folder.
 """
 
 from __future__ import annotations
