@@ -50,6 +50,8 @@ _mlops_prod AIRFLOW__CORE__EXECUTOR CeleryExecutor
 _mlops_prod AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "postgresql+psycopg2://$_mlops_pg/$MLOPS_AIRFLOW_DB"
 _mlops_prod AIRFLOW__CELERY__BROKER_URL "redis://${REDIS_PASSWORD:+:$REDIS_PASSWORD@}$REDIS_HOST:$REDIS_PORT/$REDIS_DB"
 _mlops_prod AIRFLOW__CELERY__RESULT_BACKEND "db+postgresql://$_mlops_pg/$MLOPS_AIRFLOW_DB"
+# Celery's defaults plus the ML libraries imported once per worker (mlops.airflow.celery_config).
+_mlops_prod AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS mlops.airflow.celery_config.CELERY_CONFIG
 _mlops_prod AIRFLOW__OPERATORS__DEFAULT_QUEUE "$MLOPS_DEFAULT_QUEUE"
 _mlops_prod AIRFLOW__CORE__FERNET_KEY "${MLOPS_FERNET_KEY:-}"
 # Every component must share the JWT secret (task tokens, UI/API tokens) and the API secret key.

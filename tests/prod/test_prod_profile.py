@@ -77,6 +77,11 @@ def test_nightly_runs_on_celery_workers_and_the_promotion_lands_in_postgresql(pr
         expected = ("training", "worker-training") if task_id in TRAINING_TASKS else ("default", "worker-default")
         assert (queue, hostname) == expected, (task_id, queue, hostname)
 
+    # Both workers imported the ML libraries once, before forking their pools (mlops.airflow.celery_config).
+    for worker in ("worker-default", "worker-training"):
+        log = (stack.home / "airflow" / "logs" / f"{worker}.log").read_text()
+        assert "preloaded modules" in log and '"pandas":' in log and '"mlflow":' in log, f"{worker} did not preload"
+
     # The promotion DAG's sensor saw the challenger; approval is required in this profile.
     run = stack.wait_for("a promotion run awaiting approval", lambda: (r := _latest_promotion_run(stack)) and r["state"] == "running" and any(
         ti["task_id"] == "approve" and ti["state"] == "awaiting_input" for ti in _tis(stack, PROMOTION, r["dag_run_id"])) and r, timeout=900)

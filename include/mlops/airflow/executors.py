@@ -9,39 +9,21 @@ them loaded: measured on the flights replay, these imports are most of a task's 
     AIRFLOW__CORE__EXECUTOR=mlops.airflow.executors.PreloadingLocalExecutor
     MLOPS_PRELOAD_MODULES="pandas,pyarrow.parquet,sklearn.ensemble,scipy.stats,mlflow,great_expectations"
 
-Each worker imports the modules right after it starts, before it takes its first task; a
-module that fails to import is logged and skipped (the task imports it again and reports
-the error where it belongs). Nothing else about the executor changes. The embedded default
-(`make run`) uses it; the Celery workers of the production profile run Airflow's own
-executor.
+Each worker imports the modules (``mlops.airflow.preload``) right after it starts, before it
+takes its first task. Nothing else about the executor changes. The embedded default
+(`make run`) uses it; the Celery workers of the production profile preload the same modules
+through ``mlops.airflow.celery_config``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 
 from airflow.executors import local_executor
 from airflow.executors.local_executor import LocalExecutor
 
-DEFAULT_MODULES = (
-    "pandas,pyarrow.parquet,sklearn.ensemble,sklearn.linear_model,scipy.stats,mlflow,mlflow.sklearn,"
-    "great_expectations,skops.io,matplotlib.figure,matplotlib.backends.backend_agg"
-)
-
-
-def preload(modules: str | None = None) -> dict[str, float | str]:
-    """Import each module of the comma-separated list; return seconds per module, or the error."""
-    done: dict[str, float | str] = {}
-    for name in filter(None, (m.strip() for m in (modules if modules is not None else os.environ.get("MLOPS_PRELOAD_MODULES", DEFAULT_MODULES)).split(","))):
-        t = time.perf_counter()
-        try:
-            importlib.import_module(name)
-            done[name] = round(time.perf_counter() - t, 2)
-        except Exception as e:
-            done[name] = f"{type(e).__name__}: {e}"
-    return done
+from mlops.airflow.preload import preload
 
 
 def _run_preloaded_worker(**kwargs) -> None:

@@ -6,7 +6,7 @@ import importlib
 
 
 def test_preload_imports_what_it_can_and_reports_the_rest():
-    from mlops.airflow.executors import DEFAULT_MODULES, preload
+    from mlops.airflow.preload import DEFAULT_MODULES, preload
 
     done = preload("json, colorsys ,no_such_module_for_mlops_tests")
     assert isinstance(done["json"], float) and isinstance(done["colorsys"], float)
@@ -32,3 +32,13 @@ def test_previous_run_trigger_round_trips():
     module, _, name = path.rpartition(".")
     again = getattr(importlib.import_module(module), name)(**kwargs)
     assert again.serialize() == (path, kwargs)
+
+
+def test_celery_config_keeps_airflows_defaults_and_preloads_in_the_worker():
+    from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+
+    from mlops.airflow.celery_config import CELERY_CONFIG
+
+    assert {k: v for k, v in CELERY_CONFIG.items() if k != "imports"} == {k: v for k, v in DEFAULT_CELERY_CONFIG.items() if k != "imports"}
+    assert "mlops.airflow.celery_preload" in CELERY_CONFIG["imports"]
+    assert importlib.util.find_spec("mlops.airflow.celery_preload") is not None
