@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 #: Test and lint tools: never in the runtime lock (the production image installs only that).
-DEV_TOOLS = ("pytest", "pytest-timeout", "playwright", "ruff")
+DEV_TOOLS = ("pytest", "pytest-timeout", "playwright", "ruff", "aiosmtpd")
 
 
 def locked(path: str) -> dict[str, str]:
