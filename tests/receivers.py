@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mlops.alerts.channels import SIGNATURE_HEADER, verify_signature
+from mlops.config import AlertsConfig
 
 
 @dataclass
@@ -39,7 +40,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k: v for k, v in self.headers.items()}
                 receiver.received.append(Received(headers, body, verify_signature(body, receiver.secret, self.headers.get(SIGNATURE_HEADER))))
@@ -117,7 +118,7 @@ class SmtpReceiver:
         receiver = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+            async def handle_DATA(self, server, session, envelope):
                 receiver.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
                 return "250 OK"
 
@@ -157,3 +158,15 @@ def connection_env(**fields) -> str:
 
 def set_connection(monkeypatch, conn_id: str, **fields) -> None:
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection_env(**fields))
+
+
+def alerts_config(**overrides) -> AlertsConfig:
+    base = {
+        "channels": [
+            {"name": "oncall", "kind": "webhook", "conn_id": "t_webhook", "severities": ["critical", "warning"]},
+            {"name": "team", "kind": "email", "conn_id": "t_smtp", "to": ["ml-team@example.org"]},
+        ],
+        "backoff_seconds": 0.05,
+        "timeout_seconds": 5,
+    }
+    return AlertsConfig(**{**base, **overrides})

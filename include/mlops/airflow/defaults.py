@@ -39,11 +39,11 @@ def alert_args(spec: dict, kind: str) -> dict[str, Any]:
 
     args: dict[str, Any] = {"on_failure_callback": [AlertNotifier("run_failed")]}
     if kind == "training":
-        from mlops.alerts.deadline import nightly_deadline
+        from mlops.alerts.deadline import deadline_alerts_enabled, nightly_deadline
 
         args["on_failure_callback"].append(AlertNotifier("digest"))
         args["on_success_callback"] = AlertNotifier("digest")
-        if spec.get("late_after_hours"):
+        if spec.get("late_after_hours") and deadline_alerts_enabled():
             args["deadline"] = nightly_deadline(spec["dataset"], float(spec["late_after_hours"]))
     return args
 

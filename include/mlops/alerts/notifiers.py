@@ -55,6 +55,9 @@ class AlertNotifier(BaseNotifier):
     def __repr__(self) -> str:
         return f"AlertNotifier({self.event!r})"
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Nothing to render (and ``dag.test`` hands DAG callbacks a serialized DAG without a template env)."""
+
     def notify(self, context: Any) -> None:
         try:
             self._notify(dict(context))

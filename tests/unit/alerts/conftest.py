@@ -6,9 +6,8 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from receivers import SmtpReceiver, WebhookReceiver, self_signed_cert, set_connection
 
-from mlops.config import AlertsConfig
+from receivers import SmtpReceiver, WebhookReceiver, self_signed_cert, set_connection
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +63,3 @@ def store(tmp_path):
     from mlops.alerts.store import AlertStore
 
     return AlertStore(f"sqlite:///{tmp_path / 'metadata.sqlite'}")
-
-
-def alerts_config(**overrides) -> AlertsConfig:
-    base = {
-        "channels": [
-            {"name": "oncall", "kind": "webhook", "conn_id": "t_webhook", "severities": ["critical", "warning"]},
-            {"name": "team", "kind": "email", "conn_id": "t_smtp", "to": ["ml-team@example.org"]},
-        ],
-        "backoff_seconds": 0.05,
-        "timeout_seconds": 5,
-    }
-    return AlertsConfig(**{**base, **overrides})
