@@ -92,7 +92,7 @@ def test_provider_info_matches_airflow_schema_and_names_real_classes():
     schema = json.loads((Path(airflow_init).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(info, schema)
     assert info["package-name"] == canonicalize_name(PROJECT["name"]) == PACKAGE
-    for path in info["extra-links"]:
+    for path in info["extra-links"] + info["notifications"]:
         module, _, name = path.rpartition(".")
         assert hasattr(importlib.import_module(module), name), path
     for kind in ("operators", "sensors", "triggers"):

@@ -26,6 +26,8 @@ class LiveStack:
     api: str
     mlflow: str
     _token: str | None = field(default=None, repr=False)
+    #: Ports, secrets and TLS files of the alert receivers (tests/live/conftest.py).
+    alerts: dict = field(default_factory=dict, repr=False)
 
     def start(self) -> LiveStack:
         proc = subprocess.run(["bash", "scripts/run.sh"], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)

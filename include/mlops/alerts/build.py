@@ -62,11 +62,12 @@ def run_of(context: dict) -> dict[str, Any]:
 
 
 def day_of(context: dict) -> date:
-    """The day an event of this run belongs to: its data interval start, else logical date, else when it ran."""
+    """The day an event of this run belongs to: its logical date (a nightly run's partition), else
+    its data interval start, else when it was due."""
     dag_run = context.get("dag_run") or {}
     for value in (
-        context.get("data_interval_start"), _get(dag_run, "data_interval_start"), context.get("logical_date"),
-        _get(dag_run, "logical_date"), _get(dag_run, "run_after"),
+        context.get("logical_date"), _get(dag_run, "logical_date"), context.get("data_interval_start"),
+        _get(dag_run, "data_interval_start"), _get(dag_run, "run_after"),
     ):
         when = _when(value)
         if when is not None:

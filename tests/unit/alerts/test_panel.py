@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from receivers import alerts_config
-
 from mlops.alerts.dispatch import emit
 from mlops.alerts.events import Event
 from mlops.ui.page import render
+from receivers import alerts_config
 
 
 def _overview() -> dict:
