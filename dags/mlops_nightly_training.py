@@ -151,8 +151,9 @@ def decide(dataset: str, drift: dict) -> str:
         force=bool(context["params"].get("force_retrain")),
     )
     decision["watched_drift_share"], decision["watched_drifted"] = share, drifted
-    decision["champion_version"] = state.version if state else None  # for the champion_stale alert
-    decision["champion_data_end"] = state.data_end.isoformat() if state and state.data_end else None
+    context["ti"].xcom_push(key="champion", value={  # for the champion_stale alert
+        "version": state.version if state else None, "data_end": state.data_end.isoformat() if state and state.data_end else None,
+    })
     context["ti"].xcom_push(key="decision", value=decision)
     return "retrain.train" if decision["retrain"] else "no_retrain"
 

@@ -43,9 +43,10 @@ def env(stack, tmp_path_factory):
     config = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
     config.update(name=NAME, registered_model_name="e2ealerts_model",
                   dag={"dag_id": NIGHTLY, "promotion_dag_id": PROMOTION, "rollback_dag_id": "e2e_alerts_rollback", "schedule": None})
-    config["source"]["options"].update(rows_per_day=400, drift=[], incidents=[{"kind": "nulls", "feature": "x0", "start": QUARANTINE_DAY, "end": "2024-01-13", "fraction": 0.5}])
+    config["source"]["options"].update(rows_per_day=400, drift=[{"features": ["x0", "x1", "x2"], "start": "2024-01-13", "shift": 1.5}], incidents=[{"kind": "nulls", "feature": "x0", "start": QUARANTINE_DAY, "end": "2024-01-13", "fraction": 0.5}])
     config["training"].update(window_days=4, holdout_days=1, min_train_rows=600)
     config["drift"] = {"reference_days": 2}
+    config["retrain"]["max_model_age_days"] = 1
     config["alerts"] = {
         "channels": [
             {"name": "oncall", "kind": "webhook", "conn_id": "e2e_alerts_webhook", "severities": ["critical", "warning"]},
@@ -155,3 +156,16 @@ def test_promotion_alerts_and_no_secret_anywhere(env):
     blob = "\n".join(texts)
     assert len(blob) > 1000
     assert env["secret"] not in blob and env["password"] not in blob
+
+
+def test_drift_and_a_stale_champion_are_reported(env):
+    """After the promotion, the champion's data ends 2024-01-11; on 2024-01-14 the inputs drifted and it is 4 days old (max 1)."""
+    dr = run_dag(NIGHTLY, "2024-01-14")
+    assert dr.state == "success", states(dr)
+    (drift,) = env["hook"].events("drift_alarm")
+    assert drift["numbers"]["threshold"] == 0.3 and drift["numbers"]["watched drift share"] >= 0.3
+    assert set(drift["numbers"]["drifted"]) >= {"x0", "x1", "x2"}
+    assert drift["links"]["drift report"].endswith(f"/mlops/reports/{NAME}/drift/2024-01-14.html")
+    (stale,) = env["hook"].events("champion_stale")
+    assert stale["numbers"] == {"age (days)": 4, "max model age (days)": 1, "champion": "1"}
+    assert stale["summary"] == "champion e2ealerts_model v1 was trained on data ending 2024-01-11: 4 days old (maximum 1)"

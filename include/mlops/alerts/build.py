@@ -242,7 +242,8 @@ def decision(context: dict, config: DatasetConfig) -> list[Event]:
             numbers={k: v for k, v in numbers.items() if v is not None}, details=[f"reference: {(drift.get('reference') or {}).get('why', 'n/a')}"],
             links=links_of(run, drift_report=report),
         ))
-    champion, data_end = decided.get("champion_version"), _when(decided.get("champion_data_end"))
+    facts = _as_dict(_xcom(context, getattr(ti, "task_id", "decide"), key="champion"))
+    champion, data_end = facts.get("version"), _when(facts.get("data_end"))
     interval_end = _interval_end(context)
     if champion and data_end and interval_end:
         age = (interval_end - data_end).days

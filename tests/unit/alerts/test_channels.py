@@ -103,3 +103,20 @@ def test_email_with_a_wrong_password_fails_and_does_not_repeat_it(channels, even
 def test_safe_error_hides_every_secret():
     e = DeliveryError("posting to https://hooks.example.org/T000/B000/XXXX failed with secret s3cr3t-value")
     assert safe_error(e, ["https://hooks.example.org/T000/B000/XXXX", "s3cr3t-value", None]) == "DeliveryError: posting to *** failed with secret ***"
+
+
+def test_the_standalone_notifiers_plug_into_any_dag_callback(channels):
+    """``on_failure_callback=WebhookNotifier(conn_id=…)`` / ``EmailNotifier(…)``: Airflow calls them with the context."""
+    from datetime import UTC, datetime
+
+    from mlops.alerts.notifiers import EmailNotifier, WebhookNotifier
+
+    context = {"run_id": "manual__2024-01-12", "logical_date": datetime(2024, 1, 12, tzinfo=UTC), "dag_run": {"dag_id": "other_dag", "run_type": "manual"}}
+    WebhookNotifier(conn_id="t_webhook", summary="{{ run_id }} needs a look")(context)
+    EmailNotifier(conn_id="t_smtp", to="ml-team@example.org")(context)
+    WebhookNotifier(conn_id="t_down", attempts=2, backoff_seconds=0)(context)  # down: logged, never raised
+    (got,) = channels["webhook"].received
+    assert got.verified and got.json["event"]["summary"] == "manual__2024-01-12 needs a look"
+    assert got.json["event"]["dataset"] == "other_dag" and got.json["event"]["day"] == "2024-01-12"
+    (mail,) = channels["smtp"].messages
+    assert mail["Subject"] == "[MLOps critical] other_dag: run failed: run manual__2024-01-12 of other_dag"
