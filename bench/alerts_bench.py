@@ -30,11 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50)
     args = parser.parse_args()
-    from receivers import SmtpReceiver, WebhookReceiver, alerts_config, connection_env, self_signed_cert
-
     from mlops.alerts.dispatch import emit
     from mlops.alerts.events import Event
     from mlops.alerts.store import AlertStore
+    from receivers import SmtpReceiver, WebhookReceiver, alerts_config, connection_env, self_signed_cert
 
     tmp = Path(tempfile.mkdtemp(prefix="alerts-bench-"))
     cert, key = self_signed_cert(tmp / "tls")
