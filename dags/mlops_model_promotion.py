@@ -24,6 +24,9 @@ yet. Then:
 5. **finalize** records a rejection (by the gates or by the approver) and fails the run if
    promotion itself failed.
 
+Alerts (the dataset config's `alerts:` section): `approval_waiting` with a link to the approval
+page, `promoted`, `gate_rejected` and `run_failed` go to the configured channels, once each.
+
 At most one promotion runs at a time (one active run, and the one-slot pool
 `mlops_promotion`). Roll back with the rollback DAG.
 """
@@ -38,6 +41,7 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import PromoteModelOperator
 from mlops.airflow.sensors import ChallengerSensor
+from mlops.alerts.notifiers import AlertNotifier
 from mlops.dagspec import dag_specs
 
 PARAMS = {
@@ -139,6 +143,7 @@ def build_dag(spec: dict) -> DAG:
             params={"comment": Param(None, type=["null", "string"], maxLength=500, title="Comment", description="Why you approve or reject (optional); recorded in the promotion history.")},
             response_timeout=timedelta(days=3),
             execution_timeout=None,
+            on_execute_callback=AlertNotifier("approval_waiting"),
             doc_md="A person approves or rejects in the Airflow UI (Required Actions).",
         )
         promote = PromoteModelOperator(
@@ -150,9 +155,10 @@ def build_dag(spec: dict) -> DAG:
             reason="challenger passed the gates",
             pool="mlops_promotion",
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            on_success_callback=AlertNotifier("promoted"),
             doc_md="Move `champion` (and `previous`), clear `challenger`, append to the promotion history.",
         )
-        done = finalize(dataset)
+        done = finalize.override(on_success_callback=AlertNotifier("gate_rejected"))(dataset)
         branch >> [approve, promote, done]
         approve >> promote >> done
     return dag

@@ -9,7 +9,8 @@ In the Airflow UI: **Trigger** this DAG, set **target_version** (`previous` or a
 number) and **reason**, and run. The old champion becomes `previous`, so rolling forward
 again is one more trigger with `previous`.
 
-Only versions that passed the promotion gates before can become champion again.
+Only versions that passed the promotion gates before can become champion again. A rollback
+sends the `rolled_back` alert to the dataset's channels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from mlops.airflow.defaults import common_dag_args
 from mlops.airflow.operators import PromoteModelOperator
+from mlops.alerts.notifiers import AlertNotifier
 from mlops.dagspec import dag_specs
 
 PARAMS = {
@@ -96,6 +98,7 @@ def build_dag(spec: dict) -> DAG:
             kind="rollback",
             reason="{{ params.reason }}",
             pool="mlops_promotion",
+            on_success_callback=AlertNotifier("rolled_back"),
             doc_md="Move `champion` to the target and `previous` to the old champion; append to the history.",
         ).set_upstream(target)
     return dag

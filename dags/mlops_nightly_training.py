@@ -22,6 +22,11 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    DAG's decision. Backfill runs register into `<model>__backfill[__label]` instead, and
    **replay_promotion** replays the promotion policy there; production aliases never move.
 
+Alerts (the dataset config's `alerts:` section): a quarantined partition, a drift alarm, a stale
+champion, a failed run, and a run still unfinished `alerts.late_after_hours` after its interval
+end (a Deadline Alert) are sent to the configured webhook and email channels, once each; the
+night's low-severity events go out as one digest when the run ends.
+
 Every dataset config under `include/datasets/` with a `dag:` section gets one such DAG; this
 one is built from the config named in its tags. Trigger with **force_retrain** to retrain
 regardless of the decision rules.
@@ -36,6 +41,7 @@ from mlops.airflow.defaults import common_dag_args, training_queue
 from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
+from mlops.alerts.notifiers import AlertNotifier
 from mlops.dagspec import dag_specs
 
 PARAMS = {
@@ -145,6 +151,9 @@ def decide(dataset: str, drift: dict) -> str:
         force=bool(context["params"].get("force_retrain")),
     )
     decision["watched_drift_share"], decision["watched_drifted"] = share, drifted
+    context["ti"].xcom_push(key="champion", value={  # for the champion_stale alert
+        "version": state.version if state else None, "data_end": state.data_end.isoformat() if state and state.data_end else None,
+    })
     context["ti"].xcom_push(key="decision", value=decision)
     return "retrain.train" if decision["retrain"] else "no_retrain"
 
@@ -209,7 +218,7 @@ def build_dag(spec: dict) -> DAG:
         **common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS),
     ) as dag:
         partition = ingest(dataset)
-        validation = validate(dataset, partition)
+        validation = validate.override(on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
         drift = detect_drift(dataset, validation)
         PreviousRunSensor(
             task_id="wait_for_previous_run",
@@ -222,7 +231,7 @@ def build_dag(spec: dict) -> DAG:
                 "and ends there within about a second of the previous run's last model step."
             ),
         ) >> drift
-        branch = decide(dataset, drift)
+        branch = decide.override(on_success_callback=AlertNotifier("decision"))(dataset, drift)
         decision = XComArg(branch.operator, key="decision")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
 
@@ -238,6 +247,7 @@ def build_dag(spec: dict) -> DAG:
                 validation=validation,
                 drift=drift,
                 decision=decision,
+                on_success_callback=AlertNotifier("challenger_registered"),
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
             )
             replay_promotion(dataset, registered.output, evaluation)

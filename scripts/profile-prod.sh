@@ -32,6 +32,7 @@ _mlops_prod POSTGRES_PORT 5432
 _mlops_prod MLOPS_AIRFLOW_DB mlops_airflow
 _mlops_prod MLOPS_MLFLOW_DB mlops_mlflow
 _mlops_prod MLOPS_MLFLOW_AUTH_DB mlops_mlflow_auth
+_mlops_prod MLOPS_METADATA_DB mlops_metadata
 _mlops_prod REDIS_HOST 127.0.0.1
 _mlops_prod REDIS_PORT 6379
 _mlops_prod REDIS_DB 0
@@ -57,6 +58,8 @@ _mlops_prod AIRFLOW__CORE__FERNET_KEY "${MLOPS_FERNET_KEY:-}"
 # Every component must share the JWT secret (task tokens, UI/API tokens) and the API secret key.
 _mlops_prod AIRFLOW__API_AUTH__JWT_SECRET "${MLOPS_JWT_SECRET:-}"
 _mlops_prod AIRFLOW__API__SECRET_KEY "${MLOPS_API_SECRET_KEY:-}"
+# Metadata the product owns (the alert delivery log): the connection mlops_metadata on PostgreSQL.
+_mlops_prod AIRFLOW_CONN_MLOPS_METADATA "postgresql://$_mlops_pg/$MLOPS_METADATA_DB"
 # Users and roles come from the settings file (MLOPS_AIRFLOW_USERS=name:role,...), passwords from
 # MLOPS_AIRFLOW_PASSWORD_<NAME>; scripts/prod_setup.py writes the passwords file (mode 600).
 _mlops_prod AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS "${MLOPS_AIRFLOW_USERS:-}"

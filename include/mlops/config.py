@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS, EVENT_TYPES
 from mlops.errors import ConfigError
 from mlops.schema import REQUIRED_LINEAGE
 
@@ -117,6 +118,54 @@ class PromotionConfig(_Strict):
     sensor_timeout_hours: float = Field(24.0, gt=0)
 
 
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertChannelConfig(_Strict):
+    """One place alerts go: an HTTP webhook or an email list, through an Airflow connection.
+
+    The connection holds the address and the secrets (the webhook URL and its signing secret,
+    the SMTP server, login and password); the config names only the connection.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$", description="Shown in the delivery log and on the Models page")
+    kind: Literal["webhook", "email"]
+    conn_id: str = Field(min_length=1, description="Airflow connection: http (webhook URL, password = signing secret) or smtp")
+    to: list[str] = Field(default_factory=list, description="Email recipients (email channels only)")
+    severities: list[Severity] = Field(default_factory=lambda: ["info", "warning", "critical"], description="Severities this channel receives")
+
+    @model_validator(mode="after")
+    def _recipients(self) -> AlertChannelConfig:
+        if self.kind == "email" and not self.to:
+            raise ValueError(f"alert channel {self.name!r}: an email channel needs at least one recipient in 'to'")
+        if self.kind == "webhook" and self.to:
+            raise ValueError(f"alert channel {self.name!r}: 'to' is for email channels; a webhook's address is its connection's")
+        return self
+
+
+class AlertsConfig(_Strict):
+    """Who is told what (see ``mlops.alerts``): channels per severity, digest, the nightly deadline."""
+
+    channels: list[AlertChannelConfig] = Field(default_factory=list, description="Where alerts go; none: alerts are recorded and shown on the Models page only")
+    digest: list[Severity] = Field(default_factory=lambda: ["info"], description="Severities sent as one digest message per dataset per night instead of one by one")
+    late_after_hours: float | None = Field(DEFAULT_LATE_AFTER_HOURS, gt=0, le=720, description="nightly_late: a run not finished this many hours after its interval end (null: no deadline)")
+    severity: dict[str, Severity] = Field(default_factory=dict, description="Severity per event type, overriding the defaults")
+    mute: list[str] = Field(default_factory=list, description="Event types recorded but never sent")
+    attempts: int = Field(3, ge=1, le=10, description="Delivery attempts per channel and event (the first one included)")
+    backoff_seconds: float = Field(1.0, ge=0, le=60, description="Wait before the second attempt; doubles for each further one")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per attempt: connect, send and wait for the answer")
+
+    @model_validator(mode="after")
+    def _known_names(self) -> AlertsConfig:
+        unknown = sorted((set(self.severity) | set(self.mute)) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"alerts names unknown event types {unknown}; known: {sorted(EVENT_TYPES)}")
+        names = [c.name for c in self.channels]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"alert channels named twice: {dupes}")
+        return self
+
+
 class DatasetConfig(_Strict):
     """Everything the pipeline needs to know about one dataset."""
 
@@ -135,6 +184,7 @@ class DatasetConfig(_Strict):
     drift: DriftConfig = DriftConfig()
     retrain: RetrainPolicy = RetrainPolicy()
     promotion: PromotionConfig = PromotionConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> DatasetConfig:
@@ -165,8 +215,11 @@ class DatasetConfig(_Strict):
         return [self.timestamp_column, *self.features, self.target]
 
     def fingerprint(self) -> str:
-        """Short hash of the config's content: same config, same fingerprint."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """Short hash of the config's content: same config, same fingerprint.
+
+        Alert routing is left out: who is told about a model does not change the model.
+        """
+        payload = json.dumps(self.model_dump(mode="json", exclude={"alerts"}), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
 

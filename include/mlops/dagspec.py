@@ -5,7 +5,8 @@ A dataset config with a ``dag:`` section gets a nightly training DAG, a promotio
 rollback DAG; its keys are ``dag_id`` (default ``mlops_nightly_training__<name>``),
 ``promotion_dag_id`` (default ``mlops_model_promotion__<name>``), ``rollback_dag_id``
 (default ``mlops_model_rollback__<name>``), ``schedule`` (default ``@daily``; ``null`` for
-manual runs only), ``start_date`` (default 2013-01-01) and ``tags``.
+manual runs only), ``start_date`` (default 2013-01-01) and ``tags``. The nightly DAG's
+Deadline Alert comes from the config's ``alerts.late_after_hours`` (read here, at parse time).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 from pathlib import Path
 
 import yaml
+
+from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 
@@ -38,5 +41,6 @@ def dag_specs(datasets_dir: str | Path | None = None) -> list[dict]:
             "tags": list(dag.get("tags", [])),
             "description": " ".join(str(raw.get("description", "")).split()),
             "task": raw.get("task"),
+            "late_after_hours": (raw.get("alerts") or {}).get("late_after_hours", DEFAULT_LATE_AFTER_HOURS),
         })
     return specs

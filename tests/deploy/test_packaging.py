@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 #: Test and lint tools: never in the runtime lock (the production image installs only that).
-DEV_TOOLS = ("pytest", "pytest-timeout", "playwright", "ruff")
+DEV_TOOLS = ("pytest", "pytest-timeout", "playwright", "ruff", "aiosmtpd")
 
 
 def locked(path: str) -> dict[str, str]:
@@ -92,7 +92,7 @@ def test_provider_info_matches_airflow_schema_and_names_real_classes():
     schema = json.loads((Path(airflow_init).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(info, schema)
     assert info["package-name"] == canonicalize_name(PROJECT["name"]) == PACKAGE
-    for path in info["extra-links"]:
+    for path in info["extra-links"] + info["notifications"]:
         module, _, name = path.rpartition(".")
         assert hasattr(importlib.import_module(module), name), path
     for kind in ("operators", "sensors", "triggers"):

@@ -1,4 +1,5 @@
 import os
+import secrets
 import shutil
 
 import pytest
@@ -24,6 +25,41 @@ BROWSER_DATASET = {
 }
 
 
+#: A dataset whose alerts go to receivers the alert test starts on 127.0.0.1 (tests/live/test_alerts.py).
+ALERTS_DATASET = {
+    "name": "livealerts",
+    "dag": {"dag_id": "live_alerts", "promotion_dag_id": "live_alerts_promotion", "rollback_dag_id": "live_alerts_rollback",
+            "schedule": None, "start_date": "2024-01-01"},
+    "registered_model_name": "livealerts_model",
+    "alerts": {
+        "channels": [
+            {"name": "oncall", "kind": "webhook", "conn_id": "live_alerts_webhook", "severities": ["critical", "warning"]},
+            {"name": "team", "kind": "email", "conn_id": "live_alerts_smtp", "to": ["ml-team@example.org"]},
+            {"name": "flaky", "kind": "webhook", "conn_id": "live_alerts_down", "severities": ["info"]},
+        ],
+        "digest": [], "attempts": 3, "backoff_seconds": 0.2, "timeout_seconds": 5,
+        "late_after_hours": 0.01,  # 36 s: a run held that long is late
+    },
+}
+
+
+def alert_receivers(home) -> tuple[dict, dict]:
+    """Ports, secrets and TLS files of the alert receivers, and the stack's connections to them."""
+    from receivers import connection_env, self_signed_cert
+
+    cert, key = self_signed_cert(home / "tls")
+    ports = {name: int(os.environ.get(f"MLOPS_TEST_ALERT_{name.upper()}_PORT", default)) for name, default in (("webhook", 19710), ("smtp", 19711), ("down", 19712))}
+    info = {"ports": ports, "cert": cert, "key": key, "secret": "whsec-" + secrets.token_hex(16), "password": "smtp-" + secrets.token_hex(12), "login": "alerts@example.org"}
+    env = {
+        "SSL_CERT_FILE": str(cert),  # the tasks trust the test SMTP server's certificate (STARTTLS)
+        "AIRFLOW_CONN_LIVE_ALERTS_WEBHOOK": connection_env(conn_type="http", host=f"http://127.0.0.1:{ports['webhook']}/hooks/alerts", password=info["secret"]),
+        "AIRFLOW_CONN_LIVE_ALERTS_SMTP": connection_env(conn_type="smtp", host="127.0.0.1", port=ports["smtp"], login=info["login"], password=info["password"],
+                                                        extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0}),
+        "AIRFLOW_CONN_LIVE_ALERTS_DOWN": connection_env(conn_type="http", host=f"http://127.0.0.1:{ports['down']}/hook"),
+    }
+    return info, env
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The real stack, with approval required for promotions (as in the production profile)."""
@@ -42,12 +78,20 @@ def stack(tmp_path_factory):
     browser = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
     browser.update(BROWSER_DATASET)
     (datasets / "livebrowser.yaml").write_text(yaml.safe_dump(browser))
+    alerting = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    alerting.update(ALERTS_DATASET)
+    alerting["source"]["options"].update(rows_per_day=400, drift=[], incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-12", "end": "2024-01-13", "fraction": 0.5}])
+    alerting["training"].update(window_days=4, holdout_days=1, min_train_rows=600)
+    alerting["drift"] = {"reference_days": 2}
+    (datasets / "livealerts.yaml").write_text(yaml.safe_dump(alerting))
+    alerts_info, alerts_env = alert_receivers(home)
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),
         mlflow_port=int(os.environ.get("MLOPS_TEST_MLFLOW_PORT", "15000")),
-        extra_env={"MLOPS_REQUIRE_APPROVAL": "true", "MLOPS_DATASETS_DIR": str(datasets)},
+        extra_env={"MLOPS_REQUIRE_APPROVAL": "true", "MLOPS_DATASETS_DIR": str(datasets), **alerts_env},
     )
+    s.alerts = alerts_info
     try:
         yield s.start()
     finally:

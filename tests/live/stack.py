@@ -26,6 +26,8 @@ class LiveStack:
     api: str
     mlflow: str
     _token: str | None = field(default=None, repr=False)
+    #: Ports, secrets and TLS files of the alert receivers (tests/live/conftest.py).
+    alerts: dict = field(default_factory=dict, repr=False)
 
     def start(self) -> LiveStack:
         proc = subprocess.run(["bash", "scripts/run.sh"], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)
@@ -121,6 +123,7 @@ def live_stack(tmp: Path, *, api_port: int = 18080, mlflow_port: int = 15000, ex
     api = f"http://127.0.0.1:{api_port}"
     env = dict(os.environ)
     env.pop("AIRFLOW__CORE__EXECUTOR", None)  # the stack's own default (scripts/env.sh), not the test run's
+    env.pop("MLOPS_DEADLINE_ALERTS", None)  # off for dag.test() runs only (scripts/test.sh); the stack has its deadlines
     env.update({
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",

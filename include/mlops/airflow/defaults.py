@@ -1,4 +1,4 @@
-"""What every DAG of the product shares: owner, retries with backoff, tags, templating.
+"""What every DAG of the product shares: owner, retries with backoff, tags, templating, alerts.
 
 Imported by DAG files at parse time, so it imports nothing heavy.
 """
@@ -28,7 +28,24 @@ def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict
         "params": params,
         "tags": ["mlops", kind, f"dataset:{spec['dataset']}", *spec["tags"]],
         "render_template_as_native_obj": True,
+        **alert_args(spec, kind),
     }
+
+
+def alert_args(spec: dict, kind: str) -> dict[str, Any]:
+    """DAG-level alerts: ``run_failed`` when a run fails; for the nightly DAG also the night's
+    digest when a run ends and the ``nightly_late`` Deadline Alert (see ``mlops.alerts``)."""
+    from mlops.alerts.notifiers import AlertNotifier
+
+    args: dict[str, Any] = {"on_failure_callback": [AlertNotifier("run_failed")]}
+    if kind == "training":
+        from mlops.alerts.deadline import deadline_alerts_enabled, nightly_deadline
+
+        args["on_failure_callback"].append(AlertNotifier("digest"))
+        args["on_success_callback"] = AlertNotifier("digest")
+        if spec.get("late_after_hours") and deadline_alerts_enabled():
+            args["deadline"] = nightly_deadline(spec["dataset"], float(spec["late_after_hours"]))
+    return args
 
 
 def training_queue() -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The product's Airflow plugin, registered by the installed package (entry point ``airflow.plugins``).
 
 - the ``PartitionIntervalTimetable`` (the scheduler and API server must know it by name);
+- the deadline reference of the ``nightly_late`` alert (``DataIntervalEndDeadline``: the
+  scheduler looks custom Deadline Alert references up among plugins);
 - the *Models* page: a FastAPI app under ``/mlops`` (``mlops.airflow.ui_app``; Airflow's
   login and DAG permissions apply) shown inside the UI as the navigation entry *Models*.
 
@@ -14,11 +16,13 @@ from airflow.plugins_manager import AirflowPlugin
 
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.airflow.ui_app import app as models_app
+from mlops.alerts.deadline import DataIntervalEndDeadline
 
 
 class MlopsPlugin(AirflowPlugin):
     name = "mlops"
     timetables = [PartitionIntervalTimetable]
+    deadline_references = [DataIntervalEndDeadline]
     fastapi_apps = [{"app": models_app, "url_prefix": "/mlops", "name": "MLOps models"}]
     external_views = [
         {

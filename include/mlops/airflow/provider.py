@@ -43,4 +43,9 @@ def get_provider_info() -> dict:
             "mlops.airflow.operators.DriftReportLink",
             "mlops.airflow.operators.DataDocsLink",
         ],
+        "notifications": [
+            "mlops.alerts.notifiers.AlertNotifier",
+            "mlops.alerts.notifiers.WebhookNotifier",
+            "mlops.alerts.notifiers.EmailNotifier",
+        ],
     }

@@ -10,6 +10,7 @@ Routes (under the plugin's prefix, ``/mlops``):
 - ``GET /models?dataset=…``                 the page (HTML; the UI embeds it as *Models*)
 - ``GET /api/datasets``                     datasets with a nightly DAG the user may read
 - ``GET /api/models/{dataset}``             the page's data as JSON
+- ``GET /api/alerts/{dataset}?days=30``     the dataset's alerts and their deliveries (the *Alerts* panel)
 - ``GET /reports/{dataset}/drift/{day}.html`` a day's drift report
 - ``GET /datadocs/{path}``                  GX Data Docs (the static site)
 
@@ -101,6 +102,22 @@ async def model_json(dataset: str, user: GetUserDep, days: int = Query(0, ge=0, 
     return await asyncio.to_thread(_overview, dataset, days)
 
 
+def _alerts(dataset: str, days: int) -> dict:
+    """The delivery log's events of the last ``days`` days; an unreachable log is said, not raised."""
+    from mlops.alerts.store import AlertStore
+
+    try:
+        return {"dataset": dataset, "days": days, "alerts": AlertStore().recent(dataset, days=days)}
+    except Exception as e:
+        return {"dataset": dataset, "days": days, "alerts": [], "error": f"the alert delivery log cannot be read ({type(e).__name__})"}
+
+
+@app.get("/api/alerts/{dataset}")
+async def alerts_json(dataset: str, user: GetUserDep, days: int = Query(30, ge=1, le=366)) -> dict:
+    _dataset_or_404(user, dataset)
+    return await asyncio.to_thread(_alerts, dataset, days)
+
+
 @app.get("/models", response_class=HTMLResponse)
 async def models_page(user: GetUserDep, dataset: str | None = None, days: int = Query(0, ge=0)) -> HTMLResponse:
     from mlops.ui.page import render
@@ -112,7 +129,8 @@ async def models_page(user: GetUserDep, dataset: str | None = None, days: int = 
     if dataset not in visible:
         _dataset_or_404(user, dataset)  # raises: unknown (404) or not readable (403)
     overview = await asyncio.to_thread(_overview, dataset, days)
-    return HTMLResponse(render(overview, visible, user=user.get_name()))
+    alerts = await asyncio.to_thread(_alerts, dataset, 30)
+    return HTMLResponse(render(overview, visible, user=user.get_name(), alerts=alerts))
 
 
 @app.get("/reports/{dataset}/drift/{day}.html")

@@ -163,7 +163,35 @@ def _validation(v: dict | None) -> str:
     )
 
 
-def render(overview: dict, datasets: list[str], *, user: str | None = None) -> str:
+STATUS_CLASS = {"sent": "ok", "failed": "bad"}
+
+
+def _alerts(alerts: dict | None) -> str:
+    """The Alerts panel: the last 30 days' events, when, summary, and where each went (or why not)."""
+    if alerts is None:
+        return ""
+    if alerts.get("error"):
+        return f'<p class="bad" id="alerts">{escape(alerts["error"])}</p>'
+    if not alerts["alerts"]:
+        return f'<p class="empty" id="alerts">No alert in the last {alerts["days"]} days.</p>'
+    rows = []
+    for a in alerts["alerts"]:
+        delivered = "<br>".join(
+            f'<span class="{STATUS_CLASS.get(d["status"], "muted")}">{escape(d["channel"] if d["channel"] != "-" else "not sent")}: '
+            f'{escape(d["status"])}</span> <span class="muted">{escape(d["detail"])[:200]}</span>'
+            for d in a["deliveries"]
+        )
+        links = " · ".join(_link(url, label) for label, url in list(a.get("links", {}).items())[:4])
+        rows.append(
+            f'<tr data-alert="{escape(a["type"])}"><td>{_when(a["created_at"])}</td><td class="{"bad" if a["severity"] == "critical" else ""}">'
+            f'{escape(a["severity"])}</td><td>{escape(a["type"])}</td><td>{escape(a["summary"])[:300]}'
+            f'{"<div class=muted>" + links + "</div>" if links else ""}</td><td>{delivered}</td></tr>'
+        )
+    head = "<tr><th>when</th><th>severity</th><th>type</th><th>summary</th><th>delivered</th></tr>"
+    return f'<p class="muted">The last {alerts["days"]} days, newest first.</p><table id="alerts">{head}{"".join(rows)}</table>'
+
+
+def render(overview: dict, datasets: list[str], *, user: str | None = None, alerts: dict | None = None) -> str:
     ds, model = overview["dataset"], overview["model"]
     nav = " ".join(f'<a href="?dataset={quote(d)}"{" aria-current=page" if d == ds else ""}>{escape(d)}</a>' for d in datasets)
     cards = "".join(_card(a, overview["aliases"][a]) for a in ("champion", "challenger", "previous"))
@@ -179,4 +207,5 @@ def render(overview: dict, datasets: list[str], *, user: str | None = None) -> s
 <h2>Promotion history</h2>{_history(overview["history"])}
 <h2>Drift over time</h2>{_drift(overview["drift"], ds)}
 <h2>Latest validation</h2>{_validation(overview["validation"])}
+{"<h2>Alerts</h2>" + _alerts(alerts) if alerts is not None else ""}
 </body></html>"""
