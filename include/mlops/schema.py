@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from mlops.redact import redact_config, redact_text
+
 PREFIX = "mlops."
 MAX_TAG_CHARS = 5000
 TRUNCATION_MARKER = "…[truncated]"
@@ -87,14 +89,14 @@ class Tag:
     def encode(self, value: Any) -> str:
         """The tag value to store for ``value`` (bounded by ``MAX_TAG_CHARS``)."""
         if self.encoding == "json":
-            return dumps_bounded(value)
+            return dumps_bounded(redact_config(value))
         if self.encoding == "bool":
             if isinstance(value, str):
                 value = value.strip().lower() == "true"
             return "true" if value else "false"
         if self.encoding == "datetime":
             return value.isoformat() if isinstance(value, datetime) else str(value)
-        return truncate(str(value))
+        return truncate(redact_text(str(value)))
 
     def decode(self, raw: str | None, default: Any = None) -> Any:
         """The value a stored string stands for (``default`` when absent or empty)."""
