@@ -21,6 +21,9 @@ Encodings:
 Limits: MLflow accepts 8,000 characters in a run tag and 100,000 in a registry tag on its
 own server; other back-ends are stricter, and a tag is for reading at a glance. Every value
 is kept within ``MAX_TAG_CHARS``; cut text ends with ``TRUNCATION_MARKER``.
+
+Credentials never reach a tag: the password of a URL and the value of a ``password=``-like
+parameter in a ``text`` or ``json`` value are masked (``mlops.redact``) before it is encoded.
 """
 
 from __future__ import annotations
