@@ -98,11 +98,15 @@ def canonical_order(df: pd.DataFrame, timestamp_column: str) -> pd.DataFrame:
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def disk_full_error(path: Path, exc: BaseException) -> StorageFull | None:
-    """``StorageFull`` naming ``path`` and the free space when ``exc`` says its file system is full, else None."""
+def disk_full_error(path: Path | None, exc: BaseException, *, near: Path | None = None, atomic: bool = False) -> StorageFull | None:
+    """``StorageFull`` naming ``path`` and the free space when ``exc`` says its file system is full, else None.
+
+    Without a path (the error did not say which file), the free space is that of ``near``.
+    ``atomic``: the write was ``atomic_write``'s, so nothing half-written is left.
+    """
     if not isinstance(exc, OSError) or exc.errno not in _NO_ROOM:
         return None
-    folder = Path(path).parent
+    folder = Path(path).parent if path else Path(near or ".")
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     try:
@@ -110,10 +114,14 @@ def disk_full_error(path: Path, exc: BaseException) -> StorageFull | None:
         room = f"{_size(usage.free)} free of {_size(usage.total)} on the file system of {folder}"
     except OSError:
         room = f"free space on the file system of {folder} unknown"
+    left = (
+        "nothing was written there and the previous file, if any, is unchanged" if atomic
+        else "the file may be incomplete; the task's retry writes it again"
+    )
     return StorageFull(
-        f"could not write {path}: {os.strerror(exc.errno)} ({room}); nothing was written there and the previous "
-        "file, if any, is unchanged. Free space on that file system (old partitions, quarantine, reports, MLflow "
-        "artifacts) or move MLOPS_HOME to a larger one, then clear the task."
+        f"could not write {path or 'a file (the system did not say which)'}: {os.strerror(exc.errno)} ({room}); {left}. "
+        "Free space on that file system (old partitions, quarantine, reports, MLflow artifacts) or move MLOPS_HOME "
+        "to a larger one, then clear the task."
     )
 
 
@@ -149,7 +157,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     except BaseException as e:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        full = disk_full_error(path, e)
+        full = disk_full_error(path, e, atomic=True)
         if full is not None:
             raise full from e
         raise

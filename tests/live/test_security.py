@@ -123,3 +123,46 @@ def test_home_logs_and_databases_are_private(stack, synthetic_run):
             text = log.read_text(errors="replace")
             leaked = [user for user, pw in passwords.items() if pw in text]
             assert not leaked, f"{log.relative_to(root)} holds the password of {leaked}"
+
+
+def test_a_browser_on_these_pages_asks_nothing_of_other_hosts(stack, synthetic_run):
+    """Headless Chromium signed in to Airflow opens the Models page, a drift report and Data Docs:
+    every request stays on the api-server, and the sandboxed Data Docs still show GX's logo."""
+    from pathlib import Path
+
+    from live.browser import CHROMIUM, launch, log_in
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium package (or set MLOPS_TEST_CHROMIUM)")
+    index = stack.call("GET", "/mlops/datadocs/index.html").text
+    validation = next(h for h in _links(index) if h.startswith("validations/synthetic/"))
+    day = stack.ok("GET", "/mlops/api/models/synthetic")["drift"]["days"][-1]
+    paths = ["/mlops/models?dataset=synthetic", f"/mlops/reports/synthetic/drift/{day}.html", "/mlops/datadocs/index.html",
+             f"/mlops/datadocs/{validation}", "/mlops/datadocs/expectations/synthetic/partition.html"]
+    requests, responses = [], {}
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            context = browser.new_context(viewport={"width": 1300, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            log_in(page, stack)
+            context.on("request", lambda r: requests.append(r.url))
+            context.on("response", lambda r: responses.__setitem__(r.url, r.status))
+            for path in paths:
+                response = page.goto(f"{stack.api}{path}")
+                page.wait_for_load_state("networkidle")
+                assert response.status == 200, (path, response.status)
+            assert "Expectation Suite" in page.content()
+            shots = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.goto(f"{stack.api}/mlops/datadocs/{validation}")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(shots / "datadocs-validation.png"), full_page=True)
+        finally:
+            browser.close()
+    elsewhere = sorted({u for u in requests if not u.startswith((f"{stack.api}/", "data:"))})
+    assert elsewhere == [], elsewhere
+    logos = {u: s for u, s in responses.items() if u.endswith("/static/images/logo-long.png")}
+    assert logos and set(logos.values()) == {200}, logos

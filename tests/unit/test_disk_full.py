@@ -58,3 +58,18 @@ def test_a_drift_report_that_does_not_fit_leaves_no_part_of_it(small_filesystem)
     with pytest.raises(StorageFull, match=rf"could not write {out}/drift\.(png|html|json)"):
         write_report(result, ref, cur, out, title="full")
     assert _leftovers(small_filesystem) == []
+
+
+def test_a_library_running_out_of_space_in_a_task_is_named_and_retryable(small_filesystem, monkeypatch):
+    """A file written by a library (here plain ``open``, whose error names no file), not by the
+    lake: ``fail_fast`` says so, with the free space where MLOPS_HOME is."""
+    from mlops.airflow.runtime import fail_fast
+
+    monkeypatch.setenv("MLOPS_HOME", str(small_filesystem))
+    target = small_filesystem / "result.json"
+    expected = (
+        r"could not write a file \(the system did not say which\): No space left on device \(\d+ bytes free of 256\.0 KiB "
+        rf"on the file system of {small_filesystem}\); the file may be incomplete"
+    )
+    with pytest.raises(StorageFull, match=expected), fail_fast(), open(target, "wb") as fh:
+        fh.write(os.urandom(1024 * 1024))

@@ -38,7 +38,8 @@ def fail_fast():
     Source errors (a database or folder that may come back) and infrastructure errors (the
     MLflow server down, a full disk) keep Airflow's retries; an MLflow client error that
     means "the server did not answer" becomes ``TrackingUnavailable`` with the server, the
-    call and what to do.
+    call and what to do, and a library's "no space left" ``StorageFull`` with the file and
+    the free space.
     """
     from airflow.sdk.exceptions import AirflowFailException
     from mlops import tracking
@@ -50,10 +51,21 @@ def fail_fast():
     except MlopsError as e:
         raise AirflowFailException(f"{type(e).__name__}: {e}") from e
     except Exception as e:
-        unreachable = tracking.unreachable_error(e)
-        if unreachable is None:
+        error = tracking.unreachable_error(e) or _disk_full(e)
+        if error is None:
             raise
-        raise unreachable from e
+        raise error from e
+
+
+def _disk_full(exc: BaseException):
+    """``StorageFull`` for a full disk met outside the product's own writers (a library's file)."""
+    import os
+    from pathlib import Path
+
+    from mlops.lake import disk_full_error
+
+    filename = getattr(exc, "filename", None)
+    return disk_full_error(Path(filename) if filename else None, exc, near=Path(os.environ.get("MLOPS_HOME") or "."))
 
 
 def run_key(context: dict[str, Any]) -> str:

@@ -148,7 +148,7 @@ def validate_frame(df: pd.DataFrame, config: DatasetConfig, interval: Interval, 
             run_id=gx.RunIdentifier(run_name=f"{config.name}.{interval.key}"),
         )
     except OSError as e:
-        full = disk_full_error(Path(e.filename) if e.filename else Path(gx_dir) / "uncommitted" / "validations", e)
+        full = disk_full_error(Path(e.filename) if e.filename else None, e, near=Path(gx_dir))
         if full is None:
             raise
         raise full from e
