@@ -82,6 +82,7 @@ def test_the_index_lists_only_the_given_datasets_with_each_run_and_outcome(site)
     for href, _, _ in runs:  # links resolve to the pages, relative to the index
         assert locate(href.replace("%3D", "=")).dataset == "other"
         assert (site.data_docs_dir / href.replace("%3D", "=")).is_file()
+    assert 'Expectation suite: <a href="expectations/other/partition.html">other.partition</a>' in only_other
     both = index_page(site.data_docs_dir, results, ["other", "synthetic"])
     assert 'data-dataset="synthetic"' in both and 'data-dataset="other"' in both
     assert "No Data Docs yet" in index_page(site.data_docs_dir, results, ["nothing_here"])

@@ -93,7 +93,8 @@ _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.I)
 SHIM_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 16px 24px;color:#1a202c}
 table{border-collapse:collapse;margin:6px 0} td,th{padding:3px 8px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top}
-.d-none,.invisible,.modal,.ge-walkthrough-modal,#ge-cta-footer,.cooltip .top,.btn{display:none!important}
+.d-none,.invisible,.modal,.ge-walkthrough-modal,#ge-cta-footer,footer,.cooltip .top,.btn,[data-toggle=collapse]{display:none!important}
+.collapse,.d-md-block{display:block!important} .card:has(.btn-group-toggle){display:none!important}
 .text-danger{color:#c53030} .text-success{color:#2f855a} .alert-secondary{background:#edf2f7;padding:6px 10px}
 .fas.fa-check-circle::before{content:"\\2714";color:#2f855a} .fas.fa-times::before{content:"\\2718";color:#c53030}
 .fas.fa-exclamation-triangle::before{content:"\\26A0";color:#b7791f} .fas.fa-question-circle::before{content:"?"}
@@ -281,7 +282,8 @@ def index_page(site: Path, results: Path, datasets: list[str]) -> str:
         if not suites and not runs:
             sections.append(f'<h2 id="{escape(ds)}">{escape(ds)}</h2><p class="empty">No Data Docs yet: the nightly run\'s validate step writes them.</p>')
             continue
-        suite_links = " · ".join(f'<a href="{s}">{escape(PurePosixPath(s).with_suffix("").as_posix().split("/", 2)[-1])}</a>' for s in suites)
+        # expectations/<dataset>/partition.html holds suite <dataset>.partition
+        suite_links = " · ".join(f'<a href="{s}">{escape(".".join(PurePosixPath(s).with_suffix("").parts[1:]))}</a>' for s in suites)
         rows = []
         for r in runs:
             state = "–" if r.success is None else ('<span class="ok">passed</span>' if r.success else '<span class="bad">failed</span>')
