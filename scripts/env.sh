@@ -71,6 +71,10 @@ _mlops_default AIRFLOW__API__PORT 8080
 _mlops_default AIRFLOW__API__BASE_URL "http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT"
 _mlops_default AIRFLOW__CORE__EXECUTION_API_SERVER_URL "$AIRFLOW__API__BASE_URL/execution/"
 _mlops_default AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST 127.0.0.1
+# Task logs readable by this user only (Airflow's defaults are 0o775 folders, 0o664 files; it sets
+# them itself, whatever the umask). scripts/run.sh makes the rest of the home private (umask 077).
+_mlops_default AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS 0o700
+_mlops_default AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS 0o600
 
 # --- Pipeline and MLflow -----------------------------------------------------------------------
 _mlops_default MLOPS_HOME "$AIRFLOW_HOME/data"

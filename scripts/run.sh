@@ -21,6 +21,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
+# Private by default: everything the stack creates (Airflow home, logs, SQLite databases, MLflow
+# store, lake) is readable by this user only (folders 700, files 600). Airflow's task log handler
+# sets its own modes: scripts/env.sh sets them to the same.
+umask 077
 
 COMPONENTS=(mlflow api-server scheduler dag-processor triggerer)
 WORKERS=(worker-default worker-training)
@@ -203,22 +207,44 @@ wait_healthy() {
   done
 }
 
+# A random password for every SimpleAuthManager user that has none yet (the embedded demo login
+# only). Airflow itself would generate the missing ones at start-up and print them into the
+# api-server log; so every user gets one here first, and the file stays private (600).
 ensure_passwords_file() {
-  local f=$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE
-  [[ -s $f ]] && return 0
+  local f=$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE added
   mkdir -p "$(dirname "$f")"
-  # A random password per Airflow home, for the embedded SimpleAuthManager demo login only.
-  (umask 077 && python - "$f" <<'EOF'
+  added=$(python - "$f" <<'EOF'
 import json, os, secrets, string, sys
-users = [u.split(":")[0] for u in os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",") if u.strip()]
+path = sys.argv[1]
+users = [u.split(":")[0].strip() for u in os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",") if u.strip()]
+try:
+    with open(path) as f:
+        pw = json.loads(f.read().strip() or "{}")
+except FileNotFoundError:
+    pw = {}
 alphabet = string.ascii_letters + string.digits
-pw = {u.strip(): "".join(secrets.choice(alphabet) for _ in range(20)) for u in users}
-with open(sys.argv[1], "w") as f:
-    json.dump(pw, f)
-    f.write("\n")
+missing = [u for u in users if u not in pw]
+for u in missing:
+    pw[u] = "".join(secrets.choice(alphabet) for _ in range(20))
+if missing:
+    tmp = path + ".tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        json.dump(pw, f)
+        f.write("\n")
+    os.replace(tmp, path)
+os.chmod(path, 0o600)
+print(" ".join(missing))
 EOF
   )
-  echo "  generated demo passwords for ${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS} in $f"
+  [[ -n $added ]] && echo "  generated demo passwords for: $added (in $f)"
+  return 0
+}
+
+# Make the Airflow home private: new files are (umask 077 above); this fixes what an earlier
+# start or another tool left with wider modes.
+private_home() {
+  chmod 700 "$AIRFLOW_HOME"
+  find "$AIRFLOW_HOME" -perm /077 -exec chmod go-rwx {} +
 }
 
 cmd_start() {
@@ -227,6 +253,7 @@ cmd_start() {
   t=$(now); bash scripts/bootstrap.sh; setup_env
   echo "run: environment ready ($(since "$t") s); AIRFLOW_HOME=$AIRFLOW_HOME"
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$MLOPS_HOME" "$MLFLOW_DIR/artifacts"
+  private_home
   if [[ $MLOPS_PROFILE == prod ]]; then
     echo "run: production profile (settings: $MLOPS_ENV_FILE and the environment)"
     python scripts/prod_setup.py check --create-databases || exit 1

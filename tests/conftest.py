@@ -62,3 +62,23 @@ def logged_model(settings):
         X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
         info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="m", pip_requirements=["scikit-learn"])
     return client, info.model_uri, run.info.run_id
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path):
+    """A real, nearly full file system: a 256 KiB tmpfs mounted at ``tmp_path / "fs"``.
+
+    Writes past its size fail with ENOSPC as on a full disk. Mounting needs root (CAP_SYS_ADMIN);
+    elsewhere the test is skipped with that reason.
+    """
+    import subprocess
+
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -138,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", required=True)
     p.set_defaults(func=cmd_propose)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from mlops import tracking
+    from mlops.errors import TrackingUnavailable
+
+    try:
+        with tracking.reachable(doing=f"running `mlops {args.command}`", then="then run the command again"):
+            return args.func(args)
+    except TrackingUnavailable as e:
+        sys.exit(f"mlops: {e}")
 
 
 if __name__ == "__main__":

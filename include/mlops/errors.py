@@ -43,3 +43,18 @@ class InsufficientData(MlopsError):
 
 class RegistryError(MlopsError):
     """The model registry is in a state the pipeline cannot act on safely."""
+
+
+class InfrastructureError(MlopsError):
+    """A service or resource the pipeline depends on failed; a retry may succeed once it is back.
+
+    Tasks keep Airflow's retries for these (unlike the other ``MlopsError`` subclasses).
+    """
+
+
+class TrackingUnavailable(InfrastructureError):
+    """The MLflow tracking server did not answer (refused, unreachable or timed out)."""
+
+
+class StorageFull(InfrastructureError):
+    """A file could not be written because its file system is full (or over quota)."""

@@ -12,17 +12,19 @@ A partition that fails validation moves to ``Settings.quarantine_dir`` with its 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import LakeError
+from mlops.errors import LakeError, StorageFull
 from mlops.sources.base import Interval
 
 if TYPE_CHECKING:
@@ -92,16 +94,77 @@ def canonical_order(df: pd.DataFrame, timestamp_column: str) -> pd.DataFrame:
     return df.sort_values([timestamp_column, *others], kind="mergesort", na_position="last").reset_index(drop=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+#: errno values that mean "the file system has no room for this file".
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def disk_full_error(path: Path | None, exc: BaseException, *, near: Path | None = None, atomic: bool = False) -> StorageFull | None:
+    """``StorageFull`` naming ``path`` and the free space when ``exc`` says its file system is full, else None.
+
+    Without a path (the error did not say which file), the free space is that of ``near``.
+    ``atomic``: the write was ``atomic_write``'s, so nothing half-written is left.
+    """
+    if not isinstance(exc, OSError) or exc.errno not in _NO_ROOM:
+        return None
+    folder = Path(path).parent if path else Path(near or ".")
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        usage = shutil.disk_usage(folder)
+        room = f"{_size(usage.free)} free of {_size(usage.total)} on the file system of {folder}"
+    except OSError:
+        room = f"free space on the file system of {folder} unknown"
+    left = (
+        "nothing was written there and the previous file, if any, is unchanged" if atomic
+        else "the file may be incomplete; the task's retry writes it again"
+    )
+    return StorageFull(
+        f"could not write {path or 'a file (the system did not say which)'}: {os.strerror(exc.errno)} ({room}); {left}. "
+        "Free space on that file system (old partitions, quarantine, reports, MLflow artifacts) or move MLOPS_HOME "
+        "to a larger one, then clear the task."
+    )
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Create or replace ``path`` whole or not at all.
+
+    ``write(tmp)`` fills a temporary file in the same folder, which is flushed to disk and
+    renamed over ``path``. On any failure the temporary file is removed; a full file system
+    raises ``StorageFull`` naming the path and the free space.
+    """
+    path = Path(path)
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # a full disk can show only here (delayed allocation, network file systems)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        full = disk_full_error(path, e, atomic=True)
+        if full is not None:
+            raise full from e
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
@@ -141,16 +204,7 @@ class Lake:
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps(info.to_dict()).encode()
         table = table.replace_schema_metadata(meta)
-        path = self.path_for(interval)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path_for(interval), lambda tmp: pq.write_table(table, tmp))
         # A rewritten partition must be validated again.
         self.validation_path(interval).unlink(missing_ok=True)
         return info

@@ -25,7 +25,7 @@ from typing import Any
 from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import InsufficientData, LakeError
-from mlops.lake import Lake, atomic_write_bytes, atomic_write_json, path_to_uri
+from mlops.lake import Lake, atomic_write, atomic_write_bytes, atomic_write_json, path_to_uri
 from mlops.sources.base import Interval
 
 log = logging.getLogger(__name__)
@@ -184,10 +184,10 @@ def _plot(rows: list[dict], summary: dict, path: Path) -> None:
     ax.legend(loc="lower left", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def _html(summary: dict, rows: list[dict], png: str) -> str:

@@ -21,6 +21,9 @@ Encodings:
 Limits: MLflow accepts 8,000 characters in a run tag and 100,000 in a registry tag on its
 own server; other back-ends are stricter, and a tag is for reading at a glance. Every value
 is kept within ``MAX_TAG_CHARS``; cut text ends with ``TRUNCATION_MARKER``.
+
+Credentials never reach a tag: the password of a URL and the value of a ``password=``-like
+parameter in a ``text`` or ``json`` value are masked (``mlops.redact``) before it is encoded.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from mlops.redact import redact_config, redact_text
 
 PREFIX = "mlops."
 MAX_TAG_CHARS = 5000
@@ -87,14 +92,14 @@ class Tag:
     def encode(self, value: Any) -> str:
         """The tag value to store for ``value`` (bounded by ``MAX_TAG_CHARS``)."""
         if self.encoding == "json":
-            return dumps_bounded(value)
+            return dumps_bounded(redact_config(value))
         if self.encoding == "bool":
             if isinstance(value, str):
                 value = value.strip().lower() == "true"
             return "true" if value else "false"
         if self.encoding == "datetime":
             return value.isoformat() if isinstance(value, datetime) else str(value)
-        return truncate(str(value))
+        return truncate(redact_text(str(value)))
 
     def decode(self, raw: str | None, default: Any = None) -> Any:
         """The value a stored string stands for (``default`` when absent or empty)."""

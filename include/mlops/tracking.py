@@ -1,14 +1,20 @@
-"""MLflow set-up shared by every step: tracking URI, experiments, links, code version."""
+"""MLflow set-up shared by every step: tracking URI, experiments, links, code version, and
+what a step says when the tracking server does not answer."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlops.config import PACKAGE_DIR, Settings
+from mlops.errors import TrackingUnavailable
+from mlops.redact import redact_text
 
 TAG_PREFIX = "mlops."
 
@@ -104,3 +110,102 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "pandas", "numpy", "scipy", "skops", "mlflow-skinny")]
+
+
+# --------------------------------------------------------------------------- server not answering
+
+#: Text of the client errors (MLflow wraps requests/urllib3 ones in ``MlflowException``) that
+#: mean the server did not answer, and how to say it.
+_NO_ANSWER = (
+    (re.compile(r"Connection refused", re.I), "connection refused: nothing listens there"),
+    (re.compile(r"timed out|failed with timeout exception", re.I), "no answer in time"),
+    (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution", re.I), "its host name does not resolve"),
+    (re.compile(r"No route to host|Network is unreachable", re.I), "no route to its host"),
+    (re.compile(r"Connection (?:aborted|reset)|RemoteDisconnected|BadStatusLine", re.I), "the connection was dropped"),
+    (re.compile(r"too many (\d{3}) error responses", re.I), "it answered HTTP {0} again and again"),
+    (re.compile(r"Failed to establish a new connection|Max retries exceeded", re.I), "no connection"),
+)
+_REQUEST = re.compile(r"API request to (?P<url>\S+?) failed")
+_POOL = re.compile(r"HTTPS?ConnectionPool\(host='(?P<host>[^']+)', port=(?P<port>\d+)\)(?:: Max retries exceeded with url: (?P<path>\S+))?")
+_API_PATH = re.compile(r"/api/\d\.\d/(?P<api>mlflow(?:-artifacts)?)/(?P<call>[^?\s]+)")
+
+
+#: What to do once the server answers again, in a task.
+AFTER_IN_TASK = "then clear the task (Airflow retries it on its own meanwhile)"
+
+
+def unreachable_error(
+    exc: BaseException, *, doing: str | None = None, tracking_uri: str | None = None, then: str = AFTER_IN_TASK,
+) -> TrackingUnavailable | None:
+    """``TrackingUnavailable`` for a client error that means "the MLflow server did not answer", else None.
+
+    Looks through the exception and its causes. The message names the server (without
+    credentials), the reason, the call (``doing``, else the API call from the error) and what
+    to do (``then``: after the server is back).
+    """
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    text = " | ".join(f"{type(x).__name__}: {x}" for x in chain)
+    if not any(type(x).__module__.split(".")[0] in ("mlflow", "requests", "urllib3") or isinstance(x, (ConnectionError, TimeoutError)) for x in chain):
+        return None
+    reason = None
+    for pattern, said in _NO_ANSWER:
+        m = pattern.search(text)
+        if m:
+            reason = said.format(*m.groups())
+            break
+    if reason is None:
+        return None
+    server, call = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), None
+    if m := _REQUEST.search(text):
+        url = m.group("url")
+        server = re.sub(r"(?<=[^/:])/.*$", "", url)  # scheme://host:port
+        if api := _API_PATH.search(url):
+            call = api.group("call")
+    elif m := _POOL.search(text):
+        server = f"{m.group('host')}:{m.group('port')}"
+        if m.group("path") and (api := _API_PATH.search(m.group("path"))):
+            call = ("artifact " if api.group("api") == "mlflow-artifacts" else "") + api.group("call")
+    doing = doing or (f"calling its API {call!r}" if call else "calling its API")
+    return TrackingUnavailable(
+        f"MLflow tracking server at {redact_text(server or 'the configured MLFLOW_TRACKING_URI')} is not reachable ({reason}) "
+        f"while {doing}. Check that it runs and answers: `make status` (its /health line) and the mlflow component's log "
+        f"($AIRFLOW_HOME/logs/mlflow.log with `make run`); start it with `make run`, {then}."
+    )
+
+
+@contextmanager
+def reachable(*, doing: str, tracking_uri: str | None = None, then: str = AFTER_IN_TASK) -> Iterator[None]:
+    """Raise ``TrackingUnavailable`` (from the client's error) when the MLflow server does not answer inside."""
+    try:
+        yield
+    except TrackingUnavailable:
+        raise
+    except Exception as e:
+        error = unreachable_error(e, doing=doing, tracking_uri=tracking_uri, then=then)
+        if error is None:
+            raise
+        raise error from e
+
+
+#: Bounds for MLflow calls made while a person waits (the Models page): MLflow's defaults
+#: (7 retries with exponential back-off, 120 s per request) keep a page hanging ~4 minutes.
+INTERACTIVE_HTTP = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}
+
+
+def use_interactive_limits() -> None:
+    """Bound every MLflow HTTP call of this process (5 s per request, one immediate retry).
+
+    For processes that serve people (the api-server running the Models page), never for tasks:
+    MLflow reads these variables per request, process-wide, and tasks keep its patient defaults
+    so that a server restart does not fail a night's run. ``MLOPS_UI_MLFLOW_TIMEOUT`` (seconds)
+    overrides the per-request timeout.
+    """
+    os.environ.update(INTERACTIVE_HTTP)
+    if os.environ.get("MLOPS_UI_MLFLOW_TIMEOUT", "").isdigit():
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = os.environ["MLOPS_UI_MLFLOW_TIMEOUT"]

@@ -1,11 +1,13 @@
+import json
 import os
 import secrets
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 
-from live.stack import live_stack
+from live.stack import SCOPED_DAGS, SCOPED_USER, live_stack
 from mlops.config import DEFAULT_DATASETS_DIR
 
 #: A scheduled copy of the synthetic dataset: backfills need a schedule.
@@ -60,6 +62,9 @@ def alert_receivers(home) -> tuple[dict, dict]:
     return info, env
 
 
+AUTHZ = Path(__file__).resolve().parent / "authz"
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The real stack, with approval required for promotions (as in the production profile)."""
@@ -85,14 +90,44 @@ def stack(tmp_path_factory):
     alerting["drift"] = {"reference_days": 2}
     (datasets / "livealerts.yaml").write_text(yaml.safe_dump(alerting))
     alerts_info, alerts_env = alert_receivers(home)
+    # A home whose passwords file predates the second user (as after adding a user to the list):
+    # run.sh must give that user a password before Airflow generates one and prints it to its log.
+    (home / "airflow").mkdir(mode=0o700)
+    (home / "airflow" / "passwords.json").write_text(json.dumps({"admin": secrets.token_urlsafe(16)}) + "\n")
+    (home / "airflow" / "passwords.json").chmod(0o600)
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),
         mlflow_port=int(os.environ.get("MLOPS_TEST_MLFLOW_PORT", "15000")),
-        extra_env={"MLOPS_REQUIRE_APPROVAL": "true", "MLOPS_DATASETS_DIR": str(datasets), **alerts_env},
+        extra_env={
+            "MLOPS_REQUIRE_APPROVAL": "true",
+            "MLOPS_DATASETS_DIR": str(datasets),
+            # A second user who may read one dataset's DAGs only (tests/live/authz).
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{SCOPED_USER}:viewer",
+            "AIRFLOW__CORE__AUTH_MANAGER": "mlops_test_auth.DagScopedAuthManager",
+            "MLOPS_TEST_DAG_SCOPES": json.dumps({SCOPED_USER: SCOPED_DAGS}),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(AUTHZ), os.environ.get("PYTHONPATH")) if p),
+            **alerts_env,
+        },
     )
     s.alerts = alerts_info
     try:
         yield s.start()
     finally:
         s.stop()
+
+
+SYNTHETIC_NIGHTLY = "mlops_nightly_training_synthetic"
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(stack) -> str:
+    """A finished, successful run of the synthetic nightly DAG (the approval test's, or one made here)."""
+    runs = stack.ok("GET", f"/api/v2/dags/{SYNTHETIC_NIGHTLY}/dagRuns", params={"state": ["success"], "limit": 1})["dag_runs"] \
+        if stack.call("GET", f"/api/v2/dags/{SYNTHETIC_NIGHTLY}").status_code == 200 else []
+    if runs:
+        return runs[0]["dag_run_id"]
+    stack.unpause(SYNTHETIC_NIGHTLY)
+    run = stack.trigger(SYNTHETIC_NIGHTLY, "2024-01-10T00:00:00Z", {"force_retrain": True})
+    assert stack.wait_run(SYNTHETIC_NIGHTLY, run) == "success", stack.task_states(SYNTHETIC_NIGHTLY, run)
+    return run

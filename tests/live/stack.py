@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A viewer limited to the backfill dataset's DAGs by the live stack's auth manager (tests/live/authz).
+SCOPED_USER = "scoped"
+SCOPED_DAGS = ["live_backfill", "live_backfill_promotion", "live_backfill_rollback"]
 
 
 @dataclass
@@ -25,7 +29,7 @@ class LiveStack:
     env: dict[str, str]
     api: str
     mlflow: str
-    _token: str | None = field(default=None, repr=False)
+    _tokens: dict[str, str] = field(default_factory=dict, repr=False)
     #: Ports, secrets and TLS files of the alert receivers (tests/live/conftest.py).
     alerts: dict = field(default_factory=dict, repr=False)
 
@@ -40,18 +44,40 @@ class LiveStack:
 
     @property
     def password(self) -> str:
-        return json.loads((self.home / "airflow" / "passwords.json").read_text())["admin"]
+        return self.password_of("admin")
 
-    def token(self) -> str:
-        if self._token is None:
-            r = httpx.post(f"{self.api}/auth/token", json={"username": "admin", "password": self.password}, timeout=30)
+    def password_of(self, user: str) -> str:
+        return json.loads((self.home / "airflow" / "passwords.json").read_text())[user]
+
+    def token(self, user: str = "admin") -> str:
+        if user not in self._tokens:
+            r = httpx.post(f"{self.api}/auth/token", json={"username": user, "password": self.password_of(user)}, timeout=30)
             r.raise_for_status()
-            self._token = r.json()["access_token"]
-        return self._token
+            self._tokens[user] = r.json()["access_token"]
+        return self._tokens[user]
 
-    def call(self, method: str, path: str, **kwargs) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        return httpx.request(method, f"{self.api}{path}", headers=headers, timeout=60, **kwargs)
+    def call(self, method: str, path: str, *, user: str = "admin", timeout: float = 60, **kwargs) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token(user)}"}
+        return httpx.request(method, f"{self.api}{path}", headers=headers, timeout=timeout, **kwargs)
+
+    def stop_component(self, name: str, timeout: float = 60) -> None:
+        """SIGTERM one component started by scripts/run.sh (its whole session) and wait until it is gone.
+
+        ``start()`` brings it back: run.sh starts whatever is not running.
+        """
+        pid_file = self.home / "airflow" / "run" / f"{name}.pid"
+        pid = int(pid_file.read_text())
+        os.killpg(pid, signal.SIGTERM)  # run.sh starts each component as a session (and group) leader
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                pid_file.unlink(missing_ok=True)
+                return
+            time.sleep(0.5)
+        os.killpg(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
 
     def ok(self, method: str, path: str, **kwargs) -> dict:
         r = self.call(method, path, **kwargs)

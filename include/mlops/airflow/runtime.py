@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from mlops.config import DatasetConfig, Settings, load_dataset
-from mlops.errors import ConfigError, MlopsError, SourceError
+from mlops.errors import ConfigError, InfrastructureError, MlopsError, SourceError
 from mlops.sources.base import Interval, Source
 
 VARIABLE_PREFIX = "mlops_dataset__"
@@ -35,16 +35,37 @@ def interval_of(context: dict[str, Any]) -> Interval:
 def fail_fast():
     """Turn errors that a retry cannot fix into ``AirflowFailException`` (no retries).
 
-    Source errors (a database or folder that may come back) keep Airflow's retries.
+    Source errors (a database or folder that may come back) and infrastructure errors (the
+    MLflow server down, a full disk) keep Airflow's retries; an MLflow client error that
+    means "the server did not answer" becomes ``TrackingUnavailable`` with the server, the
+    call and what to do, and a library's "no space left" ``StorageFull`` with the file and
+    the free space.
     """
     from airflow.sdk.exceptions import AirflowFailException
+    from mlops import tracking
 
     try:
         yield
-    except SourceError:
+    except (SourceError, InfrastructureError):
         raise
     except MlopsError as e:
         raise AirflowFailException(f"{type(e).__name__}: {e}") from e
+    except Exception as e:
+        error = tracking.unreachable_error(e) or _disk_full(e)
+        if error is None:
+            raise
+        raise error from e
+
+
+def _disk_full(exc: BaseException):
+    """``StorageFull`` for a full disk met outside the product's own writers (a library's file)."""
+    import os
+    from pathlib import Path
+
+    from mlops.lake import disk_full_error
+
+    filename = getattr(exc, "filename", None)
+    return disk_full_error(Path(filename) if filename else None, exc, near=Path(os.environ.get("MLOPS_HOME") or "."))
 
 
 def run_key(context: dict[str, Any]) -> str:
@@ -115,9 +136,27 @@ def source_for(config: DatasetConfig, settings: Settings) -> Source:
     from mlops.sources import build_source
 
     url = None
-    if config.source.kind == "sql" and config.source.options.get("conn_id"):
-        url = sql_url(config.source.options["conn_id"])
+    if config.source.kind == "sql":
+        if config.source.options.get("conn_id"):
+            url = sql_url(config.source.options["conn_id"])
+        _mask_password(url or config.source.options.get("url"))
     return build_source(config, settings, sql_url=url)
+
+
+def _mask_password(url: str | None) -> None:
+    """Have Airflow mask a database URL's password in task logs (a connection's is masked already)."""
+    if not url:
+        return
+    from sqlalchemy.engine import make_url
+
+    from airflow.sdk.log import mask_secret
+
+    try:
+        password = make_url(url).password
+    except Exception:  # not a parsable URL: the sql source says so, with the URL redacted
+        return
+    if password:
+        mask_secret(str(password))
 
 
 def lineage_tags(context: dict[str, Any]) -> dict[str, str]:

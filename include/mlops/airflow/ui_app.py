@@ -12,27 +12,115 @@ Routes (under the plugin's prefix, ``/mlops``):
 - ``GET /api/models/{dataset}``             the page's data as JSON
 - ``GET /api/alerts/{dataset}?days=30``     the dataset's alerts and their deliveries (the *Alerts* panel)
 - ``GET /reports/{dataset}/drift/{day}.html`` a day's drift report
-- ``GET /datadocs/{path}``                  GX Data Docs (the static site)
+- ``GET /datadocs/{path}``                  GX Data Docs: an index of the datasets the user may
+  read, and each page only to users who may read its dataset (``mlops.ui.datadocs``)
 
 MLflow is imported on first use, in a worker thread (the first page after the api-server
-starts pays for that import once; see bench/models_page_bench.py).
+starts pays for that import once; see bench/models_page_bench.py). Its calls from here are
+bounded (``tracking.use_interactive_limits``: 5 s per request, one retry) and the page has a
+deadline, so a tracking server that is down gives a 503 that says so within seconds.
+
+Every response carries ``Content-Security-Policy`` (no scripts, nothing from other origins,
+framed only by Airflow's own pages), ``X-Content-Type-Options: nosniff`` and
+``X-Frame-Options: SAMEORIGIN``; Data Docs pages are also sandboxed (an opaque origin: no
+access to Airflow's cookies or API).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from datetime import date, timedelta
+from html import escape
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from mlops.errors import MlopsError, TrackingUnavailable
+
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Longest drift history a request may ask for (``days``): 100 years.
+MAX_DAYS = 36_525
+
+#: No scripts, nothing from another origin, forms nowhere, framed only by Airflow's own UI.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+#: GX's pages besides: an opaque origin (no cookies, storage or same-origin requests).
+DATA_DOCS_CSP = "sandbox; " + CSP
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "SAMEORIGIN",
+    "referrer-policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``SECURITY_HEADERS`` on every response (a route's own CSP is kept), and
+    a readable 500 (with the headers) for an error no handler took; the error still reaches the
+    api-server's log with its traceback."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_with_headers(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                present = {k.decode("latin-1").lower() for k, _ in headers}
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:
+                raise
+            from mlops.redact import redacted_error
+
+            message = (
+                f"The Models page failed: {redacted_error(exc)[:500]}. The traceback is in the api-server's log "
+                "($AIRFLOW_HOME/logs/api-server.log with `make run`)."
+            )
+            await _error(Request(scope), 500, message)(scope, receive, send_with_headers)
+            raise
+
 
 app = FastAPI(title="MLOps models", docs_url=None, redoc_url=None, openapi_url=None)
+app.add_middleware(SecurityHeaders)
 _bearer = HTTPBearer(auto_error=False)
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    """A readable error: JSON ``{"detail": …}`` under ``/api/``, else a small HTML page."""
+    if "/api/" in request.url.path:
+        return JSONResponse({"detail": message}, status_code=status)
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Models: unavailable</title>'
+        "<style>body{font-family:system-ui,sans-serif;margin:24px;max-width:60rem;color:#1a202c}"
+        ".msg{border-left:4px solid #c53030;padding:8px 12px;background:#fff5f5}</style></head>"
+        f'<body><h1>The Models page cannot show this now</h1><p class="msg" id="error">{escape(message)}</p></body></html>'
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+@app.exception_handler(TrackingUnavailable)
+async def _tracking_unavailable(request: Request, exc: TrackingUnavailable) -> Response:
+    return _error(request, 503, str(exc))
+
+
+@app.exception_handler(MlopsError)
+async def _product_error(request: Request, exc: MlopsError) -> Response:
+    return _error(request, 500, f"{type(exc).__name__}: {exc}")
 
 
 async def current_user(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Any:
@@ -81,13 +169,42 @@ def _settings():
     return Settings.from_env()
 
 
-def _overview(dataset: str, days: int) -> dict:
+#: Tells the person what to do once the tracking server answers again.
+AFTER_ON_PAGE = "then reload this page"
+
+
+def _mlflow_timeout() -> int:
+    value = os.environ.get("MLOPS_UI_MLFLOW_TIMEOUT", "")
+    return int(value) if value.isdigit() else 5
+
+
+def _overview_now(dataset: str, days: int) -> dict:
     from mlops import tracking
     from mlops.config import load_dataset
     from mlops.ui.overview import model_overview
 
+    tracking.use_interactive_limits()
     settings = _settings()
-    return model_overview(load_dataset(dataset), settings, tracking.client(settings), since=date.today() - timedelta(days=days) if days else None)
+    config = load_dataset(dataset)
+    since = date.today() - timedelta(days=days) if days else None
+    with tracking.reachable(doing=f"reading model {config.model_name!r} for the Models page", tracking_uri=settings.tracking_uri, then=AFTER_ON_PAGE):
+        return model_overview(config, settings, tracking.client(settings), since=since)
+
+
+async def _overview(dataset: str, days: int) -> dict:
+    """The page's data, or ``TrackingUnavailable`` once MLflow took longer than the page's deadline."""
+    deadline = _mlflow_timeout() + 3
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(_overview_now, dataset, days), timeout=deadline)
+    except TimeoutError:
+        from mlops.redact import redact_text
+
+        uri = redact_text(os.environ.get("MLFLOW_TRACKING_URI", "the configured MLFLOW_TRACKING_URI"))
+        raise TrackingUnavailable(
+            f"MLflow tracking server at {uri} did not answer within {deadline} s while reading model data for dataset "
+            f"{dataset!r}. Check that it runs and answers: `make status` (its /health line) and the mlflow component's log; "
+            f"{AFTER_ON_PAGE}."
+        ) from None
 
 
 @app.get("/api/datasets")
@@ -97,9 +214,9 @@ async def datasets(user: GetUserDep) -> dict:
 
 
 @app.get("/api/models/{dataset}")
-async def model_json(dataset: str, user: GetUserDep, days: int = Query(0, ge=0, description="only the last N days of drift (0: all)")) -> dict:
+async def model_json(dataset: str, user: GetUserDep, days: int = Query(0, ge=0, le=MAX_DAYS, description="only the last N days of drift (0: all)")) -> dict:
     _dataset_or_404(user, dataset)
-    return await asyncio.to_thread(_overview, dataset, days)
+    return await _overview(dataset, days)
 
 
 def _alerts(dataset: str, days: int) -> dict:
@@ -119,7 +236,7 @@ async def alerts_json(dataset: str, user: GetUserDep, days: int = Query(30, ge=1
 
 
 @app.get("/models", response_class=HTMLResponse)
-async def models_page(user: GetUserDep, dataset: str | None = None, days: int = Query(0, ge=0)) -> HTMLResponse:
+async def models_page(user: GetUserDep, dataset: str | None = None, days: int = Query(0, ge=0, le=MAX_DAYS)) -> HTMLResponse:
     from mlops.ui.page import render
 
     visible = sorted(_visible(user))
@@ -128,7 +245,7 @@ async def models_page(user: GetUserDep, dataset: str | None = None, days: int = 
     dataset = dataset or visible[0]
     if dataset not in visible:
         _dataset_or_404(user, dataset)  # raises: unknown (404) or not readable (403)
-    overview = await asyncio.to_thread(_overview, dataset, days)
+    overview = await _overview(dataset, days)
     alerts = await asyncio.to_thread(_alerts, dataset, 30)
     return HTMLResponse(render(overview, visible, user=user.get_name(), alerts=alerts))
 
@@ -145,14 +262,40 @@ async def drift_report(dataset: str, day: str, user: GetUserDep) -> FileResponse
 
 
 @app.get("/datadocs/{path:path}")
-async def data_docs(path: str, user: GetUserDep) -> FileResponse:
-    if not _visible(user):
-        raise HTTPException(403, "Data Docs need read access to at least one dataset's nightly DAG")
-    root = _settings().data_docs_dir.resolve()
-    target = (root / (path or "index.html")).resolve()
-    if root not in target.parents or not target.is_file():
-        raise HTTPException(404, f"No Data Docs page {path!r}")
-    return FileResponse(target)
+async def data_docs(path: str, request: Request) -> Response:
+    """A Data Docs page, rewritten and sandboxed; its dataset's nightly DAG must be readable.
+
+    ``static/…`` (GX's logo, fonts and style sheets, no data) needs no login: a sandboxed
+    page's requests carry no cookies.
+    """
+    from mlops.ui import datadocs
+
+    try:
+        target = datadocs.locate(path)
+    except datadocs.BadPath as e:
+        raise HTTPException(400, str(e)) from None
+    if target is None:
+        raise HTTPException(404, f"No Data Docs page {path!r}; pages live under validations/<dataset>/ and expectations/<dataset>/")
+    settings = _settings()
+    root = settings.data_docs_dir
+    if target.kind == "static":
+        file = datadocs.resolve(root, target)
+        if file is None:
+            raise HTTPException(404, f"No Data Docs file {path!r}")
+        return FileResponse(file)
+    user = await current_user(request, await _bearer(request))
+    if target.kind == "index":
+        visible = sorted(_visible(user))
+        if not visible:
+            raise HTTPException(403, "Data Docs need read access to at least one dataset's nightly DAG")
+        html = await asyncio.to_thread(datadocs.index_page, root, settings.gx_dir / "uncommitted" / "validations", visible)
+        return HTMLResponse(html, headers={"content-security-policy": DATA_DOCS_CSP})
+    _dataset_or_404(user, target.dataset)
+    file = datadocs.resolve(root, target)
+    if file is None:
+        raise HTTPException(404, f"No Data Docs page {path!r} for dataset {target.dataset!r}")
+    html = await asyncio.to_thread(lambda: datadocs.rewrite(file.read_text(encoding="utf-8", errors="replace"), target.relative))
+    return HTMLResponse(html, headers={"content-security-policy": DATA_DOCS_CSP})
 
 
 ICON = (

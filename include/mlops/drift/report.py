@@ -15,8 +15,6 @@ import html
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.drift.stats import DriftResult, FeatureDrift, _category_counts, _finite_values
+from mlops.lake import atomic_write_bytes
 
 MAX_PLOT_VALUES = 50_000  # values per feature and side drawn in a histogram
 MAX_PANELS = 24  # drifted features shown in the figure (highest score first)
@@ -54,26 +53,11 @@ def write_report(result: DriftResult, reference: pd.DataFrame, current: pd.DataF
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {kind: out_dir / f"drift.{kind}" for kind in ("json", "html", "png")}
     png = _figure_png(result, reference, current, title)
-    _atomic_write(paths["png"], png)
-    _atomic_write(paths["html"], _html(result, title, png).encode("utf-8"))
+    atomic_write_bytes(paths["png"], png)
+    atomic_write_bytes(paths["html"], _html(result, title, png).encode("utf-8"))
     payload = {"title": title, **result.to_dict()}
-    _atomic_write(paths["json"], (json.dumps(payload, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(paths["json"], (json.dumps(payload, indent=2, allow_nan=False) + "\n").encode("utf-8"))
     return {kind: str(path) for kind, path in paths.items()}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- figure

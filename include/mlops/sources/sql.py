@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlops.errors import SourceError
+from mlops.redact import redact_text, redacted_error
 from mlops.sources.base import Interval, clip_to_interval
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ class SqlSource:
     ----------
     url : str
         SQLAlchemy URL. In Airflow it comes from a connection (``conn_id`` in the
-        config); it is never logged or written to a partition.
+        config); it is never logged or written to a partition, and error messages show it
+        with its password masked (``mlops.redact``).
     table : str, optional
         Table name (``schema.table`` allowed); the filter on ``timestamp_column`` is built
         with SQLAlchemy Core.
@@ -38,6 +40,7 @@ class SqlSource:
         self.url, self.table, self.query = url, table, query
         self.timestamp_column = timestamp_column
         self.description = f"sql:{'table=' + table if table else 'query'}"
+        self.where = f"sql source ({self.description} at {redact_text(url)})"
 
     def statement(self, engine):
         import sqlalchemy as sa
@@ -58,7 +61,13 @@ class SqlSource:
         import pandas as pd
         import sqlalchemy as sa
 
-        engine = sa.create_engine(self.url)
+        try:
+            engine = sa.create_engine(self.url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as e:
+            raise SourceError(
+                f"{self.where}: the URL is not a usable SQLAlchemy URL ({redacted_error(e)}); expected e.g. "
+                "postgresql+psycopg2://user:password@host:5432/db. Fix the connection or source.options.url."
+            ) from _loggable(e)
         try:
             with engine.connect() as conn:
                 stmt = self.statement(engine)
@@ -66,7 +75,16 @@ class SqlSource:
                 params = {"start": interval.start.replace(tzinfo=None), "end": interval.end.replace(tzinfo=None)}
                 df = pd.read_sql(stmt, conn, params=params)
         except sa.exc.SQLAlchemyError as e:
-            raise SourceError(f"sql source ({self.description}) failed for {interval}: {type(e).__name__}: {e.orig if hasattr(e, 'orig') else e}") from e
+            detail = redacted_error(e.orig if getattr(e, "orig", None) else e)
+            raise SourceError(f"{self.where} failed for {interval}: {detail}") from _loggable(e)
         finally:
             engine.dispose()
         return clip_to_interval(df, self.timestamp_column, interval, where=self.description)
+
+
+def _loggable(cause: BaseException) -> BaseException | None:
+    """``cause`` to chain to the source's error, or None when its text holds a credential.
+
+    Airflow logs the whole chain; a driver's message may quote the URL with its password.
+    """
+    return cause if redact_text(str(cause)) == str(cause) else None

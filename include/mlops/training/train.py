@@ -142,7 +142,9 @@ def train_model(
             context="evaluation",
         )
         mlflow.log_dict({"train": train_w.data_hashes, "holdout": holdout_w.data_hashes, "skipped": {**train_w.skipped, **holdout_w.skipped}}, "lineage/data_hashes.json")
-        mlflow.log_dict(config.model_dump(mode="json"), "lineage/dataset_config.json")
+        from mlops.redact import redact_config  # a sql source's URL may hold a password
+
+        mlflow.log_dict(redact_config(config.model_dump(mode="json")), "lineage/dataset_config.json")
         with warnings.catch_warnings():
             # skops audits the model by walking every loaded module, which touches Airflow's deprecated aliases.
             warnings.filterwarnings("ignore", message=r"The `airflow\.")

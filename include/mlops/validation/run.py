@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config import DatasetConfig
+from mlops.lake import disk_full_error
 from mlops.sources.base import Interval
 from mlops.validation.suite import build_suite, interval_parameters
 
@@ -31,6 +32,10 @@ def _context(gx_dir: Path):
     gx_dir.parent.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(gx_dir.parent))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # Nothing phones home. GX 1.24 sends no usage statistics (the flag is kept for its config);
+    # what reaches out is the Data Docs HTML (CDN scripts, a logo URL carrying the context id),
+    # which the Models page serves rewritten and sandboxed (mlops.ui.datadocs).
+    context.variables.analytics_enabled = False
     return context
 
 
@@ -136,11 +141,17 @@ def validate_frame(df: pd.DataFrame, config: DatasetConfig, interval: Interval, 
 
     context = _context(Path(gx_dir))
     checkpoint = _checkpoint(context, config, build_docs=build_docs)
-    result = checkpoint.run(
-        batch_parameters={"dataframe": df},
-        expectation_parameters=interval_parameters(interval),
-        run_id=gx.RunIdentifier(run_name=f"{config.name}.{interval.key}"),
-    )
+    try:
+        result = checkpoint.run(
+            batch_parameters={"dataframe": df},
+            expectation_parameters=interval_parameters(interval),
+            run_id=gx.RunIdentifier(run_name=f"{config.name}.{interval.key}"),
+        )
+    except OSError as e:
+        full = disk_full_error(Path(e.filename) if e.filename else None, e, near=Path(gx_dir))
+        if full is None:
+            raise
+        raise full from e
     docs = context.get_docs_sites_urls()
     stats = next(iter(result.run_results.values())).statistics
     return {
