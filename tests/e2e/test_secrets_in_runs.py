@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
-from e2e.helpers import run_dag, states, xcom
 
+from e2e.helpers import run_dag, states, xcom
 from mlops.config import DEFAULT_DATASETS_DIR
 from mlops.sources.base import Interval
 from mlops.sources.synthetic import SyntheticSource

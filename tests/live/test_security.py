@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+
 from htmlcheck import external_urls
 from live.stack import SCOPED_USER
 
@@ -130,8 +131,9 @@ def test_a_browser_on_these_pages_asks_nothing_of_other_hosts(stack, synthetic_r
     every request stays on the api-server, and the sandboxed Data Docs still show GX's logo."""
     from pathlib import Path
 
-    from live.browser import CHROMIUM, launch, log_in
     from playwright.sync_api import sync_playwright
+
+    from live.browser import CHROMIUM, launch, log_in
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium package (or set MLOPS_TEST_CHROMIUM)")

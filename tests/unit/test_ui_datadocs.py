@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 
 import pytest
-from htmlcheck import external_urls
 
+from htmlcheck import external_urls
 from mlops.config import Settings, load_dataset
 from mlops.sources.base import Interval
 from mlops.sources.synthetic import SyntheticSource

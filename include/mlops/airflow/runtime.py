@@ -42,6 +42,7 @@ def fail_fast():
     the free space.
     """
     from airflow.sdk.exceptions import AirflowFailException
+
     from mlops import tracking
 
     try:
@@ -147,9 +148,8 @@ def _mask_password(url: str | None) -> None:
     """Have Airflow mask a database URL's password in task logs (a connection's is masked already)."""
     if not url:
         return
-    from sqlalchemy.engine import make_url
-
     from airflow.sdk.log import mask_secret
+    from sqlalchemy.engine import make_url
 
     try:
         password = make_url(url).password
