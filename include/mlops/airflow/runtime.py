@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from datetime import timezone
 from typing import Any
 
 from mlops.config import DatasetConfig, Settings, load_dataset
-from mlops.errors import ConfigError, MlopsError, SourceError
+from mlops.errors import ConfigError, MlopsError
 from mlops.sources.base import Interval, Source
 
 VARIABLE_PREFIX = "mlops_dataset__"
+
+log = logging.getLogger(__name__)
 
 
 def interval_of(context: dict[str, Any]) -> Interval:
@@ -35,15 +38,19 @@ def interval_of(context: dict[str, Any]) -> Interval:
 def fail_fast():
     """Turn errors that a retry cannot fix into ``AirflowFailException`` (no retries).
 
-    Source errors (a database or folder that may come back) keep Airflow's retries.
+    Errors marked ``retryable`` (a database that may come back) keep Airflow's retries;
+    data errors (a corrupt source file, a missing path or column, a failed validation) do
+    not. The error's message is logged first, so the task log opens with it rather than
+    with the traceback of the library error it was raised from.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
         yield
-    except SourceError:
-        raise
     except MlopsError as e:
+        log.error("%s: %s", type(e).__name__, e)
+        if e.retryable:
+            raise
         raise AirflowFailException(f"{type(e).__name__}: {e}") from e
 
 
