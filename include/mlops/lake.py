@@ -185,9 +185,12 @@ class Lake:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        # A rewritten partition must be validated again; a deliberate re-ingest lifts the quarantine record.
+        # A rewritten partition must be validated again. New content lifts the quarantine record; the same
+        # content keeps it (it is known bad, and a concurrent quarantine of it stays visible to readers).
         self.validation_path(interval).unlink(missing_ok=True)
-        self.quarantine_record_path(interval).unlink(missing_ok=True)
+        record = self.quarantine_record(interval)
+        if record is not None and record.get("content_hash") != info.content_hash:
+            self.quarantine_record_path(interval).unlink(missing_ok=True)
         return info
 
     def info(self, interval: Interval) -> PartitionInfo:
@@ -308,20 +311,23 @@ class Lake:
             dest / f"{info.content_hash[:16]}.validation.json",
             {**result, "partition": info.to_dict(), "quarantined_at": now},
         )
-        # The record first, the move second: a reader that misses the file finds the record.
-        atomic_write_json(self.quarantine_record_path(interval), {
+        record = {
             "reason": "failed validation",
             "content_hash": info.content_hash,
             "quarantined_to": str(target),
             "quarantined_at": now,
             "failed_expectations": result.get("failed_expectations") or [],
             "message": message,
-        })
+        }
+        # The record first, the move second: a reader that misses the file finds the record.
+        atomic_write_json(self.quarantine_record_path(interval), record)
         try:
             shutil.move(str(src), target)
         except FileNotFoundError:
             if not target.is_file():
                 raise
+        if self.quarantine_record(interval) is None:  # lifted by a concurrent write of other content meanwhile
+            atomic_write_json(self.quarantine_record_path(interval), record)
         self.validation_path(interval).unlink(missing_ok=True)
         return target
 

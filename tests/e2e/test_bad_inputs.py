@@ -225,3 +225,16 @@ def test_a_retrain_across_the_bad_days_uses_only_good_days(corpus):
     client = corpus["client"]
     assert xcom(dr, "retrain.register")["version"] == "2"
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+
+
+def test_the_task_log_opens_with_the_message(corpus, caplog):
+    day = NEXT_GOOD + timedelta(days=2)
+    path = corpus["upstream"] / _file(day)
+    readings(day).to_parquet(path)
+    _truncate(path)
+    dr = run_dag(DAG_ID, day.isoformat())
+    assert dr.state == "failed" and states(dr)["ingest"] == "failed"
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    # The first error the task logs is the one-line-led message, before Airflow's traceback of the pyarrow error.
+    assert errors[0].getMessage().startswith(f"BadSourceFile: files source: {path} ("), errors[0].getMessage()
+    assert errors[0].name == "mlops.airflow.runtime"

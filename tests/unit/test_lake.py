@@ -60,3 +60,63 @@ def test_foreign_file_is_reported(settings):
     pd.DataFrame({"a": [1]}).to_parquet(lake.dir / "ds=2024-01-01.parquet")
     with pytest.raises(LakeError, match="lacks its metadata"):
         lake.partitions()
+
+
+FAILED = {"success": False, "failed_expectations": [{"expectation": "expect_column_values_to_not_be_null", "column": "x0"}]}
+
+
+@pytest.mark.chaos
+def test_a_partition_quarantined_by_another_run_mid_read_is_reported_as_quarantined(settings):
+    # Two runs' handles on one lake, as two worker processes have; the steps interleave as in the incident.
+    reader = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
+    other = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
+    iv = Interval.days(date(2013, 12, 31))
+    info = reader.write(SyntheticSource(rows_per_day=50).read(iv), iv, timestamp_column="ts", source="test")
+    assert reader.exists(iv)  # the reader decides the partition is there ...
+    other.quarantine(iv, FAILED, content_hash=info.content_hash)  # ... and another run moves it away
+    assert reader.validation(iv) is None
+    for step in (reader.info, reader.read):
+        with pytest.raises(PartitionQuarantined) as err:
+            step(iv)
+        msg = str(err.value)
+        assert "Delete it" not in msg and "unreadable" not in msg
+        assert "partition ds=2013-12-31: in quarantine since" in msg and "failed validation (1 expectation)" in msg
+        assert "clear the ingest task of ds=2013-12-31" in msg
+    state, record = reader.state(iv)
+    assert state == "quarantined" and record["content_hash"] == info.content_hash
+
+
+@pytest.mark.chaos
+def test_two_runs_quarantining_the_same_content_both_succeed(settings):
+    a = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
+    b = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
+    iv = Interval.days(date(2024, 1, 10))
+    info = a.write(SyntheticSource(rows_per_day=50).read(iv), iv, timestamp_column="ts", source="test")
+    first = a.quarantine(iv, FAILED, content_hash=info.content_hash)
+    assert b.quarantine(iv, FAILED, content_hash=info.content_hash) == first and first.is_file()
+
+
+@pytest.mark.chaos
+def test_readers_see_the_record_before_the_file_moves_and_a_new_ingest_lifts_it(settings):
+    from mlops.lake import atomic_write_json
+
+    lake = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
+    iv = Interval.days(date(2024, 1, 10))
+    df = SyntheticSource(rows_per_day=50).read(iv)
+    info = lake.write(df, iv, timestamp_column="ts", source="test")
+    # The moment inside quarantine() after the record is written and before the move.
+    atomic_write_json(lake.quarantine_record_path(iv), {"reason": "failed validation", "content_hash": info.content_hash})
+    assert lake.state(iv)[0] == "quarantined"
+    # A deliberate re-ingest with new content: a live, unvalidated partition again.
+    lake.write(df.head(40), iv, timestamp_column="ts", source="test")
+    assert lake.state(iv)[0] == "unvalidated" and lake.quarantine_record(iv) is None
+
+
+def test_a_validation_mark_belongs_to_the_content_that_was_validated(settings):
+    lake = Lake(settings.lake_dir, "s")
+    iv = Interval.days(date(2024, 1, 10))
+    df = SyntheticSource(rows_per_day=50).read(iv)
+    old = lake.write(df, iv, timestamp_column="ts", source="test")
+    lake.write(df.head(10), iv, timestamp_column="ts", source="test")  # rewritten while the old content was validated
+    lake.mark_validated(iv, {"success": True}, content_hash=old.content_hash)
+    assert lake.validation(iv) is None and lake.state(iv)[0] == "unvalidated"
