@@ -65,13 +65,17 @@ def test_foreign_file_is_reported(settings):
 FAILED = {"success": False, "failed_expectations": [{"expectation": "expect_column_values_to_not_be_null", "column": "x0"}]}
 
 
+def _two_runs_and_a_partition(settings, day: date):
+    """Two runs' handles on one lake (as two worker processes have) and a partition written by the first."""
+    a, b = (Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir) for _ in range(2))
+    iv = Interval.days(day)
+    return a, b, iv, a.write(SyntheticSource(rows_per_day=50).read(iv), iv, timestamp_column="ts", source="test")
+
+
 @pytest.mark.chaos
 def test_a_partition_quarantined_by_another_run_mid_read_is_reported_as_quarantined(settings):
-    # Two runs' handles on one lake, as two worker processes have; the steps interleave as in the incident.
-    reader = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
-    other = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
-    iv = Interval.days(date(2013, 12, 31))
-    info = reader.write(SyntheticSource(rows_per_day=50).read(iv), iv, timestamp_column="ts", source="test")
+    # The steps interleave as in the incident.
+    reader, other, iv, info = _two_runs_and_a_partition(settings, date(2013, 12, 31))
     assert reader.exists(iv)  # the reader decides the partition is there ...
     other.quarantine(iv, FAILED, content_hash=info.content_hash)  # ... and another run moves it away
     assert reader.validation(iv) is None
@@ -88,10 +92,7 @@ def test_a_partition_quarantined_by_another_run_mid_read_is_reported_as_quaranti
 
 @pytest.mark.chaos
 def test_two_runs_quarantining_the_same_content_both_succeed(settings):
-    a = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
-    b = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
-    iv = Interval.days(date(2024, 1, 10))
-    info = a.write(SyntheticSource(rows_per_day=50).read(iv), iv, timestamp_column="ts", source="test")
+    a, b, iv, info = _two_runs_and_a_partition(settings, date(2024, 1, 10))
     first = a.quarantine(iv, FAILED, content_hash=info.content_hash)
     assert b.quarantine(iv, FAILED, content_hash=info.content_hash) == first and first.is_file()
 
