@@ -140,7 +140,6 @@ class FilesSource:
     def files(self) -> list[Path]:
         """The source's data files, sorted; a path that does not exist is a data error (not retried)."""
         p = Path(self.pattern)
-        root = self.root
         if not _GLOB_CHARS.search(self.pattern):
             if not p.exists():
                 raise SourceDataError(
@@ -151,10 +150,7 @@ class FilesSource:
             candidates = sorted(p.rglob("*")) if p.is_dir() else [p]
         else:
             candidates = [Path(f) for f in sorted(glob.glob(self.pattern, recursive=True))]
-        found = [
-            f for f in candidates
-            if f.is_file() and f.name.endswith(SUFFIXES) and not _ignored(f.relative_to(root) if f.is_relative_to(root) else Path(f.name))
-        ]
+        found = [f for f in candidates if f.is_file() and f.name.endswith(SUFFIXES) and not _ignored(Path(self.name(f)))]
         if not found:
             where = "the folder holds" if p.is_dir() else "the pattern matches"
             raise SourceDataError(

@@ -40,10 +40,8 @@ def validate_partition(config: DatasetConfig, settings: Settings, interval: Inte
         f"dataset {config.name!r}, partition {interval} ({describe_provenance(info)}): "
         f"{len(result['failed_expectations'])} of {result['evaluated_expectations']} expectations failed:\n{lines}\n"
     )
-    tail = (
-        f"Data Docs: {result['docs_uri']}. Fix the source data (or the suite in the dataset config), "
-        "then clear the ingest task."
-    )
+    docs = f"Data Docs: {result['docs_uri']}. " if result.get("docs_uri") else ""
+    tail = f"{docs}Fix the source data (or the suite in the dataset config), then clear the ingest task."
     moved = lake.quarantine(interval, result, content_hash=info.content_hash, message=head + tail)
     raise ValidationFailed(
         f"{head}The partition was moved to {moved} and nothing downstream will use it. {tail}",
@@ -62,7 +60,7 @@ def describe_provenance(info: PartitionInfo) -> str:
         + (f" and {len(files) - 5} more" if len(files) > 5 else "")
         if files else f"no source file in {info.source} holds rows of this interval"
     ]
-    if prov.get("empty_files"):
+    if prov.get("empty_files") and not files:
         parts.append("empty files: " + ", ".join(prov["empty_files"][:5]))
     if prov.get("skipped_files"):
         parts.append("skipped: " + "; ".join(f"{name}: {why}" for name, why in list(prov["skipped_files"].items())[:5]))

@@ -48,6 +48,9 @@ def _summarise(result: Any, columns: set[str]) -> list[dict]:
             absent = [c for c in kwargs.get("column_list") or [] if c not in columns]
             if absent:
                 details = {"missing_columns": absent}
+            raised = _exception_message(r.exception_info)
+            if not details and raised:
+                details = {"exception": raised}  # GX could not evaluate it, e.g. a range check on a column of text
             partial = details.get("partial_unexpected_list")
             if partial is not None and all(v is None or v != v for v in partial):
                 details.pop("partial_unexpected_list")  # only nulls: the count says it all
@@ -58,6 +61,18 @@ def _summarise(result: Any, columns: set[str]) -> list[dict]:
                 "details": details,
             })
     return failed
+
+
+def _exception_message(info: Any) -> str | None:
+    """The last line of the error GX met while evaluating an expectation (its info is flat or keyed by metric)."""
+    if not isinstance(info, dict):
+        return None
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception") or entry.get("exception_message"):
+            lines = str(entry.get("exception_message") or "an error").strip().splitlines() or ["an error"]
+            return lines[-1][:300]
+    return None
 
 
 def describe_failure(item: dict) -> str:
@@ -89,10 +104,12 @@ def describe_failure(item: dict) -> str:
         found = "the column is missing"
     elif "observed_value" in d:
         found = f"observed {d['observed_value']!r}"
+    elif d.get("exception"):
+        found = f"could not be evaluated ({d['exception']})"
     else:
         found = "failed (see Data Docs)"
     expected = {k: v for k, v in item["expected"].items() if v is not None and k not in ("result_format", "meta", "column_list")}
-    return f"{item['expectation']} on {where}: {found}; expected {expected}"
+    return f"{item['expectation']} on {where}: {found}; expected {expected or 'no violations'}"
 
 
 def _comparable(suite) -> list[dict]:
