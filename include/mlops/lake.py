@@ -259,9 +259,15 @@ class Lake:
         return self.load(interval, columns)[1]
 
     def mark_validated(self, interval: Interval, result: dict, *, content_hash: str | None = None) -> None:
-        """Record a passed validation for ``content_hash`` (the content that was validated; default: the current one)."""
+        """Record a passed validation for ``content_hash`` (the content that was validated; default: the current one).
+
+        A quarantine record of that same content goes: it passed now (the suite was relaxed, say).
+        """
         digest = content_hash or self.info(interval).content_hash
         atomic_write_json(self.validation_path(interval), {**result, "content_hash": digest})
+        record = self.quarantine_record(interval)
+        if record is not None and record.get("content_hash") == digest:
+            self.quarantine_record_path(interval).unlink(missing_ok=True)
 
     def validation(self, interval: Interval) -> dict | None:
         """The stored validation result, if it was made for the partition's current content."""

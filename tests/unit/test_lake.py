@@ -121,3 +121,16 @@ def test_a_validation_mark_belongs_to_the_content_that_was_validated(settings):
     lake.write(df.head(10), iv, timestamp_column="ts", source="test")  # rewritten while the old content was validated
     lake.mark_validated(iv, {"success": True}, content_hash=old.content_hash)
     assert lake.validation(iv) is None and lake.state(iv)[0] == "unvalidated"
+
+
+def test_content_that_passes_a_relaxed_suite_leaves_quarantine(settings):
+    lake = Lake(settings.lake_dir, "s", quarantine_root=settings.quarantine_dir)
+    iv = Interval.days(date(2024, 1, 10))
+    df = SyntheticSource(rows_per_day=50).read(iv)
+    info = lake.write(df, iv, timestamp_column="ts", source="test")
+    lake.quarantine(iv, FAILED, content_hash=info.content_hash)
+    # The operator relaxes the suite and clears the ingest task: the same content comes back and passes.
+    assert lake.write(df, iv, timestamp_column="ts", source="test") == info
+    assert lake.state(iv)[0] == "quarantined"  # still known bad until it is validated again
+    lake.mark_validated(iv, {"success": True}, content_hash=info.content_hash)
+    assert lake.state(iv) == ("validated", info) and lake.quarantine_record(iv) is None
