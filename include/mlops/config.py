@@ -81,6 +81,31 @@ class ValidationConfig(_Strict):
     ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict, description="Allowed [min, max] per numeric column")
     categories: dict[str, list[str]] = Field(default_factory=dict, description="Allowed values per categorical column")
     max_unknown_category_fraction: float = Field(0.01, ge=0, le=1)
+    extra_columns: list[str] = Field(
+        default_factory=list,
+        description="Other columns the source delivers besides timestamp, features and target (ids, keys, raw fields "
+        "the model does not use); part of the expected schema",
+    )
+    allow_extra_columns: bool = Field(
+        False, description="Let undeclared columns through; by default a partition must hold exactly the declared and extra columns"
+    )
+    key_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns that identify a row (e.g. [time_hour, carrier, flight]): each combination may appear once per partition",
+    )
+    max_duplicate_fraction: float = Field(
+        0.01, ge=0, le=1,
+        description="Largest share of rows that are exact copies of another row of the partition (every copy counts, so one "
+        "duplicated pair in 1,000 rows is 0.2 %); 1 turns the check off",
+    )
+
+    @field_validator("extra_columns", "key_columns")
+    @classmethod
+    def _no_repeats(cls, v: list[str]) -> list[str]:
+        repeated = sorted({c for c in v if v.count(c) > 1})
+        if repeated:
+            raise ValueError(f"columns listed twice: {repeated}")
+        return v
 
 
 class DriftConfig(_Strict):
@@ -200,6 +225,16 @@ class DatasetConfig(_Strict):
         for special in (self.target, self.timestamp_column):
             if special in features:
                 raise ValueError(f"column {special!r} cannot be both a feature and the target/timestamp")
+        return self
+
+    @model_validator(mode="after")
+    def _validation_columns_known(self) -> DatasetConfig:
+        declared = set(self.columns) | set(self.validation.extra_columns)
+        unknown = [c for c in self.validation.key_columns if c not in declared]
+        if unknown:
+            raise ValueError(
+                f"validation.key_columns names columns that are neither declared nor in validation.extra_columns: {unknown}"
+            )
         return self
 
     @property

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 
 class MlopsError(Exception):
-    """Base class of every error the pipeline raises on purpose."""
+    """Base class of every error the pipeline raises on purpose.
+
+    ``retryable`` says whether a retry of the same task can succeed without anyone acting
+    (Airflow's retries are kept for those; every other error fails the task at once).
+    """
+
+    retryable: bool = False
 
 
 class ConfigError(MlopsError):
@@ -16,11 +22,55 @@ class ConfigError(MlopsError):
 
 
 class SourceError(MlopsError):
-    """A source could not deliver the requested data interval."""
+    """A source could not deliver the requested data interval, for a reason that may pass
+    (a database that does not answer): retried."""
+
+    retryable = True
+
+
+class SourceDataError(SourceError):
+    """The source answered, but what it holds cannot be used as the dataset config declares:
+    a missing path, a file without a declared column, unparsable timestamps. Someone has to
+    fix the data or the config, so it is not retried."""
+
+    retryable = False
+
+
+class BadSourceFile(SourceDataError):
+    """One source file cannot be read as what its name says (truncated Parquet, a CSV named
+    ``.parquet``, an empty file).
+
+    Attributes
+    ----------
+    path : str
+        The file as found in the source.
+    quarantined : str or None
+        Where a copy of it was kept for inspection.
+    record : dict
+        What was expected and found, its size and hash, the interval it is counted against.
+    """
+
+    def __init__(self, message: str, *, path: str, quarantined: str | None = None, record: dict | None = None):
+        super().__init__(message)
+        self.path, self.quarantined, self.record = path, quarantined, record or {}
 
 
 class LakeError(MlopsError):
     """A partition is missing, unreadable or inconsistent on disk."""
+
+
+class PartitionQuarantined(LakeError):
+    """A partition was moved to quarantine (possibly by a concurrent run) while it was wanted.
+
+    Attributes
+    ----------
+    record : dict
+        The quarantine record (``reason``, ``quarantined_to``, ``failed_expectations``, ...).
+    """
+
+    def __init__(self, message: str, *, record: dict):
+        super().__init__(message)
+        self.record = record
 
 
 class ValidationFailed(MlopsError):
@@ -48,8 +98,10 @@ class RegistryError(MlopsError):
 class InfrastructureError(MlopsError):
     """A service or resource the pipeline depends on failed; a retry may succeed once it is back.
 
-    Tasks keep Airflow's retries for these (unlike the other ``MlopsError`` subclasses).
+    Tasks keep Airflow's retries for these.
     """
+
+    retryable = True
 
 
 class TrackingUnavailable(InfrastructureError):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from mlops.config import DatasetConfig, Settings
+from mlops.errors import SourceDataError
 from mlops.lake import Lake, PartitionInfo
-from mlops.sources.base import Interval, Source
+from mlops.sources.base import PROVENANCE, Interval, Source
 
 
 def ingest_interval(config: DatasetConfig, settings: Settings, interval: Interval, source: Source) -> PartitionInfo:
@@ -13,7 +14,22 @@ def ingest_interval(config: DatasetConfig, settings: Settings, interval: Interva
     Re-running it for the same interval and source data rewrites the same partition with
     the same content hash. An interval without rows still writes an (empty) partition, so
     the validation step can report it against ``validation.min_rows``.
+
+    Raises
+    ------
+    SourceDataError
+        The source's data for the interval cannot be used (an unreadable file, a missing
+        column): recorded in the lake as the interval's quarantine record, so windows of
+        later runs skip the day instead of reading the source again; a later successful
+        ingest of the interval lifts it.
+    SourceError
+        A transient failure of the source (retried by Airflow).
     """
-    df = source.read(interval)
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
-    return lake.write(df, interval, timestamp_column=config.timestamp_column, source=source.description)
+    try:
+        df = source.read(interval)
+        provenance = df.attrs.pop(PROVENANCE, None)
+        return lake.write(df, interval, timestamp_column=config.timestamp_column, source=source.description, provenance=provenance)
+    except SourceDataError as e:
+        lake.record_refusal(interval, e)
+        raise

@@ -5,9 +5,25 @@ Layout under ``Settings.lake_dir``::
     <dataset>/ds=2013-03-01.parquet            one partition per data interval
     <dataset>/ds=2013-03-01.validation.json    written by the validation step
 
-The partition's metadata (interval, rows, content hash, source) lives in the Parquet
-file's key-value metadata, so data and metadata are replaced together by one rename.
-A partition that fails validation moves to ``Settings.quarantine_dir`` with its result.
+    <dataset>/ds=2013-03-01.quarantined.json   the day's partition is in quarantine, or its source was refused
+
+The partition's metadata (interval, rows, content hash, source, the source files it came
+from) lives in the Parquet file's key-value metadata, so data and metadata are replaced
+together by one rename. A partition that fails validation moves to
+``Settings.quarantine_dir`` with its result.
+
+**Quarantine records** (``ds=….quarantined.json``) make quarantine safe with concurrent
+runs and cheap for windows:
+
+* ``quarantine`` writes the record (with the content hash) *before* it moves the file, and
+  readers look at the partition *before* the record, so a reader always sees either the
+  partition or the record: a partition that vanished mid-read is reported as
+  ``PartitionQuarantined`` with the reason, never as a damaged file;
+* a day whose source was refused (``record_refusal``: an unreadable source file, a missing
+  column) gets a record too;
+* windows (``mlops.windows.read_window``) skip a day with a record instead of ingesting and
+  validating it again on every read; a deliberate re-ingest (the day's ingest task)
+  rewrites the partition and removes the record.
 """
 
 from __future__ import annotations
@@ -19,12 +35,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import LakeError, StorageFull
+from mlops.errors import LakeError, PartitionQuarantined, SourceDataError, StorageFull
 from mlops.sources.base import Interval
 
 if TYPE_CHECKING:
@@ -44,6 +60,8 @@ class PartitionInfo:
     rows: int
     content_hash: str
     source: str
+    #: Where the rows came from, when the source tells (files source: ``files``, ``empty_files``, ``skipped_files``).
+    provenance: dict = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -185,8 +203,16 @@ class Lake:
     def validation_path(self, interval: Interval) -> Path:
         return self.dir / f"{interval.key}.validation.json"
 
-    def write(self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str) -> PartitionInfo:
-        """Write the rows of one interval atomically; returns its info (same rows → same hash)."""
+    def quarantine_record_path(self, interval: Interval) -> Path:
+        return self.dir / f"{interval.key}.quarantined.json"
+
+    def write(
+        self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str, provenance: dict | None = None
+    ) -> PartitionInfo:
+        """Write the rows of one interval atomically; returns its info (same rows → same hash).
+
+        The interval's validation mark and quarantine record go: the new content has to be validated.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -199,74 +225,225 @@ class Lake:
             rows=len(df),
             content_hash=content_hash(df),
             source=source,
+            provenance=dict(provenance or {}),
         )
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        try:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+        except (pa.ArrowException, ValueError, TypeError) as e:
+            raise SourceDataError(
+                f"dataset {self.dataset!r}, partition {interval}: the rows from {source} cannot be stored as Parquet "
+                f"({type(e).__name__}: {e}); a column holds values of mixed types. Make each column hold one type in "
+                "the source, then clear the ingest task."
+            ) from e
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps(info.to_dict()).encode()
         table = table.replace_schema_metadata(meta)
         atomic_write(self.path_for(interval), lambda tmp: pq.write_table(table, tmp))
-        # A rewritten partition must be validated again.
+        # A rewritten partition must be validated again. New content lifts the quarantine record; the same
+        # content keeps it (it is known bad, and a concurrent quarantine of it stays visible to readers).
         self.validation_path(interval).unlink(missing_ok=True)
+        record = self.quarantine_record(interval)
+        if record is not None and record.get("content_hash") != info.content_hash:
+            self.quarantine_record_path(interval).unlink(missing_ok=True)
         return info
 
     def info(self, interval: Interval) -> PartitionInfo:
-        return read_info(self.path_for(interval))
+        """The partition's metadata; ``PartitionQuarantined`` or ``LakeError`` when it is not there."""
+        try:
+            return read_info(self.path_for(interval))
+        except FileNotFoundError:
+            raise self._absent(interval) from None
+
+    def load(self, interval: Interval, columns: list[str] | None = None) -> tuple[PartitionInfo, pd.DataFrame]:
+        """Metadata and rows read from one opening of the file, so the hash always describes these rows."""
+        import pyarrow.parquet as pq
+
+        path = self.path_for(interval)
+        try:
+            table = pq.read_table(path, columns=columns)
+        except FileNotFoundError:
+            raise self._absent(interval) from None
+        except (OSError, ValueError) as e:
+            raise _unreadable(path, e) from e
+        return _info_from(path, table.schema.metadata), table.to_pandas()
+
+    def quarantine_record(self, interval: Interval) -> dict | None:
+        """The interval's quarantine record, if any (see the module docstring)."""
+        try:
+            return json.loads(self.quarantine_record_path(interval).read_text())
+        except FileNotFoundError:
+            return None
+
+    def state(self, interval: Interval) -> tuple[str, PartitionInfo | dict | None]:
+        """``("validated" | "unvalidated", info)``, ``("quarantined", record)`` or ``("missing", None)``.
+
+        Looks at the partition before the record: ``quarantine`` writes the record before it
+        moves the file, so a partition moved away in between is still seen as quarantined.
+        """
+        try:
+            info = read_info(self.path_for(interval))
+        except FileNotFoundError:
+            record = self.quarantine_record(interval)
+            return ("quarantined", record) if record else ("missing", None)
+        record = self.quarantine_record(interval)
+        if record and record.get("content_hash") == info.content_hash:
+            return "quarantined", record
+        return ("validated" if self._mark_hash(interval) == info.content_hash else "unvalidated"), info
+
+    def _mark_hash(self, interval: Interval) -> str | None:
+        try:
+            return json.loads(self.validation_path(interval).read_text()).get("content_hash")
+        except FileNotFoundError:
+            return None
+
+    def _absent(self, interval: Interval) -> LakeError:
+        """The error for a partition that is not on disk: quarantined (with why) or never written."""
+        record = self.quarantine_record(interval)
+        if record:
+            return PartitionQuarantined(describe_quarantine(self.dataset, interval, record), record=record)
+        return LakeError(
+            f"dataset {self.dataset!r}: partition {interval} not found at {self.path_for(interval)}; expected the ingest task "
+            "to have written it. Run (or clear) the ingest task for that interval."
+        )
 
     def exists(self, interval: Interval) -> bool:
         return self.path_for(interval).is_file()
 
     def read(self, interval: Interval, columns: list[str] | None = None) -> pd.DataFrame:
-        path = self.path_for(interval)
-        if not path.is_file():
-            raise LakeError(
-                f"dataset {self.dataset!r}: partition {interval} not found at {path}; expected the ingest task "
-                "to have written it. Run (or clear) the ingest task for that interval."
-            )
-        import pandas as pd
+        return self.load(interval, columns)[1]
 
-        return pd.read_parquet(path, columns=columns)
+    def mark_validated(self, interval: Interval, result: dict, *, content_hash: str | None = None) -> None:
+        """Record a passed validation for ``content_hash`` (the content that was validated; default: the current one).
 
-    def mark_validated(self, interval: Interval, result: dict) -> None:
-        info = self.info(interval)
-        atomic_write_json(self.validation_path(interval), {**result, "content_hash": info.content_hash})
+        A quarantine record of that same content goes: it passed now (the suite was relaxed, say).
+        """
+        digest = content_hash or self.info(interval).content_hash
+        atomic_write_json(self.validation_path(interval), {**result, "content_hash": digest})
+        record = self.quarantine_record(interval)
+        if record is not None and record.get("content_hash") == digest:
+            self.quarantine_record_path(interval).unlink(missing_ok=True)
 
     def validation(self, interval: Interval) -> dict | None:
         """The stored validation result, if it was made for the partition's current content."""
         path = self.validation_path(interval)
-        if not path.is_file() or not self.exists(interval):
+        try:
+            result = json.loads(path.read_text())
+            current = self.info(interval).content_hash
+        except (FileNotFoundError, LakeError):
             return None
-        result = json.loads(path.read_text())
-        return result if result.get("content_hash") == self.info(interval).content_hash else None
+        return result if result.get("content_hash") == current else None
 
     def partitions(self) -> list[PartitionInfo]:
         if not self.dir.is_dir():
             return []
-        return [read_info(p) for p in sorted(self.dir.glob("*.parquet"))]
+        out = []
+        for p in sorted(self.dir.glob("*.parquet")):
+            try:
+                out.append(read_info(p))
+            except FileNotFoundError:
+                continue  # quarantined since the listing
+        return out
 
-    def quarantine(self, interval: Interval, result: dict) -> Path:
-        """Move a partition that failed validation out of the lake, with its result beside it."""
+    def quarantine(self, interval: Interval, result: dict, *, content_hash: str | None = None, message: str = "") -> Path:
+        """Move a partition that failed validation out of the lake, with its result beside it.
+
+        ``content_hash`` is the content that failed (default: what is on disk). Safe against a
+        concurrent run quarantining the same content: the second call finds it done.
+        """
         src = self.path_for(interval)
-        info = self.info(interval)
+        try:
+            info = read_info(src)
+        except FileNotFoundError:
+            record = self.quarantine_record(interval)
+            if record and content_hash in (None, record.get("content_hash")):
+                return Path(record["quarantined_to"])  # a concurrent run moved it already
+            raise self._absent(interval) from None
+        if content_hash is not None and info.content_hash != content_hash:
+            raise LakeError(
+                f"dataset {self.dataset!r}, partition {interval}: it was rewritten while it was validated (validated "
+                f"content {content_hash[:16]}, now {info.content_hash[:16]}); it was left in the lake. Clear the "
+                "validate task to validate the new content."
+            )
         dest = self.quarantine_dir / interval.key
-        dest.mkdir(parents=True, exist_ok=True)
         target = dest / f"{info.content_hash[:16]}.parquet"
-        shutil.move(str(src), target)
+        now = datetime.now(UTC).isoformat()
         atomic_write_json(
             dest / f"{info.content_hash[:16]}.validation.json",
-            {**result, "partition": info.to_dict(), "quarantined_at": datetime.now(UTC).isoformat()},
+            {**result, "partition": info.to_dict(), "quarantined_at": now},
         )
+        record = {
+            "reason": "failed validation",
+            "content_hash": info.content_hash,
+            "quarantined_to": str(target),
+            "quarantined_at": now,
+            "failed_expectations": result.get("failed_expectations") or [],
+            "message": message,
+        }
+        # The record first, the move second: a reader that misses the file finds the record.
+        atomic_write_json(self.quarantine_record_path(interval), record)
+        try:
+            shutil.move(str(src), target)
+        except FileNotFoundError:
+            if not target.is_file():
+                raise
+        if self.quarantine_record(interval) is None:  # lifted by a concurrent write of other content meanwhile
+            atomic_write_json(self.quarantine_record_path(interval), record)
         self.validation_path(interval).unlink(missing_ok=True)
         return target
 
+    def record_refusal(self, interval: Interval, error: Exception) -> None:
+        """Record that the source's data for ``interval`` was refused (no partition was written)."""
+        atomic_write_json(self.quarantine_record_path(interval), {
+            "reason": "source refused",
+            "content_hash": None,
+            "quarantined_to": getattr(error, "quarantined", None),
+            "quarantined_at": datetime.now(UTC).isoformat(),
+            "error": type(error).__name__,
+            "message": str(error),
+        })
+
+
+def describe_quarantine(dataset: str, interval: Interval, record: dict) -> str:
+    """One paragraph on why a day is in quarantine and how to bring it back."""
+    if record.get("reason") == "source refused":
+        what = f"its source data was refused ({record.get('error')}: {first_line(record.get('message', ''))})"
+    else:
+        n = len(record.get("failed_expectations") or [])
+        what = f"it failed validation ({n} expectation{'s' if n != 1 else ''}) and was moved to {record.get('quarantined_to')}"
+    return (
+        f"dataset {dataset!r}, partition {interval}: in quarantine since {record.get('quarantined_at')}: {what}. "
+        f"Nothing downstream uses it. Fix the source data, then clear the ingest task of {interval} to ingest it again."
+    )
+
+
+def first_line(text: str, limit: int = 300) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
 
 def read_info(path: Path) -> PartitionInfo:
+    """A partition file's metadata. ``FileNotFoundError`` passes through (the caller knows why a file may be gone)."""
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.read_schema(path).metadata or {}
-        return PartitionInfo(**json.loads(meta[META_KEY]))
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        raise LakeError(
-            f"partition file {path} is unreadable or lacks its metadata ({type(e).__name__}: {e}); "
-            "it was not written by the ingest step. Delete it and re-run ingest for that interval."
-        ) from e
+        meta = pq.read_schema(path).metadata
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise _unreadable(path, e) from e
+    return _info_from(path, meta)
+
+
+def _info_from(path: Path, meta: dict | None) -> PartitionInfo:
+    try:
+        return PartitionInfo(**json.loads((meta or {})[META_KEY]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise _unreadable(path, e) from e
+
+
+def _unreadable(path: Path, e: Exception) -> LakeError:
+    return LakeError(
+        f"partition file {path} is unreadable or lacks its metadata ({type(e).__name__}: {e}); "
+        "it was not written by the ingest step (or was damaged on disk). Move it out of the lake and re-run "
+        "ingest for that interval."
+    )

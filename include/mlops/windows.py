@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mlops.config import DatasetConfig, Settings
-from mlops.errors import InsufficientData, ValidationFailed
-from mlops.lake import Lake
+from mlops.errors import InsufficientData, LakeError, PartitionQuarantined, SourceDataError, ValidationFailed
+from mlops.lake import Lake, describe_quarantine, first_line
 from mlops.sources.base import Interval, Source
 
 if TYPE_CHECKING:
@@ -58,37 +58,41 @@ def read_window(
     """Rows of validated partitions inside ``window`` (never a row at or after ``window.end``).
 
     With ``source``, days of the window that have no partition yet are ingested and
-    validated first (a new deployment trains on its first night); a day that fails
-    validation is quarantined and skipped, and said so in ``Window.skipped``.
+    validated first (a new deployment trains on its first night). A day that fails
+    validation, or whose source data is refused, is quarantined and skipped, and said so in
+    ``Window.skipped``. A day already in quarantine (``Lake.quarantine_record``) is skipped
+    without reading the source again: every window of every later run would otherwise
+    re-ingest and re-quarantine it. Clearing that day's ingest task brings it back.
+
+    Safe beside concurrent runs: a partition that another run moves to quarantine while
+    this one reads it is skipped with the reason; one that vanished for another reason is
+    looked up once more (and ingested again with ``source``).
     """
     import pandas as pd
-
-    from mlops.ingest import ingest_interval
-    from mlops.validation import validate_partition
 
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
     frames, hashes, skipped = [], {}, {}
     wanted = set(columns or config.columns) | {config.timestamp_column}
     for day_start in window.day_starts():
         day = Interval(day_start, day_start + timedelta(days=1))
-        if not lake.exists(day):
-            if source is None:
-                skipped[day.key] = "no partition"
-                continue
-            ingest_interval(config, settings, day, source)
-        if lake.validation(day) is None:
+        for attempt in (1, 2):
             try:
-                validate_partition(config, settings, day, build_docs=False)
-            except ValidationFailed as e:
-                skipped[day.key] = f"failed validation: {len(e.failed_expectations)} expectations"
-                log.warning("window %s: skipping %s: %s", window, day.key, str(e).splitlines()[0])
-                continue
-        info = lake.info(day)
-        df = lake.read(day)
+                got = _read_day(config, settings, lake, day, source)
+            except PartitionQuarantined as e:
+                got = f"in quarantine: {first_line(str(e))}"
+            except LakeError:
+                if attempt == 1:
+                    continue  # vanished between looking and reading, and not quarantined: look again
+                raise
+            break
+        if isinstance(got, str):
+            skipped[day.key] = got
+            log.warning("window %s: skipping %s: %s", window, day.key, got)
+            continue
+        info, df = got
         df = df[[c for c in df.columns if c in wanted]]
         ts = df[config.timestamp_column]
-        df = df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))]
-        frames.append(df)
+        frames.append(df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))])
         hashes[day.key] = info.content_hash
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=sorted(wanted))
     if len(frame) < min_rows:
@@ -97,3 +101,34 @@ def read_window(
             f"Partitions used: {len(hashes)}; skipped: {skipped or 'none'}. Ingest the missing days (or lower the minimum in the config)."
         )
     return Window(interval=window, frame=frame, data_hashes=hashes, skipped=skipped)
+
+
+def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None):
+    """``(info, rows)`` of a validated day, or why the day is skipped (a string)."""
+    from mlops.ingest import ingest_interval
+    from mlops.validation import validate_partition
+
+    state, found = lake.state(day)
+    if state == "quarantined":
+        return f"in quarantine: {first_line(describe_quarantine(config.name, day, found))}"
+    if state == "missing":
+        if source is None:
+            return "no partition"
+        try:
+            ingest_interval(config, settings, day, source)
+        except SourceDataError as e:
+            return f"source refused: {first_line(str(e))}"
+        state = "unvalidated"
+    if state == "unvalidated":
+        try:
+            validate_partition(config, settings, day, build_docs=False)
+        except ValidationFailed as e:
+            return f"failed validation: {len(e.failed_expectations)} expectations"
+    info, df = lake.load(day)
+    mark = lake.validation(day)
+    if mark is None or mark.get("content_hash") != info.content_hash:
+        raise LakeError(
+            f"dataset {config.name!r}, partition {day}: rewritten or moved while this run read it, twice in a row; "
+            "another run is working on that day. Clear this task once that run is done."
+        )
+    return info, df

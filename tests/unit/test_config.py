@@ -52,3 +52,12 @@ def test_other_estimator_replaces_params():
     assert cfg.model.params == {} and cfg.model.seed == 0
     same = load_dataset("synthetic", override={"model": {"params": {"C": 2.0}}})
     assert same.model.params == {"C": 2.0, "max_iter": 500}
+
+
+def test_key_columns_must_be_declared():
+    cfg = load_dataset("flights")
+    assert cfg.validation.key_columns == ["time_hour", "carrier", "flight"] and "flight" in cfg.validation.extra_columns
+    with pytest.raises(ConfigError, match=r"validation.key_columns names columns that are neither declared nor in validation.extra_columns: \['meter_id'\]"):
+        load_dataset("synthetic", override={"validation": {"key_columns": ["ts", "meter_id"]}})
+    with pytest.raises(ConfigError, match=r"validation.extra_columns: Value error, columns listed twice: \['id'\]"):
+        load_dataset("synthetic", override={"validation": {"extra_columns": ["id", "id"]}})

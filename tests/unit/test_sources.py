@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from mlops.config import load_dataset
-from mlops.errors import ConfigError, SourceError
+from mlops.errors import ConfigError, SourceDataError
 from mlops.sources import build_source
 from mlops.sources.base import Interval
 from mlops.sources.files import FilesSource
@@ -70,7 +70,7 @@ def test_synthetic_incidents():
     ])
     df = src.read(Interval.days(date(2024, 1, 1)))
     assert 0.4 < df["x1"].isna().mean() < 0.6 and "c1" not in df.columns
-    with pytest.raises(SourceError, match=r"unknown features \['x99'\]"):
+    with pytest.raises(ConfigError, match=r"unknown features \['x99'\]"):
         SyntheticSource(drift=[{"features": ["x99"], "shift": 1}])
 
 
@@ -81,7 +81,7 @@ def test_files_source_reads_only_the_interval(tmp_path):
     src = FilesSource(path=str(tmp_path), timestamp_column="ts")
     out = src.read(Interval.days(date(2024, 1, 2)))
     assert len(out) == 24 and out["ts"].min() == pd.Timestamp("2024-01-02", tz="UTC")
-    with pytest.raises(SourceError, match="no Parquet or CSV files match"):
+    with pytest.raises(SourceDataError, match=r"no Parquet or CSV files in .*none/\*.parquet"):
         FilesSource(path=str(tmp_path / "none" / "*.parquet"), timestamp_column="ts").read(Interval.days(date(2024, 1, 2)))
 
 
@@ -96,9 +96,9 @@ def test_sql_source_binds_parameters(tmp_path):
     # A value that would break string-formatted SQL is harmless as a bound parameter.
     evil = Interval(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
     assert len(by_query.read(evil)) == 48
-    with pytest.raises(SourceError, match="bound parameters :start and :end"):
+    with pytest.raises(ConfigError, match="bound parameters :start and :end"):
         SqlSource(url=url, query="SELECT * FROM events", timestamp_column="ts")
-    with pytest.raises(SourceError, match="has no column 'when'"):
+    with pytest.raises(SourceDataError, match="has no column 'when'"):
         SqlSource(url=url, table="events", timestamp_column="when").read(Interval.days(date(2024, 1, 1)))
 
 

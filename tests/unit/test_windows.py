@@ -76,3 +76,27 @@ def test_policy_report_uses_only_models_trained_before_the_day():
     assert policy_version(timeline, date(2024, 1, 6)) == "1"
     assert policy_version(timeline, date(2024, 1, 8)) == "1"  # v3 learned from 8 January itself
     assert policy_version(timeline, date(2024, 1, 9)) == "3"
+
+
+@pytest.mark.chaos
+def test_a_quarantined_day_is_not_ingested_again_by_later_windows(settings, synthetic_config):
+    from mlops.ingest import ingest_interval
+
+    bad = Interval.days(date(2024, 1, 8))
+    source = SyntheticSource(rows_per_day=100, seed=2, incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-08", "end": "2024-01-09", "fraction": 0.9}])
+    window = Interval(END - timedelta(days=3), END)
+    first = read_window(synthetic_config, settings, window, source=source)
+    assert first.skipped == {"ds=2024-01-08": "failed validation: 1 expectations"}
+    lake = Lake(settings.lake_dir, synthetic_config.name, quarantine_root=settings.quarantine_dir)
+    record = lake.quarantine_record(bad)
+    results = sorted((settings.quarantine_dir / synthetic_config.name / bad.key).iterdir())
+    # Later windows skip it with the reason, without reading the source or quarantining it again.
+    second = read_window(synthetic_config, settings, window, source=source)
+    assert second.skipped["ds=2024-01-08"].startswith("in quarantine: dataset 'synthetic', partition ds=2024-01-08: in quarantine since")
+    assert lake.quarantine_record(bad) == record
+    assert sorted((settings.quarantine_dir / synthetic_config.name / bad.key).iterdir()) == results
+    assert second.data_hashes == first.data_hashes
+    # A deliberate re-ingest (the day's ingest task, after the source was fixed) brings it back.
+    ingest_interval(synthetic_config, settings, bad, SyntheticSource(rows_per_day=100, seed=2))
+    third = read_window(synthetic_config, settings, window, source=source)
+    assert third.skipped == {} and len(third.frame) == 300

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 
 from mlops.config import DatasetConfig, Settings, load_dataset
-from mlops.errors import ConfigError, InfrastructureError, MlopsError, SourceError
+from mlops.errors import ConfigError, MlopsError
 from mlops.sources.base import Interval, Source
 
 VARIABLE_PREFIX = "mlops_dataset__"
+
+log = logging.getLogger(__name__)
 
 
 def interval_of(context: dict[str, Any]) -> Interval:
@@ -35,11 +38,13 @@ def interval_of(context: dict[str, Any]) -> Interval:
 def fail_fast():
     """Turn errors that a retry cannot fix into ``AirflowFailException`` (no retries).
 
-    Source errors (a database or folder that may come back) and infrastructure errors (the
-    MLflow server down, a full disk) keep Airflow's retries; an MLflow client error that
+    Errors marked ``retryable`` keep Airflow's retries: a source that may come back, and
+    infrastructure errors (the MLflow server down, a full disk); data errors (a corrupt source
+    file, a missing path or column, a failed validation) do not. An MLflow client error that
     means "the server did not answer" becomes ``TrackingUnavailable`` with the server, the
     call and what to do, and a library's "no space left" ``StorageFull`` with the file and
-    the free space.
+    the free space. The error's message is logged first, so the task log opens with it rather
+    than with the traceback of the library error it was raised from.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -47,9 +52,10 @@ def fail_fast():
 
     try:
         yield
-    except (SourceError, InfrastructureError):
-        raise
     except MlopsError as e:
+        log.error("%s: %s", type(e).__name__, e)
+        if e.retryable:
+            raise
         raise AirflowFailException(f"{type(e).__name__}: {e}") from e
     except Exception as e:
         error = tracking.unreachable_error(e) or _disk_full(e)

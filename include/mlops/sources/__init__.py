@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ConfigError
 from mlops.sources.base import Interval, Source
@@ -26,7 +28,13 @@ def build_source(config: DatasetConfig, settings: Settings, *, sql_url: str | No
         if kind == "files":
             from mlops.sources.files import FilesSource
 
-            return FilesSource(timestamp_column=config.timestamp_column, base_dir=settings.home, **options)
+            return FilesSource(
+                timestamp_column=config.timestamp_column,
+                columns=config.columns,
+                base_dir=settings.home,
+                quarantine_dir=source_files_quarantine(config, settings),
+                **options,
+            )
         if kind == "sql":
             from mlops.sources.sql import SqlSource
 
@@ -44,4 +52,9 @@ def build_source(config: DatasetConfig, settings: Settings, *, sql_url: str | No
     raise ConfigError(f"dataset {config.name!r}: unknown source kind {kind!r}")
 
 
-__all__ = ["Interval", "Source", "build_source"]
+def source_files_quarantine(config: DatasetConfig, settings: Settings) -> Path:
+    """Where copies of a dataset's unreadable source files are kept (``<quarantine>/<dataset>/source-files``)."""
+    return settings.quarantine_dir / config.name / "source-files"
+
+
+__all__ = ["Interval", "Source", "build_source", "source_files_quarantine"]

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from mlops.errors import ConfigError, SourceError
+from mlops.errors import ConfigError, SourceDataError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+#: ``DataFrame.attrs`` key under which a source may say where a read's rows came from
+#: (stored with the partition by the ingest step, named in validation failures).
+PROVENANCE = "mlops_provenance"
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ def to_utc(series: pd.Series, *, column: str, where: str) -> pd.Series:
     try:
         parsed = pd.to_datetime(series, utc=True)
     except (ValueError, TypeError) as e:
-        raise SourceError(
+        raise SourceDataError(
             f"{where}: timestamp column {column!r} could not be parsed as datetimes ({e}); "
             "expected ISO-8601 strings or datetime values. Fix the data or set timestamp_column in the dataset config."
         ) from e
@@ -109,7 +113,7 @@ def clip_to_interval(df: pd.DataFrame, column: str, interval: Interval, *, where
     import pandas as pd
 
     if column not in df.columns:
-        raise SourceError(
+        raise SourceDataError(
             f"{where}: timestamp column {column!r} not found; columns are {sorted(df.columns)[:20]}. "
             "Set timestamp_column in the dataset config to one of them."
         )

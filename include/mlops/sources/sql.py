@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops.errors import SourceError
+from mlops.errors import ConfigError, SourceDataError, SourceError
 from mlops.redact import redact_text, redacted_error
 from mlops.sources.base import Interval, clip_to_interval
 
@@ -31,9 +31,9 @@ class SqlSource:
 
     def __init__(self, *, url: str, timestamp_column: str, table: str | None = None, query: str | None = None):
         if bool(table) == bool(query):
-            raise SourceError("sql source: set exactly one of 'table' or 'query' in source.options")
+            raise ConfigError("sql source: set exactly one of 'table' or 'query' in source.options")
         if query and (":start" not in query or ":end" not in query):
-            raise SourceError(
+            raise ConfigError(
                 "sql source: the query must filter on the bound parameters :start and :end "
                 "(e.g. WHERE ts >= :start AND ts < :end) so each run reads only its data interval"
             )
@@ -50,7 +50,7 @@ class SqlSource:
         schema, _, name = self.table.rpartition(".")
         table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
         if self.timestamp_column not in table.c:
-            raise SourceError(
+            raise SourceDataError(
                 f"sql source: table {self.table!r} has no column {self.timestamp_column!r}; "
                 f"columns are {[c.name for c in table.c][:20]}. Fix timestamp_column in the dataset config."
             )
@@ -74,6 +74,13 @@ class SqlSource:
                 # Naive UTC values compare correctly with both naive and ISO-string timestamp columns.
                 params = {"start": interval.start.replace(tzinfo=None), "end": interval.end.replace(tzinfo=None)}
                 df = pd.read_sql(stmt, conn, params=params)
+        except (sa.exc.NoSuchTableError, sa.exc.ProgrammingError) as e:
+            # The database answered: the table or the query is wrong, and a retry will not change that.
+            detail = redacted_error(e.orig if getattr(e, "orig", None) else e)
+            raise SourceDataError(
+                f"{self.where} failed for {interval}: {detail}. "
+                "Fix source.options (table or query) in the dataset config, then clear the ingest task."
+            ) from _loggable(e)
         except sa.exc.SQLAlchemyError as e:
             detail = redacted_error(e.orig if getattr(e, "orig", None) else e)
             raise SourceError(f"{self.where} failed for {interval}: {detail}") from _loggable(e)

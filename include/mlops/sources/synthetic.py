@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import SourceError
+from mlops.errors import ConfigError
 from mlops.sources.base import Interval, clip_to_interval
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ class SyntheticSource:
         incidents: list[dict] | None = None,
     ):
         if task not in ("classification", "regression"):
-            raise SourceError(f"synthetic source: task must be 'classification' or 'regression', got {task!r}")
+            raise ConfigError(f"synthetic source: task must be 'classification' or 'regression', got {task!r}")
         if rows_per_day < 1 or n_numeric < 1 or n_categories < 2:
-            raise SourceError("synthetic source: rows_per_day >= 1, n_numeric >= 1 and n_categories >= 2 are required")
+            raise ConfigError("synthetic source: rows_per_day >= 1, n_numeric >= 1 and n_categories >= 2 are required")
         self.timestamp_column, self.target, self.task = timestamp_column, target, task
         self.rows_per_day, self.n_numeric, self.n_categorical = rows_per_day, n_numeric, n_categorical
         self.n_categories, self.seed = n_categories, seed
@@ -79,7 +79,7 @@ class SyntheticSource:
         for spec in [*self.drift, *self.incidents]:
             unknown = sorted(set(spec.get("features", [spec.get("feature")])) - known - {None})
             if unknown:
-                raise SourceError(f"synthetic source: injection names unknown features {unknown}; known: {sorted(known)}")
+                raise ConfigError(f"synthetic source: injection names unknown features {unknown}; known: {sorted(known)}")
         self.description = f"synthetic:seed={seed}:rows_per_day={rows_per_day}"
 
     @property
@@ -139,7 +139,7 @@ class SyntheticSource:
                 hit = rng.random(n) < float(spec.get("fraction", 0.5))
                 df.loc[hit, feat] = float(spec.get("value", 1e6))
             else:
-                raise SourceError(f"synthetic source: unknown incident kind {kind!r}; use nulls, missing_column or out_of_range")
+                raise ConfigError(f"synthetic source: unknown incident kind {kind!r}; use nulls, missing_column or out_of_range")
         return df
 
     def read(self, interval: Interval) -> pd.DataFrame:

@@ -50,6 +50,12 @@ def _summarise(result: Any, columns: set[str]) -> list[dict]:
             details = {k: r.result.get(k) for k in ("observed_value", "unexpected_count", "element_count", "unexpected_percent", "partial_unexpected_list", "details") if r.result.get(k) is not None}
             if kwargs.get("column") and kwargs["column"] not in columns:
                 details = {"missing_column": True}
+            absent = [c for c in kwargs.get("column_list") or [] if c not in columns]
+            if absent:
+                details = {"missing_columns": absent}
+            raised = _exception_message(r.exception_info)
+            if not details and raised:
+                details = {"exception": raised}  # GX could not evaluate it, e.g. a range check on a column of text
             partial = details.get("partial_unexpected_list")
             if partial is not None and all(v is None or v != v for v in partial):
                 details.pop("partial_unexpected_list")  # only nulls: the count says it all
@@ -62,11 +68,38 @@ def _summarise(result: Any, columns: set[str]) -> list[dict]:
     return failed
 
 
+def _exception_message(info: Any) -> str | None:
+    """The last line of the error GX met while evaluating an expectation (its info is flat or keyed by metric)."""
+    if not isinstance(info, dict):
+        return None
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception") or entry.get("exception_message"):
+            lines = str(entry.get("exception_message") or "an error").strip().splitlines() or ["an error"]
+            return lines[-1][:300]
+    return None
+
+
 def describe_failure(item: dict) -> str:
     """One line per failed expectation: which, where, expected, found."""
-    where = f"column {item['column']!r}" if item.get("column") else "table"
+    column_list = item["expected"].get("column_list")
+    if item.get("column"):
+        where = f"column {item['column']!r}"
+    elif column_list:
+        where = f"columns {list(column_list)}" if len(column_list) <= 6 else f"whole rows ({len(column_list)} columns)"
+    else:
+        where = "table"
     d = item["details"]
-    if "unexpected_count" in d and "element_count" in d:
+    if column_list and "unexpected_count" in d and "element_count" in d:
+        mostly = item["expected"].get("mostly")
+        allowed = "each combination once" if mostly in (None, 1, 1.0) else f"at most {round((1 - mostly) * 100, 4)} % of rows"
+        return (
+            f"{item['expectation']} on {where}: {d['unexpected_count']} of {d['element_count']} rows share their values "
+            f"with another row; expected {allowed}"
+        )
+    elif d.get("missing_columns"):
+        found = f"the column(s) {d['missing_columns']} are missing"
+    elif "unexpected_count" in d and "element_count" in d:
         found = f"{d['unexpected_count']} of {d['element_count']} values violate it"
         if d.get("partial_unexpected_list"):
             found += f" (e.g. {d['partial_unexpected_list'][:3]})"
@@ -76,10 +109,12 @@ def describe_failure(item: dict) -> str:
         found = "the column is missing"
     elif "observed_value" in d:
         found = f"observed {d['observed_value']!r}"
+    elif d.get("exception"):
+        found = f"could not be evaluated ({d['exception']})"
     else:
         found = "failed (see Data Docs)"
-    expected = {k: v for k, v in item["expected"].items() if v is not None and k not in ("result_format", "meta")}
-    return f"{item['expectation']} on {where}: {found}; expected {expected}"
+    expected = {k: v for k, v in item["expected"].items() if v is not None and k not in ("result_format", "meta", "column_list")}
+    return f"{item['expectation']} on {where}: {found}; expected {expected or 'no violations'}"
 
 
 def _comparable(suite) -> list[dict]:

@@ -2,8 +2,12 @@
 
 Defaults, each tightened or relaxed by the config's ``validation`` section:
 
-* schema: every declared column is present (extra columns are allowed);
+* schema: exactly the declared columns (timestamp, features, target) and
+  ``extra_columns``; with ``allow_extra_columns`` other columns may come along;
 * row count between ``min_rows`` and ``max_rows``;
+* duplicates: each combination of ``key_columns`` at most once; rows that are exact copies
+  of another row (over the declared and extra columns) at most ``max_duplicate_fraction``
+  of the partition (GX counts every copy, the first one too);
 * timestamp: never null and inside the partition's data interval (suite parameters
   ``interval_start`` / ``interval_end``, so one stored suite serves every interval and
   concurrent runs never overwrite each other's bounds);
@@ -44,8 +48,9 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
     import great_expectations.expectations as gxe
 
     v = config.validation
+    schema = [*config.columns, *(c for c in v.extra_columns if c not in config.columns)]
     exps: list = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=config.columns, exact_match=False),
+        gxe.ExpectTableColumnsToMatchSet(column_set=schema, exact_match=not v.allow_extra_columns),
         gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows, max_value=v.max_rows),
         gxe.ExpectColumnValuesToNotBeNull(column=config.timestamp_column),
         gxe.ExpectColumnValuesToBeBetween(
@@ -70,6 +75,12 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
         if col in v.ranges:
             lo, hi = v.ranges[col]
             exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=lo, max_value=hi))
+    if len(v.key_columns) == 1:
+        exps.append(gxe.ExpectColumnValuesToBeUnique(column=v.key_columns[0]))
+    elif v.key_columns:
+        exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(v.key_columns)))
+    if v.max_duplicate_fraction < 1:
+        exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=schema, mostly=round(1 - v.max_duplicate_fraction, 6)))
     for col in config.categorical_features:
         if col in v.categories:
             exps.append(

@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException  # imported before caplog attaches: Airflow sets up logging on import
 
 from mlops.airflow.runtime import backfill_model_name, interval_of, is_backfill, run_config
 from mlops.errors import ConfigError
@@ -27,3 +28,19 @@ def test_interval_of_a_run_without_interval_is_its_day():
     assert iv.key == "ds=2024-01-10"
     with pytest.raises(ConfigError, match="neither a data interval nor a logical date"):
         interval_of({"run_id": "r"})
+
+
+def test_fail_fast_keeps_retries_only_for_errors_a_retry_can_fix(tmp_path, caplog):
+    from mlops.airflow.runtime import fail_fast
+    from mlops.errors import SourceError
+    from mlops.sources.base import Interval
+    from mlops.sources.files import FilesSource
+
+    # A missing source path: a configuration/data error, failed at once with the path named.
+    with pytest.raises(AirflowFailException, match=r"^SourceDataError: files source: .*/gone does not exist"), fail_fast():
+        FilesSource(path=str(tmp_path / "gone"), timestamp_column="ts").read(Interval.parse("2024-01-01", "2024-01-02"))
+    # The message is the task log's first line about the failure, above the traceback Airflow prints.
+    assert caplog.records[-1].levelname == "ERROR" and caplog.records[-1].getMessage().startswith("SourceDataError: files source:")
+    # A database that does not answer may come back: Airflow's retries stay.
+    with pytest.raises(SourceError, match="connection refused"), fail_fast():
+        raise SourceError("sql source: connection refused")

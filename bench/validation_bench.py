@@ -1,0 +1,60 @@
+"""What the duplicate checks cost in a partition's validation.
+
+Usage (from the repository root)::
+
+    . .venv/bin/activate && python bench/validation_bench.py            # 100k and 1M rows, ~1-2 min here
+    python bench/validation_bench.py --rows 100000
+
+Validates a synthetic partition (5 numeric and 2 categorical features, a timestamp and a
+label) with the dataset's generated suite, once with the duplicate checks (``key_columns``
+on the timestamp and ``x0``, whole rows at most ``max_duplicate_fraction``) and once
+without them (no keys, ``max_duplicate_fraction: 1``), in a throw-away GX project. Prints
+the median of three runs of each, after one warm-up run. Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, action="append", help="partition rows (repeatable); default 100000 and 1000000")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+
+    from mlops.config import load_dataset
+    from mlops.sources.base import Interval
+    from mlops.sources.synthetic import SyntheticSource
+    from mlops.validation.run import validate_frame
+
+    day = Interval.days(date(2024, 1, 10))
+    base = {"source": {"options": {"drift": []}}, "validation": {"max_rows": None}}
+    configs = {
+        "with duplicate checks": load_dataset("synthetic", override={**base, "validation": {"key_columns": ["ts", "x0"], "max_duplicate_fraction": 0.01}}),
+        "without": load_dataset("synthetic", override={**base, "validation": {"key_columns": [], "max_duplicate_fraction": 1.0}}),
+    }
+    print(f"{'rows':>9}  {'suite':<22} {'expectations':>12} {'median s':>9}")
+    for rows in args.rows or [100_000, 1_000_000]:
+        df = SyntheticSource(rows_per_day=rows, seed=3).read(day)
+        for label, config in configs.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                gx_dir = Path(tmp) / "gx"
+                result = validate_frame(df, config, day, gx_dir=gx_dir, build_docs=False)  # warm-up: creates the project
+                assert result["success"], result["failed_expectations"]
+                times = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    validate_frame(df, config, day, gx_dir=gx_dir, build_docs=False)
+                    times.append(time.perf_counter() - t0)
+            print(f"{rows:>9}  {label:<22} {result['evaluated_expectations']:>12} {statistics.median(times):>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
