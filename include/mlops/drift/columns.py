@@ -43,8 +43,8 @@ def finite_values(series: pd.Series) -> tuple[np.ndarray, int]:
         if isinstance(series.dtype, pd.PeriodDtype):
             series = series.dt.to_timestamp()
         missing = series.isna().to_numpy()
-        stamps = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
-        values = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
+        stamps = series.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+        values = stamps.to_numpy().view(np.int64).astype(np.float64)  # in the column's own unit
         values[missing] = np.nan
     elif series.dtype == np.float64:
         values = series.to_numpy()

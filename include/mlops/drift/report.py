@@ -96,10 +96,10 @@ def _figure_png(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
             ref, cur = reference[feat.feature], current[feat.feature]
             if not feat.drifted:
                 _null_panel(ax, feat)
-                ax.set_title(f"{feat.feature}\nnull rate {_missing_value(feat)}", fontsize=9)
+                ax.set_title(f"{feat.feature}\nnull rate {_missing_value(feat)}", fontsize=8)
             else:
                 (_numeric_panel if feat.method == "wasserstein_ks" else _categorical_panel)(ax, ref, cur)
-                ax.set_title(f"{feat.feature}\n{feat.method} {_verdict_value(feat)}", fontsize=9)
+                ax.set_title(f"{feat.feature}\n{feat.method} {_verdict_value(feat)}", fontsize=8)
             ax.tick_params(labelsize=7)
         for ax in axes[len(shown):]:
             ax.set_visible(False)
@@ -189,13 +189,17 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3g}" if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4) else f"{value:.4f}"
 
 
+def _short(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2g}"
+
+
 def _verdict_value(f: FeatureDrift) -> str:
-    return f"{_fmt(f.score)} (>= {_fmt(f.threshold)}), p={_fmt(f.p_value)} (<= {_fmt(f.alpha)})"
+    return f"{_short(f.score)} (>= {f.threshold:g}), p={_short(f.p_value)}"
 
 
 def _missing_value(f: FeatureDrift) -> str:
-    shares = f"{_null_share(f.nulls_reference, f.n_reference):.1%} -> {_null_share(f.nulls_current, f.n_current):.1%}"
-    return f"{shares}, h={_fmt(f.missing_score)} (>= {_fmt(f.missing_threshold)}), p={_fmt(f.missing_p_value)}"
+    shares = f"{_null_share(f.nulls_reference, f.n_reference):.0%} -> {_null_share(f.nulls_current, f.n_current):.0%}"
+    return f"{shares}, h={_short(f.missing_score)}, p={_short(f.missing_p_value)}"
 
 
 _METHODS = {
