@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import chdtrc
 
 EXPECTED_MIN = 5.0
 
@@ -116,8 +117,6 @@ def _pool_rare_levels(r: np.ndarray, c: np.ndarray, n: int, m: int) -> tuple[np.
 
 def _test(r: np.ndarray, c: np.ndarray) -> tuple[float, str]:
     """p-value of the test of homogeneity of the 2 x k table (r, c), and the test's name."""
-    from scipy.special import chdtrc
-
     table = np.vstack([r, c]).astype(np.float64)
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     diff = table - expected

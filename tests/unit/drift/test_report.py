@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,14 +87,13 @@ def test_report_shows_null_rate_drift_and_warnings(tmp_path):
     result = detect_drift(ref, cur, numeric=["age", "income"], categorical=["city", "day"], config=DriftConfig())
     assert result.drifted_features == [] and result.missing_drifted_features == ["income"]
     paths = write_report(result, ref, cur, tmp_path, title="nulls")
-    page = open(paths["html"]).read()
+    page = Path(paths["html"]).read_text()
     assert "<dt>Null rate drifted</dt><dd>1: income</dd>" in page
     assert "<h2>Warnings</h2>" in page and "feature &#x27;day&#x27; holds dates or times" in page
-    data = json.loads(open(paths["json"]).read())
+    data = json.loads(Path(paths["json"]).read_text())
     assert data["missing_drifted_features"] == ["income"]
     assert [(w["feature"], w["kind"]) for w in data["warnings"]] == [("day", "datetime")]
-    with open(paths["png"], "rb") as fh:
-        assert fh.read(8) == PNG_SIGNATURE
+    assert Path(paths["png"]).read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_rewriting_gives_the_same_report(tmp_path):

@@ -157,7 +157,7 @@ def test_null_rate_change_is_its_own_check(before, after, drifted):
 
     def with_nulls(k, share):
         values = rng.normal(size=k)
-        values[: int(round(share * k))] = np.nan
+        values[: round(share * k)] = np.nan
         return values
 
     feat = _one(with_nulls(20_000, before), with_nulls(2000, after))
@@ -373,3 +373,19 @@ def test_duplicate_column_in_a_frame_is_a_config_error():
     cur = pd.DataFrame({"a": [1.0]})
     with pytest.raises(ConfigError, match=r"columns \['a'\] appear more than once in the reference frame"):
         detect_drift(ref, cur, numeric=["a"], categorical=[], config=CONFIG)
+
+
+@pytest.mark.parametrize(("n", "m"), [(400, 300), (10_000, 50), (200_000, 2_000), (60_000, 40_000)])
+def test_ks_p_value_is_scipys_or_within_a_percent_of_it(n, m):
+    from scipy.stats import ks_2samp
+
+    from mlops.drift.distance import wasserstein_ks
+    from mlops.drift.stats import _ks_p_value
+
+    rng = _rng(20)
+    en = n * m / (n + m)
+    x, y = rng.normal(0, 1, n), rng.normal(2.5 / np.sqrt(en), 1, m)  # a p-value well inside (0, 1)
+    expected = ks_2samp(x, y).pvalue
+    got = _ks_p_value(x, y, wasserstein_ks(x, y)[1])
+    assert 1e-6 < expected < 0.9
+    assert got == pytest.approx(expected, rel=0.01 if en > 10_000 else 1e-9)
