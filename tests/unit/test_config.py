@@ -52,3 +52,11 @@ def test_other_estimator_replaces_params():
     assert cfg.model.params == {} and cfg.model.seed == 0
     same = load_dataset("synthetic", override={"model": {"params": {"C": 2.0}}})
     assert same.model.params == {"C": 2.0, "max_iter": 500}
+
+
+def test_drift_settings_accept_older_configs_and_refuse_unknown_exclusions():
+    # small_sample_rows selected the old method; it is still accepted (and ignored) so older configs load.
+    config = load_dataset("synthetic", override={"drift": {"small_sample_rows": 1000}})
+    assert config.drift.small_sample_rows == 1000 and config.drift.exclude == ["datetime", "id_like"]
+    with pytest.raises(ConfigError, match=r"drift\.exclude\.0: Input should be 'datetime', 'id_like' or 'constant'"):
+        load_dataset("synthetic", override={"drift": {"exclude": ["dates"]}})
