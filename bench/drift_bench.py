@@ -4,12 +4,15 @@ Usage (from the repository root, with the project virtualenv active)::
 
     python bench/drift_bench.py                    # 1M rows per side, then Evidently at 100k
     python bench/drift_bench.py --rows 200000 --skip-evidently
+    python bench/drift_bench.py --skip-evidently --strings object   # categoricals as object dtype
 
 1. Scale: generates 50 features (40 numeric float64, 10 categorical strings with ~20
    categories; seeded, with drift injected in a known subset) for ``--rows`` rows per side
    inside a fresh subprocess, times ``detect_drift`` there and reads the child's peak RSS
-   (``ru_maxrss`` from ``os.wait4``, process total including the data). Goals: <= 4 s and
-   <= 2 GB at 1M rows.
+   (``ru_maxrss`` from ``os.wait4``, process total including the data). Goals: <= 2 s and
+   <= 2 GB at 1M rows. ``--strings`` picks the categorical columns' dtype: ``str`` (pandas
+   3's default, as read from Parquet), ``object``, or ``category`` (converted once with
+   ``mlops.drift.as_categories``, as the drift step does; the conversion is timed apart).
 2. Evidently: writes the same data at ``--evidently-rows`` rows per side to parquet, runs
    ``DataDriftPreset`` in its own virtualenv (``bench/.venv-evidently``: Evidently 0.7.23
    does not import with pandas 3; created once with uv and reused), runs ``detect_drift`` on
@@ -35,7 +38,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 EVIDENTLY_VENV = BENCH_DIR / ".venv-evidently"
 EVIDENTLY_REQUIREMENTS = ["evidently==0.7.23", "pandas<3", "pyarrow"]
-GOAL_SECONDS = 4.0
+GOAL_SECONDS = 2.0
 GOAL_BYTES = 2 * 1024**3
 
 N_NUMERIC, N_CATEGORICAL, N_CATEGORIES = 40, 10, 20
@@ -160,6 +163,17 @@ def child(args: argparse.Namespace) -> None:
     else:
         ref, cur = make_frames(args.rows, args.seed)
     t_data = time.perf_counter() - t1
+    t_convert = 0.0
+    if args.strings == "object":
+        for frame in (ref, cur):
+            for name in CATEGORICAL:
+                frame[name] = frame[name].astype(object)
+    elif args.strings == "category":
+        from mlops.drift import as_categories
+
+        t3 = time.perf_counter()
+        ref, cur = as_categories(ref, CATEGORICAL), as_categories(cur, CATEGORICAL)
+        t_convert = time.perf_counter() - t3
     data_bytes = int(ref.memory_usage(deep=True).sum() + cur.memory_usage(deep=True).sum())
     rss_data = _rss_bytes()
     reset = _reset_hwm()
@@ -171,6 +185,8 @@ def child(args: argparse.Namespace) -> None:
         "import_s": t_import,
         "data_s": t_data,
         "detect_s": t_detect,
+        "convert_s": t_convert,
+        "strings": args.strings,
         "detect_cpu_s": c_detect,
         "load_average": os.getloadavg()[0],
         "data_bytes": data_bytes,
@@ -193,9 +209,9 @@ def _run_measured(cmd: list[str], out: Path, env: dict | None = None) -> tuple[d
     return json.loads(out.read_text()), wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
-def _ours(rows: int, seed: int, workdir: Path, parquet_dir: Path | None = None) -> tuple[dict, float, int]:
+def _ours(rows: int, seed: int, workdir: Path, parquet_dir: Path | None = None, strings: str = "str") -> tuple[dict, float, int]:
     out = workdir / f"ours-{rows}.json"
-    cmd = [sys.executable, __file__, "--child", "--rows", str(rows), "--seed", str(seed), "--out", str(out)]
+    cmd = [sys.executable, __file__, "--child", "--rows", str(rows), "--seed", str(seed), "--out", str(out), "--strings", strings]
     if parquet_dir:
         cmd += ["--parquet-dir", str(parquet_dir)]
     return _run_measured(cmd, out)
@@ -287,14 +303,10 @@ def compare_with_evidently(rows: int, seed: int, workdir: Path) -> dict:
         }
         for name in sorted(ours_drifted ^ evid_drifted)
     ]
-    # Same definitions, so the scores should agree: Wasserstein/std exactly; Evidently's
-    # Jensen-Shannon uses the natural log, ours base 2 (larger by 1/sqrt(ln 2) = 1.2011).
-    num_diff = max(abs(our_features[c]["score"] - evid["scores"][c]) for c in NUMERIC if c in evid["scores"])
-    cat_ratio = [our_features[c]["score"] / evid["scores"][c] for c in CATEGORICAL if evid["scores"].get(c)]
+    # The scores differ by definition (Evidently: Wasserstein/std and Jensen-Shannon past 1,000
+    # reference rows; ours: see docs/drift.md); the verdicts and the times are compared.
     return {
         "rows": rows,
-        "numeric_score_max_abs_diff": num_diff,
-        "categorical_score_ratio": [min(cat_ratio), max(cat_ratio)] if cat_ratio else None,
         "evidently": {**evid, "wall_s": evid_wall, "peak_rss_bytes": evid_rss},
         "ours": {"detect_s": ours["detect_s"], "detect_cpu_s": ours["detect_cpu_s"], "wall_s": ours_wall, "peak_rss_bytes": ours_rss, "drifted": sorted(ours_drifted)},
         "ratio_run": evid["run_s"] / ours["detect_s"],
@@ -316,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evidently-rows", type=int, default=100_000, help="rows per side for the Evidently comparison (default 100,000)")
     parser.add_argument("--skip-evidently", action="store_true", help="only run the scale benchmark")
     parser.add_argument("--seed", type=int, default=20131104)
+    parser.add_argument("--strings", choices=["str", "object", "category"], default="str",
+                        help="dtype of the categorical columns in the scale run (default: str, as read from Parquet)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parquet-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -327,8 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         workdir = Path(tmp)
-        print(f"scale: {args.rows:,} rows per side, {N_NUMERIC} numeric + {N_CATEGORICAL} categorical features, fresh subprocess", flush=True)
-        run, wall, peak = _ours(args.rows, args.seed, workdir)
+        print(f"scale: {args.rows:,} rows per side, {N_NUMERIC} numeric + {N_CATEGORICAL} categorical features ({args.strings} dtype), "
+              "fresh subprocess", flush=True)
+        run, wall, peak = _ours(args.rows, args.seed, workdir, strings=args.strings)
         res = run["result"]
         missed = sorted(set(EXPECTED_DRIFTED) - set(res["drifted_features"]))
         extra = sorted(set(res["drifted_features"]) - set(EXPECTED_DRIFTED))
@@ -336,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
               f"CPU {run['detect_cpu_s']:.2f} s, 1-min load average {run['load_average']:.1f} on {os.cpu_count()} CPUs)")
         print(f"  child peak RSS (ru_maxrss)  {_gb(peak)}   (goal <= 2 GB: {'met' if peak <= GOAL_BYTES else 'NOT met'}; whole process incl. data generation)")
         print(f"  peak RSS during detect      {_gb(run['peak_during_detect_bytes'])}   (RSS with data loaded {_gb(run['rss_after_data_bytes'])}, frames {_gb(run['data_bytes'])})")
+        if args.strings == "category":
+            print(f"  conversion to category dtype {run['convert_s']:.2f} s (both frames, once; not in the detect_drift time)")
         print(f"  data generation {run['data_s']:.1f} s, imports {run['import_s']:.1f} s, child total {wall:.1f} s")
         print(f"  verdicts: {len(res['drifted_features'])}/50 drifted, drift_share {res['drift_share']:.2f}; "
               f"expected {len(EXPECTED_DRIFTED)}: missed {missed or 'none'}, unexpected {extra or 'none'}")
@@ -352,9 +369,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ratio                       {cmp['ratio_run']:.0f}x")
             print(f"  Evidently flags {len(ev['drifted'])}: {ev['drifted']}")
             print(f"  we flag        {len(ours['drifted'])}: {ours['drifted']}")
-            print(f"  scores: Wasserstein/std max |ours - Evidently| = {cmp['numeric_score_max_abs_diff']:.1e}; "
-                  f"Jensen-Shannon ours/Evidently = {cmp['categorical_score_ratio'][0]:.4f}..{cmp['categorical_score_ratio'][1]:.4f} "
-                  "(base 2 vs natural log: 1/sqrt(ln 2) = 1.2011)")
             if cmp["same_verdicts"]:
                 print("  same verdicts on all 50 features")
             for d in cmp["differences"]:

@@ -51,7 +51,7 @@ def fill_reports(home: Path, days: int, rng: random.Random) -> date:
         for f in FEATURES:
             walk[f] = min(max(walk[f] + rng.gauss(0, 0.01), 0.0), 0.3)
             categorical = f in ("carrier", "origin", "dest", "weekday")
-            features.append({"feature": f, "kind": "categorical" if categorical else "numeric", "method": "jensen_shannon" if categorical else "wasserstein_norm",
+            features.append({"feature": f, "kind": "categorical" if categorical else "numeric", "method": "shares_chi2" if categorical else "wasserstein_ks",
                              "score": walk[f], "threshold": 0.1, "drifted": walk[f] > 0.1, "p_value": None})
         drifted = [f["feature"] for f in features if f["drifted"]]
         out = home / "reports" / "benchui" / "drift" / f"ds={day}"

@@ -135,7 +135,7 @@ def detect_drift(dataset: str, validation: dict) -> dict:
 @task.branch(doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
     from mlops.monitor import champion_state
-    from mlops.training.decide import decide_retrain, policy_drift
+    from mlops.training.decide import decide_retrain, null_rate_only, policy_drift
 
     context, config, settings, interval = _setup(dataset)
     share, drifted = policy_drift(drift, config.retrain, config.features)
@@ -148,6 +148,7 @@ def decide(dataset: str, drift: dict) -> str:
         champion=state,
         drift_share=share,
         drifted_features=drifted,
+        null_rate_features=null_rate_only(drift, drifted),
         force=bool(context["params"].get("force_retrain")),
     )
     decision["watched_drift_share"], decision["watched_drifted"] = share, drifted

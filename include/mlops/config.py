@@ -109,12 +109,53 @@ class ValidationConfig(_Strict):
 
 
 class DriftConfig(_Strict):
+    """Per-feature drift tests (``mlops.drift``; method, references and calibration tables in ``docs/drift.md``).
+
+    A feature drifts when its change is both statistically distinguishable from sampling
+    noise at the two sample sizes (its test's p-value <= ``p_value``) and practically
+    relevant (its effect size, less the part sampling noise explains, >= the threshold).
+    """
+
     reference_days: int = Field(14, ge=1, description="Trailing window used as reference when there is no champion")
-    small_sample_rows: int = Field(1000, ge=10, description="At or below this many reference rows, use p-value tests")
-    p_value: float = Field(0.05, gt=0, lt=1)
-    numeric_distance_threshold: float = Field(0.1, gt=0, description="Wasserstein distance / std(reference)")
-    categorical_distance_threshold: float = Field(0.1, gt=0, description="Jensen-Shannon distance (base 2)")
+    p_value: float = Field(
+        0.01, gt=0, lt=1,
+        description="Significance level of each feature's two-sample test (Kolmogorov-Smirnov for numeric features; chi-square, "
+        "or Fisher's exact test for sparse 2x2 tables, on category shares and on null rates)",
+    )
+    numeric_distance_threshold: float = Field(
+        0.1, gt=0,
+        description="Effect threshold of numeric features: Wasserstein distance in units of the reference's robust scale "
+        "(IQR / 1.349, the standard deviation for normal data), less the distance sampling noise alone gives; 0.1 = a tenth of a standard deviation",
+    )
+    categorical_distance_threshold: float = Field(
+        0.1, gt=0,
+        description="Effect threshold of categorical and few-valued numeric features: Fisher-Rao distance of the category shares "
+        "(Cohen's h for two categories: 50 % -> 60 % is 0.20, 0 % -> 5 % is 0.45), less the distance sampling noise alone gives",
+    )
+    missing_value_threshold: float = Field(
+        0.2, gt=0,
+        description="Effect threshold of missing-value drift: Cohen's h between the null shares (0 % -> 1 % is 0.20, "
+        "10 % -> 20 % is 0.23, 0 % -> 20 % is 0.93), less the distance sampling noise alone gives",
+    )
+    min_values: int = Field(
+        30, ge=2,
+        description="Fewest values on each side for a check to run (non-null values for the distribution, rows for the null rate); "
+        "a feature with fewer is reported as not tested, with a warning",
+    )
+    discrete_max_values: int = Field(
+        10, ge=1,
+        description="Numeric features with at most this many distinct values in the reference are compared as categories (flags, small counts)",
+    )
+    exclude: list[Literal["datetime", "id_like", "constant"]] = Field(
+        default_factory=lambda: ["datetime", "id_like"],
+        description="Suspect column kinds reported as not tested: 'datetime' (datetime dtype or ISO date strings), "
+        "'id_like' (95 %+ of reference values distinct), 'constant' (one value in the reference). Every suspect column gets a warning either way",
+    )
     dataset_drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted features that counts as dataset drift")
+    small_sample_rows: int | None = Field(
+        None, ge=10,
+        description="Deprecated and ignored: the tests no longer switch method at a reference size. Accepted so older configs still load",
+    )
 
 
 class RetrainPolicy(_Strict):
@@ -124,6 +165,10 @@ class RetrainPolicy(_Strict):
     drift_features: list[str] | None = Field(
         None,
         description="Features whose drift counts toward drift_share (default: all). All features are still tested and reported.",
+    )
+    missing_value_drift: bool = Field(
+        True,
+        description="A feature whose null rate drifted counts as drifted toward drift_share (as does one whose values drifted)",
     )
 
 

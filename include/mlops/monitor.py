@@ -55,13 +55,15 @@ def run_drift_step(
 ) -> dict:
     """Compare the interval's partition with the reference; write and log the report.
 
-    Returns the drift step's contract value
-    ``{drift_share, drifted_features, method_by_feature, report_uri, reference, dataset_drift}``.
+    Returns the drift step's contract value ``{drift_share, drifted_features,
+    method_by_feature, report_uri, reference, dataset_drift, missing_drifted_features,
+    missing_drift_share, warnings, ...}``; each warning (a suspect column, too few values)
+    is also logged.
     """
     import mlflow
 
     from mlops import tracking
-    from mlops.drift import detect_drift, write_report
+    from mlops.drift import as_categories, detect_drift, write_report
 
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
     current = lake.read(interval)
@@ -74,7 +76,12 @@ def run_drift_step(
             raise
         ref_interval, why = trailing(interval.start, config.drift.reference_days), "trailing window (champion's training data no longer in the lake)"
         reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+    # Categorical columns become `category` dtype once: the test and the report's plots then count codes.
+    reference = as_categories(reference, config.categorical_features)
+    current = as_categories(current, config.categorical_features)
     result = detect_drift(reference, current, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
+    for warning in result.warnings:
+        log.warning("drift of %s, %s: %s", config.name, interval, warning["message"])
     out_dir = Path(settings.reports_dir) / config.name / "drift" / interval.key
     paths = write_report(result, reference, current, out_dir, title=f"Drift of {config.name}, {interval} vs {why}")
     summary = result.to_dict()
@@ -89,6 +96,7 @@ def run_drift_step(
         tags=None if previous else schema.encode_tags({schema.RUN_KEY: run_key, schema.INTERVAL: interval.key, schema.REFERENCE: why}),
     ) as run:
         mlflow.log_metric("drift_share", summary["drift_share"], timestamp=ts_ms)
+        mlflow.log_metric("missing_drift_share", summary["missing_drift_share"], timestamp=ts_ms)
         for f in summary["features"]:
             if f["score"] is not None:  # None: the feature was empty on one side
                 mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms)
@@ -100,6 +108,9 @@ def run_drift_step(
         "drifted_features": summary["drifted_features"],
         "method_by_feature": summary["method_by_feature"],
         "dataset_drift": summary["dataset_drift"],
+        "missing_drifted_features": summary["missing_drifted_features"],
+        "missing_drift_share": summary["missing_drift_share"],
+        "warnings": summary["warnings"],
         "report_uri": path_to_uri(Path(paths["html"])),
         "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": len(reference)},
         "monitoring_run_id": monitoring_run_id,

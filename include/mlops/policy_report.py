@@ -27,6 +27,7 @@ from mlops.config import DatasetConfig, Settings
 from mlops.errors import InsufficientData, LakeError
 from mlops.lake import Lake, atomic_write, atomic_write_bytes, atomic_write_json, path_to_uri
 from mlops.sources.base import Interval
+from mlops.training.decide import policy_drift
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,9 @@ def build_report(config: DatasetConfig, settings: Settings, client, *, model_nam
         row["retrain_daily"] = cache[ck]
         drift_file = Path(settings.reports_dir) / config.name / "drift" / interval.key / "drift.json"
         if drift_file.is_file():
-            drift = json.loads(drift_file.read_text())
-            watched = config.retrain.drift_features or config.features
-            drifted = [f for f in drift.get("drifted_features", []) if f in watched]
-            row["watched_drift_share"] = len(drifted) / len(watched) if watched else 0.0
-            row["drift_day"] = row["watched_drift_share"] >= config.retrain.drift_share
+            share, _ = policy_drift({"drifted_features": [], **json.loads(drift_file.read_text())}, config.retrain, config.features)
+            row["watched_drift_share"] = share
+            row["drift_day"] = share >= config.retrain.drift_share
         rows.append(row)
         day += timedelta(days=1)
     atomic_write_json(cache_path, cache)

@@ -61,3 +61,11 @@ def test_key_columns_must_be_declared():
         load_dataset("synthetic", override={"validation": {"key_columns": ["ts", "meter_id"]}})
     with pytest.raises(ConfigError, match=r"validation.extra_columns: Value error, columns listed twice: \['id'\]"):
         load_dataset("synthetic", override={"validation": {"extra_columns": ["id", "id"]}})
+
+
+def test_drift_settings_accept_older_configs_and_refuse_unknown_exclusions():
+    # small_sample_rows selected the old method; it is still accepted (and ignored) so older configs load.
+    config = load_dataset("synthetic", override={"drift": {"small_sample_rows": 1000}})
+    assert config.drift.small_sample_rows == 1000 and config.drift.exclude == ["datetime", "id_like"]
+    with pytest.raises(ConfigError, match=r"drift\.exclude\.0: Input should be 'datetime', 'id_like' or 'constant'"):
+        load_dataset("synthetic", override={"drift": {"exclude": ["dates"]}})

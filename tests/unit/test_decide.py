@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from mlops.config import RetrainPolicy
-from mlops.training.decide import ChampionState, decide_retrain, policy_drift
+from mlops.training.decide import ChampionState, decide_retrain, null_rate_only, policy_drift
 
 END = datetime(2024, 2, 1, tzinfo=UTC)
 POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance=0.05, max_model_age_days=30)
@@ -47,3 +47,25 @@ def test_policy_drift_counts_watched_features_only():
     assert policy_drift(drift, watched, ["temp", "dep_delay", "carrier"]) == (0.5, ["dep_delay"])
     assert policy_drift(drift, POLICY, ["temp", "dep_delay", "carrier", "origin"]) == (0.5, ["temp", "dep_delay"])
     assert policy_drift({}, POLICY, ["x"]) == (None, [])
+
+
+def test_policy_drift_counts_null_rate_drift_unless_the_policy_says_otherwise():
+    drift = {"drifted_features": ["dep_delay"], "missing_drifted_features": ["carrier", "temp"]}
+    features = ["dep_delay", "carrier", "origin", "temp"]
+    watched = RetrainPolicy(drift_features=["dep_delay", "carrier", "origin"])
+    assert policy_drift(drift, watched, features) == (2 / 3, ["dep_delay", "carrier"])
+    values_only = RetrainPolicy(drift_features=["dep_delay", "carrier", "origin"], missing_value_drift=False)
+    assert policy_drift(drift, values_only, features) == (1 / 3, ["dep_delay"])
+    # an all-null partition: nothing could be compared, every null rate drifted
+    all_null = {"drifted_features": [], "missing_drifted_features": features}
+    assert policy_drift(all_null, POLICY, features) == (1.0, features)
+
+
+def test_null_rate_drift_is_named_in_the_reason():
+    drift = {"drifted_features": ["x0"], "missing_drifted_features": ["x1"]}
+    share, drifted = policy_drift(drift, POLICY, ["x0", "x1", "x2"])
+    decision = decide_retrain(
+        policy=POLICY, primary_metric="roc_auc", interval_end=END, champion=_champ(), drift_share=share,
+        drifted_features=drifted, null_rate_features=null_rate_only(drift, drifted),
+    )
+    assert decision["reasons"] == ["drift: 67% of features drifted (threshold 30%): x0, x1 (null rate)"]

@@ -84,3 +84,30 @@ def test_overview_of_an_unregistered_model(settings, synthetic_config):
     data = model_overview(synthetic_config.model_copy(update={"registered_model_name": "never_registered"}), settings, tracking.client(settings))
     assert data["registered"] is False and data["aliases"] == {"champion": None, "challenger": None, "previous": None} and data["history"] == []
     assert "is not registered yet" in render(data, ["synthetic"])
+
+
+def test_page_renders_the_reports_the_drift_step_writes(settings, synthetic_config):
+    # Real reports: a drifted feature, one all-null on the second day (not tested, null rate
+    # drifted) and a date column left out with a warning (no score on any day).
+    import numpy as np
+    import pandas as pd
+
+    from mlops.config import DriftConfig
+    from mlops.drift import detect_drift, write_report
+
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x0": rng.normal(size=2000), "x1": rng.normal(size=2000), "c0": rng.choice(list("abcde"), 2000),
+                        "day": np.repeat(pd.date_range("2024-01-01", periods=8).strftime("%Y-%m-%d"), 250)})
+    for i, day in enumerate(("2024-01-10", "2024-01-11")):
+        cur = pd.DataFrame({"x0": rng.normal(i, 1, 500), "x1": np.nan if i else rng.normal(size=500), "c0": rng.choice(list("abcde"), 500), "day": day})
+        result = detect_drift(ref, cur, numeric=["x0", "x1"], categorical=["c0", "day"], config=DriftConfig())
+        write_report(result, ref, cur, settings.reports_dir / "synthetic" / "drift" / f"ds={day}", title=day)
+    series = drift_series(settings, "synthetic")
+    features = series["features"]
+    assert features["x0"]["drifted"] == [False, True] and features["x0"]["method"] == "wasserstein_ks"
+    assert features["x1"]["scores"][1] is None and features["day"]["scores"] == [None, None]
+
+    html = render(model_overview(synthetic_config, settings, tracking.client(settings)), ["synthetic"], user="alice")
+    for name in ("x0", "x1", "c0", "day"):
+        assert f'data-feature="{name}"' in html
+    assert "wasserstein_ks, threshold 0.1" in html and "drifted on 1 of 2 days" in html

@@ -20,12 +20,26 @@ class ChampionState:
 
 
 def policy_drift(drift: dict, policy: RetrainPolicy, features: list[str]) -> tuple[float | None, list[str]]:
-    """Share and names of drifted features among those the policy watches (``retrain.drift_features``)."""
+    """Share and names of drifted features among those the policy watches (``retrain.drift_features``).
+
+    A feature counts when its values drifted, or, with ``retrain.missing_value_drift``,
+    when its null rate did (``missing_drifted_features`` of the drift step; absent from
+    reports written before that check existed).
+    """
     if drift.get("drifted_features") is None:
         return None, []
     watched = policy.drift_features or features
-    drifted = [f for f in drift["drifted_features"] if f in watched]
+    counted = set(drift["drifted_features"])
+    if policy.missing_value_drift:
+        counted |= set(drift.get("missing_drifted_features") or [])
+    drifted = [f for f in watched if f in counted]
     return (len(drifted) / len(watched) if watched else 0.0), drifted
+
+
+def null_rate_only(drift: dict, names: list[str]) -> list[str]:
+    """Those of ``names`` whose null rate, not their values, drifted in the drift step's result."""
+    values = set(drift.get("drifted_features") or [])
+    return [f for f in names if f not in values]
 
 
 def decide_retrain(
@@ -36,16 +50,22 @@ def decide_retrain(
     champion: ChampionState | None,
     drift_share: float | None,
     drifted_features: list[str] | None = None,
+    null_rate_features: list[str] | None = None,
     force: bool = False,
 ) -> dict:
-    """Returns the decide step's contract value ``{retrain, reasons}``; every triggered rule adds a reason."""
+    """Returns the decide step's contract value ``{retrain, reasons}``; every triggered rule adds a reason.
+
+    ``null_rate_features`` names those of ``drifted_features`` that count because their
+    null rate drifted (see :func:`policy_drift`); the reason marks them.
+    """
     reasons: list[str] = []
     if force:
         reasons.append("forced: the run was triggered with force_retrain")
     if champion is None:
         reasons.append("no champion: nothing serves yet")
     if drift_share is not None and drift_share >= policy.drift_share:
-        names = ", ".join((drifted_features or [])[:10])
+        marked = set(null_rate_features or [])
+        names = ", ".join(f"{f} (null rate)" if f in marked else f for f in (drifted_features or [])[:10])
         watched = f"the {len(policy.drift_features)} watched features" if policy.drift_features else "features"
         reasons.append(f"drift: {drift_share:.0%} of {watched} drifted (threshold {policy.drift_share:.0%}): {names}")
     if champion is not None:

@@ -61,7 +61,8 @@ def test_html_is_self_contained_and_names_the_drifted_features(tmp_path):
         assert f"<td>{feature}</td>" in page
     assert "&lt;b&gt;odd name&lt;/b&gt;" in page and "<b>odd name</b>" not in page
     assert page.count("<b>drift</b>") == 2
-    assert "wasserstein_norm" in page and "jensen_shannon" in page
+    assert "wasserstein_ks" in page and "shares_chi2" in page
+    assert "its test&#x27;s p-value is at most 0.0100" in page
     assert 'src="data:image/png;base64,' in page
     assert "http://" not in page and "https://" not in page
 
@@ -76,6 +77,23 @@ def test_report_without_drift_and_with_an_empty_feature(tmp_path):
     assert "no dataset drift" in page and "not tested" in page and "0 of 2 tested: none" in page
     with open(paths["png"], "rb") as fh:
         assert fh.read(8) == PNG_SIGNATURE
+
+
+def test_report_shows_null_rate_drift_and_warnings(tmp_path):
+    result, ref, cur = _frames(drift=False)
+    cur = cur.assign(income=np.where(np.arange(len(cur)) % 2 == 0, np.nan, cur["income"]))  # 0 % -> 50 % null
+    ref = ref.assign(day=pd.Series(pd.date_range("2013-01-01", periods=len(ref), freq="h")).dt.strftime("%Y-%m-%d"))
+    cur = cur.assign(day="2013-06-01")
+    result = detect_drift(ref, cur, numeric=["age", "income"], categorical=["city", "day"], config=DriftConfig())
+    assert result.drifted_features == [] and result.missing_drifted_features == ["income"]
+    paths = write_report(result, ref, cur, tmp_path, title="nulls")
+    page = Path(paths["html"]).read_text()
+    assert "<dt>Null rate drifted</dt><dd>1: income</dd>" in page
+    assert "<h2>Warnings</h2>" in page and "feature &#x27;day&#x27; holds dates or times" in page
+    data = json.loads(Path(paths["json"]).read_text())
+    assert data["missing_drifted_features"] == ["income"]
+    assert [(w["feature"], w["kind"]) for w in data["warnings"]] == [("day", "datetime")]
+    assert Path(paths["png"]).read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_rewriting_gives_the_same_report(tmp_path):
