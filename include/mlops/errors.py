@@ -43,3 +43,11 @@ class InsufficientData(MlopsError):
 
 class RegistryError(MlopsError):
     """The model registry is in a state the pipeline cannot act on safely."""
+
+
+class PromotionFailed(MlopsError):
+    """A task of the promotion path failed; the challenger stays undecided and the run fails."""
+
+
+class InconclusiveMeasurement(MlopsError):
+    """A measurement was too noisy to decide on (e.g. latency under CPU load); a later retry may decide it."""

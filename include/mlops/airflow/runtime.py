@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from mlops.config import DatasetConfig, Settings, load_dataset
-from mlops.errors import ConfigError, MlopsError, SourceError
+from mlops.errors import ConfigError, InconclusiveMeasurement, MlopsError, SourceError
 from mlops.sources.base import Interval, Source
 
 VARIABLE_PREFIX = "mlops_dataset__"
@@ -35,13 +35,14 @@ def interval_of(context: dict[str, Any]) -> Interval:
 def fail_fast():
     """Turn errors that a retry cannot fix into ``AirflowFailException`` (no retries).
 
-    Source errors (a database or folder that may come back) keep Airflow's retries.
+    Source errors (a database or folder that may come back) and inconclusive measurements
+    (a latency measured under CPU load) keep Airflow's retries.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
         yield
-    except SourceError:
+    except (SourceError, InconclusiveMeasurement):
         raise
     except MlopsError as e:
         raise AirflowFailException(f"{type(e).__name__}: {e}") from e
@@ -50,6 +51,13 @@ def fail_fast():
 def run_key(context: dict[str, Any]) -> str:
     """``<dag_id>/<run_id>``: the key that makes every step idempotent per DAG run."""
     return f"{context['dag'].dag_id}/{context['run_id']}"
+
+
+def run_task_states(context: dict[str, Any]) -> dict[str, str]:
+    """``{task_id: state}`` of the running task's DAG run (through the Task SDK's supervisor channel)."""
+    ti = context["ti"]
+    runs = ti.get_task_states(dag_id=context["dag"].dag_id, run_ids=[context["run_id"]]) or {}
+    return {task: str(state) for task, state in runs.get(context["run_id"], {}).items()}
 
 
 def run_type(context: dict[str, Any]) -> str:

@@ -6,7 +6,9 @@
 3. ``beats_champion``: on the same evaluation data (the challenger's holdout window, read
    from the lake), the challenger beats the champion by ``promotion.min_improvement``
    (absolute) and ``promotion.min_relative_improvement`` (relative), like MLflow's
-   ``MetricThreshold``; with no champion the floors decide.
+   ``MetricThreshold``; with no champion the floors decide. A challenger older than the
+   champion (its data ends before the champion's) fails it without scoring: a promotion
+   only moves forward, going back is the rollback DAG's job.
 4. ``serving``: the model loads from ``models:/<name>/<version>`` in a fresh process, has and
    enforces its signature, and scores the sample within ``promotion.latency_budget_ms`` per
    1,000 rows.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from mlops import schema
 from mlops.config import DatasetConfig, Settings
+from mlops.errors import ConfigError
 from mlops.sources.base import Interval
 from mlops.training.metrics import compute_metrics, floor_failures, higher_is_better, improvement
 from mlops.training.model import predict_scores, prepare_features
@@ -70,6 +73,12 @@ def beats_champion_gate(config: DatasetConfig, settings: Settings, frame, challe
         return compute_metrics(config.task, y, predict_scores(mlflow.sklearn.load_model(uri), X, config.task))
 
     challenger = score(challenger_uri)
+    if metric not in challenger:
+        raise ConfigError(
+            f"dataset {config.name!r}: training.primary_metric {metric!r} is not a metric of a {config.task} model "
+            f"(computed: {sorted(challenger)}); set training.primary_metric in the dataset config to one of them, then "
+            "clear the promotion run"
+        )
     champion = score(champion_uri) if champion_uri else None
     out = compare_to_champion(
         metric, challenger[metric], champion[metric] if champion else None,
@@ -98,6 +107,20 @@ def serving_gate(config: DatasetConfig, model_uri: str, frame) -> dict:
     return {"passed": not problems, "detail": detail, **{k: v for k, v in r.items() if k != "model_uri"}}
 
 
+def older_than_champion(mv, champion) -> dict | None:
+    """The failed ``beats_champion`` result of a challenger older than the champion, else None."""
+    from mlops.registry import describe, version_key
+
+    if champion is None or version_key(mv) >= version_key(champion):
+        return None
+    return {
+        "passed": False,
+        "detail": f"{describe(mv)} is older than the champion {describe(champion)}; a promotion only moves forward "
+                  "(use the rollback DAG to go back)",
+        "challenger": None, "champion": None,
+    }
+
+
 def run_gates(config: DatasetConfig, settings: Settings, version: str) -> dict:
     """Run every gate on ``version`` and record each result on it; returns ``{version, passed, gates, champion_version}``."""
     from mlops import tracking
@@ -111,7 +134,11 @@ def run_gates(config: DatasetConfig, settings: Settings, version: str) -> dict:
     champion_version = str(champion.version) if champion is not None and str(champion.version) != str(version) else None
     gates: dict[str, dict] = {"lineage": lineage_gate(tags, config)}
     gates["floors"] = floors_gate(schema.METRICS.get(tags, {}), config)
-    if gates["lineage"]["passed"]:
+    older = older_than_champion(mv, champion) if champion_version else None
+    if older is not None:
+        gates["beats_champion"] = older
+        gates["serving"] = {"passed": False, "detail": "not run: the challenger is older than the champion"}
+    elif gates["lineage"]["passed"]:
         frame = evaluation_frame(config, settings, tags)
         gates["beats_champion"] = beats_champion_gate(
             config, settings, frame, f"models:/{name}/{version}", f"models:/{name}/{champion_version}" if champion_version else None,
@@ -125,7 +152,3 @@ def run_gates(config: DatasetConfig, settings: Settings, version: str) -> dict:
         client.set_model_version_tag(name, version, *schema.GATE.tag(g).item(r))
     client.set_model_version_tag(name, version, *schema.GATES_PASSED.item(passed))
     return {"version": str(version), "model_name": name, "passed": passed, "gates": gates, "champion_version": champion_version}
-
-
-def failure_reasons(result: dict) -> list[str]:
-    return [f"{g}: {r['detail']}" for g, r in result["gates"].items() if not r["passed"]]
