@@ -56,18 +56,16 @@ PARAMS = {
 
 
 @task(pool="mlops_promotion", execution_timeout=timedelta(minutes=30), doc_md="Run the four gates on the challenger and record each result on the model version.")
-def check_gates(dataset: str, version: str) -> dict:
+def check_gates(dataset: str, model_name: str, version: str) -> dict:
     from mlops import tracking
     from mlops.airflow.runtime import dataset_config, fail_fast, run_key
     from mlops.config import Settings
     from mlops.promotion.decisions import recording_failure
     from mlops.promotion.gates import run_gates
 
-    context = get_current_context()
-    with fail_fast():
-        config, settings = dataset_config(dataset), Settings.from_env()
-        with recording_failure(tracking.client(settings), config.model_name, version, task="check_gates", run_key=run_key(context)):
-            return run_gates(config, settings, version)
+    settings = Settings.from_env()
+    with fail_fast(), recording_failure(tracking.client(settings), model_name, version, task="check_gates", run_key=run_key(get_current_context())):
+        return run_gates(dataset_config(dataset), settings, version)
 
 
 @task.branch(doc_md="Gates failed: reject. Passed: ask for approval when required, else promote.")
@@ -80,12 +78,12 @@ def route(dataset: str, gates: dict) -> str:
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE, doc_md="Record a rejection (gates or approver); fail the run, with the reason, if any task of the path failed.")
-def finalize(dataset: str) -> dict:
+def finalize(model_name: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from mlops import tracking
     from mlops.airflow.operators import approval_info
-    from mlops.airflow.runtime import dataset_config, fail_fast, run_key, run_task_states
+    from mlops.airflow.runtime import fail_fast, run_key, run_task_states
     from mlops.config import Settings
     from mlops.promotion.decisions import finalize_promotion
 
@@ -93,7 +91,7 @@ def finalize(dataset: str) -> dict:
     ti = context["ti"]
     with fail_fast():
         result = finalize_promotion(
-            tracking.client(Settings.from_env()), dataset_config(dataset).model_name, run_key=run_key(context),
+            tracking.client(Settings.from_env()), model_name, run_key=run_key(context),
             version=ti.xcom_pull(task_ids="wait_for_challenger"), gates=ti.xcom_pull(task_ids="check_gates"),
             promoted=ti.xcom_pull(task_ids="promote"), approval=approval_info(ti.xcom_pull(task_ids="approve")),
             states=run_task_states(context),
@@ -123,7 +121,7 @@ def build_dag(spec: dict) -> DAG:
             execution_timeout=None,  # the sensor's own timeout governs the wait
             doc_md=f"Wait (deferred, no worker slot) for an undecided `{model_name}@challenger`; returns its version.",
         )
-        gates = check_gates(dataset, version.output)
+        gates = check_gates(dataset, model_name, version.output)
         branch = route(dataset, gates)
         approve = ApprovalOperator(
             task_id="approve",
@@ -150,7 +148,7 @@ def build_dag(spec: dict) -> DAG:
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             doc_md="Move `champion` (and `previous`), clear `challenger`, append to the promotion history.",
         )
-        done = finalize(dataset)
+        done = finalize(model_name)
         branch >> [approve, promote, done]
         approve >> promote >> done
     return dag

@@ -87,7 +87,7 @@ def crash_reason(states: Mapping[str, str], error: Mapping | None, *, run_key: s
     what = f"version {version}" if version else "the challenger"
     detail = ""
     if error and error.get("run_key") == run_key and error.get("task") in crashed:
-        detail = f": {error['error']}"
+        detail = f": {error['error'].rstrip('.')}"
     return (
         f"promotion of {what} failed in {', '.join(crashed)}{detail}. The version stays undecided (no decision, "
         f"still the challenger); see the task log, fix the cause, then clear this run"
