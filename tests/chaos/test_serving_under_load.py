@@ -2,18 +2,23 @@
 
 A fast model must not be rejected because the machine is busy (it passes, or the gate asks
 Airflow to retry later); a genuinely slow model (brute-force nearest neighbours over a large
-training set: every prediction scans all of it) is still rejected.
+training set: every prediction scans all of it) is still rejected. The fast model, a
+100-tree random forest, needs about 15 ms of CPU per 1,000 rows, well within the budget of
+100 ms; under this load its wall-clock time per call is several times that (the best of
+three calls measured 250-580 ms here, which rejected it before the measurement was fixed).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mlops.config import load_dataset
 from mlops.errors import InconclusiveMeasurement
@@ -21,25 +26,21 @@ from mlops.errors import InconclusiveMeasurement
 FEATURES = ["x0", "x1", "x2", "x3", "x4"]
 
 
-def _burn(stop_at: float) -> None:
-    x = 0
-    while time.monotonic() < stop_at:
-        x += 1
+BUDGET_MS = 100.0
 
 
-@pytest.fixture
-def cpu_load():
-    """Two busy processes per core for up to 10 minutes (stopped at the end of the test)."""
-    stop_at = time.monotonic() + 600
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_burn, args=(stop_at,), daemon=True) for _ in range(2 * (os.cpu_count() or 2))]
-    for p in procs:
-        p.start()
+@contextmanager
+def _cpu_load():
+    """Two busy-looping processes per core (at most 10 minutes each), killed at the end of the test."""
+    burn = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(2 * (os.cpu_count() or 2))]
     time.sleep(1)
-    yield
-    for p in procs:
-        p.kill()
-        p.join(10)
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(10)
 
 
 def frame(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -66,26 +67,27 @@ def log(estimator, settings, train: pd.DataFrame) -> str:
     return info.model_uri
 
 
-def config(budget_ms: float):
-    return load_dataset("synthetic", override={"numeric_features": FEATURES, "categorical_features": [], "promotion": {"latency_budget_ms": budget_ms, "serving_sample_rows": 1000}})
-
-
-def test_a_fast_model_is_not_rejected_under_cpu_load_and_a_slow_one_is(settings, cpu_load):
-    from sklearn.linear_model import LogisticRegression
+def test_a_fast_model_is_not_rejected_under_cpu_load_and_a_slow_one_is(settings):
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.neighbors import KNeighborsClassifier
 
     from mlops.promotion.gates import serving_gate
 
-    holdout = frame(1000, seed=1)
-    fast = log(LogisticRegression(), settings, frame(2000))
-    # The budget is a tight but honest one for a linear model: a few ms per 1,000 rows when idle.
-    budget = 50.0
-    try:
-        result = serving_gate(config(budget), fast, holdout)
-        assert result["passed"], result["detail"]
-    except InconclusiveMeasurement as e:  # retried later by Airflow: not a rejection
-        assert "not a verdict" in str(e)
+    config = load_dataset("synthetic", override={
+        "numeric_features": FEATURES, "categorical_features": [],
+        "promotion": {"latency_budget_ms": BUDGET_MS, "serving_sample_rows": 400},
+    })
+    holdout = frame(400, seed=1)
+    fast = log(RandomForestClassifier(n_estimators=100, random_state=0), settings, frame(2000))
     slow = log(KNeighborsClassifier(n_neighbors=5, algorithm="brute"), settings, frame(200_000, seed=2))
-    result = serving_gate(config(budget), slow, holdout)
-    assert not result["passed"] and "exceeds the budget of 50 ms" in result["detail"], result
-    assert result["cpu_ms_per_1000_rows"] > 1.5 * budget
+    with _cpu_load(), ThreadPoolExecutor(2) as pool:  # both checks at once: each is a fresh process
+        checks = [pool.submit(serving_gate, config, uri, holdout) for uri in (fast, slow)]
+        fast_error, slow_check = checks[0].exception(), checks[1].result()
+    if fast_error is not None:
+        if not isinstance(fast_error, InconclusiveMeasurement):
+            raise fast_error
+        assert "not a verdict" in str(fast_error)  # Airflow retries the task later: not a rejection
+    else:
+        assert checks[0].result()["passed"], checks[0].result()["detail"]
+    assert not slow_check["passed"] and f"exceeds the budget of {BUDGET_MS:.0f} ms" in slow_check["detail"], slow_check
+    assert slow_check["cpu_ms_per_1000_rows"] > 1.5 * BUDGET_MS
