@@ -101,6 +101,11 @@ def serving_gate(config: DatasetConfig, model_uri: str, frame) -> dict:
     sample = prepare_features(frame.head(config.promotion.serving_sample_rows), config)
     budget = config.promotion.latency_budget_ms
     r = serving_check(model_uri, sample, budget)
+    if r.get("timed_out"):
+        raise InconclusiveMeasurement(
+            f"{model_uri}: the serving check {r['error']}; on a loaded worker that is not a verdict on the model. "
+            "Airflow retries this task; if it keeps failing, run the promotion when the workers are less busy"
+        )
     problems = []
     if not r.get("loaded"):
         problems.append(f"model did not load in a fresh process: {r.get('error')}")

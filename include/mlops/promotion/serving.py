@@ -156,15 +156,22 @@ def check_in_this_process(model_uri: str, sample_path: str, budget_ms: float, *,
 
 
 def serving_check(model_uri: str, sample: pd.DataFrame, budget_ms: float, *, timeout: float = 300) -> dict:
-    """Run the check in a fresh interpreter (the parent's imports and caches do not help it)."""
+    """Run the check in a fresh interpreter (the parent's imports and caches do not help it).
+
+    A check that does not finish within ``timeout`` seconds returns ``timed_out: True``: on a
+    starved worker that says nothing about the model, so the gate treats it as inconclusive.
+    """
     with tempfile.TemporaryDirectory(prefix="serving-check-") as tmp:
         path = Path(tmp) / "sample.parquet"
         sample.to_parquet(path, index=False)
         started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "mlops.promotion.serving", model_uri, str(path), str(budget_ms)],
-            capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "mlops.promotion.serving", model_uri, str(path), str(budget_ms)],
+                capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+            )
+        except subprocess.TimeoutExpired:
+            return {"model_uri": model_uri, "loaded": False, "timed_out": True, "error": f"the check did not finish within {timeout:g} s"}
         wall = time.perf_counter() - started
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]

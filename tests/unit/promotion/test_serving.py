@@ -42,3 +42,12 @@ def test_measure_a_real_model():
     f = measure(model, X, repeats=5)
     assert set(f["median_ms_by_rows"]) == {"1", "100", "400"}
     assert f["ms_per_1000_rows"] >= f["fixed_ms"] >= 0 and f["per_row_ms"] >= 0 and f["contention"] > 0
+
+
+def test_a_check_that_does_not_finish_is_not_a_verdict():
+    import pandas as pd
+
+    from mlops.promotion.serving import serving_check
+
+    r = serving_check("models:/unit_serving/1", pd.DataFrame({"a": [1.0]}), 100.0, timeout=0.5)
+    assert r == {"model_uri": "models:/unit_serving/1", "loaded": False, "timed_out": True, "error": "the check did not finish within 0.5 s"}
