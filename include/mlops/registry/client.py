@@ -106,7 +106,9 @@ def _place_alias(client, name: str, version, alias: str, *, run_key: str) -> tup
     Whichever way it goes, undecided versions older than the newest one are marked superseded
     by the newest (which holds or will hold the alias), so none is left pending without it.
     """
-    versions = client.search_model_versions(f"name = '{name}'")
+    from mlops.tracking import _quote
+
+    versions = client.search_model_versions(f"name = '{_quote(name)}'")
     this = next((v for v in versions if str(v.version) == str(version.version)), version)
     newest = max([*versions, this], key=version_key)
     now = datetime.now(UTC)
