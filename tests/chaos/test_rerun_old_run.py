@@ -45,20 +45,19 @@ def undecided(client) -> list[str]:
     return sorted(str(v.version) for v in client.search_model_versions(f"name = '{MODEL}'") if "mlops.decision" not in v.tags)
 
 
-@pytest.mark.usefixtures("client")
-class TestClearingAnOldRun:
-    def test_the_old_version_does_not_take_the_challenger_back(self, client):
-        assert xcom(nightly("2024-01-10"), "retrain.register")["version"] == "1"
-        assert xcom(nightly("2024-01-12"), "retrain.register")["version"] == "2"
-        assert aliases(client) == {"challenger": "2"} and undecided(client) == ["2"]
-        registered = xcom(nightly("2024-01-10"), "retrain.register")  # the same DAG run, cleared and run again
-        assert registered["version"] == "1" and registered["created"] is False and registered["alias"] is None
-        assert "version 2 (data to 2024-01-13) is newer than version 1 (data to 2024-01-11)" in registered["alias_note"]
-        assert aliases(client) == {"challenger": "2"} and undecided(client) == ["2"]
+def test_the_old_version_does_not_take_the_challenger_back(client):
+    assert xcom(nightly("2024-01-10"), "retrain.register")["version"] == "1"
+    assert xcom(nightly("2024-01-12"), "retrain.register")["version"] == "2"
+    assert aliases(client) == {"challenger": "2"} and undecided(client) == ["2"]
+    registered = xcom(nightly("2024-01-10"), "retrain.register")  # the same DAG run, cleared and run again
+    assert registered["version"] == "1" and registered["created"] is False and registered["alias"] is None
+    assert "version 2 (data to 2024-01-13) is newer than version 1 (data to 2024-01-11)" in registered["alias_note"]
+    assert aliases(client) == {"challenger": "2"} and undecided(client) == ["2"]
 
-    def test_the_promotion_decides_the_newest_and_a_rerun_leaves_the_champion(self, client):
-        dr = run_dag(PROMOTION, "2024-01-13")
-        assert dr.state == "success", states(dr)
-        assert xcom(dr, "check_gates")["version"] == "2" and aliases(client) == {"champion": "2"}
-        nightly("2024-01-10")
-        assert aliases(client) == {"champion": "2"} and undecided(client) == []
+
+def test_the_promotion_decides_the_newest_and_a_rerun_leaves_the_champion(client):
+    dr = run_dag(PROMOTION, "2024-01-13")
+    assert dr.state == "success", states(dr)
+    assert xcom(dr, "check_gates")["version"] == "2" and aliases(client) == {"champion": "2"}
+    nightly("2024-01-10")
+    assert aliases(client) == {"champion": "2"} and undecided(client) == []
