@@ -110,12 +110,17 @@ def move_champion(
 
 
 def reject(client, name: str, version: str, *, run_key: str, reasons: list[str]) -> dict:
-    """Mark a challenger rejected with its reasons; the champion does not move."""
+    """Mark a challenger rejected with its reasons; the champion does not move.
+
+    Older undecided versions are marked superseded by it, as after a promotion (registration
+    normally did that already; a registry from before that rule may still hold some).
+    """
     version = str(version)
     now = datetime.now(UTC)
     record_decision(client, name, version, "rejected", run_key=run_key, at=now, extra={schema.REJECTION_REASONS: reasons})
     _delete_alias(client, name, CHALLENGER, version)
-    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now.isoformat()}
+    superseded = supersede_older(client, name, version, run_key=run_key)
+    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now.isoformat(), "superseded": superseded}
 
 
 def supersede_older(client, name: str, version: str, *, run_key: str) -> list[str]:

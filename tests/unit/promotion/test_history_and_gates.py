@@ -91,8 +91,9 @@ def test_gates_fail_a_challenger_older_than_the_champion(model):
 def test_reject_supersede_and_pending(model):
     client, name = model
     assert pending_challenger(client, name) == "3"
-    assert supersede_older(client, name, "3", run_key="p/9") == ["1", "2"]
-    reject(client, name, "3", run_key="p/9", reasons=["floors: roc_auc=0.5 is below the floor 0.6"])
+    assert supersede_older(client, name, "2", run_key="p/9") == ["1"]
+    out = reject(client, name, "3", run_key="p/9", reasons=["floors: roc_auc=0.5 is below the floor 0.6"])
+    assert out["superseded"] == ["2"]  # no undecided version is left behind a rejection
     assert pending_challenger(client, name) is None
     v3 = client.get_model_version(name, "3")
     assert v3.tags["mlops.decision"] == "rejected" and "challenger" not in client.get_registered_model(name).aliases
