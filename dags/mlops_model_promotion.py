@@ -21,8 +21,13 @@ yet. Then:
    Approver, time and comment are recorded.
 4. **promote** moves `champion` to the version and `previous` to the old champion, clears
    `challenger`, and appends to the promotion history in the registry.
-5. **finalize** records a rejection (by the gates or by the approver) and fails the run if
-   promotion itself failed.
+5. **finalize** records a rejection (by the gates or by the approver). If any task of the
+   path failed (sensor, gates, approval, promotion), it fails the run with the reason and
+   the error is recorded on the version (`mlops.promotion_error`); the version gets no
+   decision and stays the challenger. Three failed runs in a row pause the DAG.
+
+A promotion only moves forward: a challenger older than the champion (its data ends
+before the champion's) fails `beats_champion`. Going back is the rollback DAG's job.
 
 Alerts (the dataset config's `alerts:` section): `approval_waiting` with a link to the approval
 page, `promoted`, `gate_rejected` and `run_failed` go to the configured channels, once each.
@@ -55,58 +60,49 @@ PARAMS = {
 
 
 @task(pool="mlops_promotion", execution_timeout=timedelta(minutes=30), doc_md="Run the four gates on the challenger and record each result on the model version.")
-def check_gates(dataset: str, version: str) -> dict:
-    from mlops.airflow.runtime import dataset_config, fail_fast
+def check_gates(dataset: str, model_name: str, version: str) -> dict:
+    from mlops import tracking
+    from mlops.airflow.runtime import dataset_config, fail_fast, run_key
     from mlops.config import Settings
+    from mlops.promotion.decisions import recording_failure
     from mlops.promotion.gates import run_gates
 
-    with fail_fast():
-        return run_gates(dataset_config(dataset), Settings.from_env(), version)
+    settings = Settings.from_env()
+    with fail_fast(), recording_failure(tracking.client(settings), model_name, version, task="check_gates", run_key=run_key(get_current_context())):
+        return run_gates(dataset_config(dataset), settings, version)
 
 
 @task.branch(doc_md="Gates failed: reject. Passed: ask for approval when required, else promote.")
 def route(dataset: str, gates: dict) -> str:
-    import os
-
     from mlops.airflow.runtime import dataset_config
+    from mlops.promotion import decisions
 
-    if not gates["passed"]:
-        return "finalize"
-    env = os.environ.get("MLOPS_REQUIRE_APPROVAL", "").strip().lower() in ("1", "true", "yes")
-    required = env or dataset_config(dataset).promotion.require_approval or bool(get_current_context()["params"].get("require_approval"))
-    return "approve" if required else "promote"
+    required = decisions.approval_required(dataset_config(dataset), get_current_context()["params"])
+    return decisions.route(gates, approval=required)
 
 
-@task(trigger_rule=TriggerRule.ALL_DONE, doc_md="Record a rejection (gates or approver); fail the run if promotion failed.")
-def finalize(dataset: str) -> dict:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+@task(trigger_rule=TriggerRule.ALL_DONE, doc_md="Record a rejection (gates or approver); fail the run, with the reason, if any task of the path failed.")
+def finalize(model_name: str) -> dict:
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from mlops import tracking
     from mlops.airflow.operators import approval_info
-    from mlops.airflow.runtime import dataset_config, run_key
+    from mlops.airflow.runtime import fail_fast, run_key, run_task_states
     from mlops.config import Settings
-    from mlops.promotion.gates import failure_reasons
-    from mlops.promotion.history import reject
+    from mlops.promotion.decisions import finalize_promotion
 
     context = get_current_context()
     ti = context["ti"]
-    gates = ti.xcom_pull(task_ids="check_gates")
-    if gates is None:
-        raise AirflowSkipException("no challenger was checked in this run")
-    if ti.xcom_pull(task_ids="promote"):
-        return {"decision": "promoted", "version": gates["version"]}
-    approval = approval_info(ti.xcom_pull(task_ids="approve"))
-    if not gates["passed"]:
-        reasons = failure_reasons(gates)
-    elif approval and approval.get("chosen") == "Reject":
-        reasons = [f"rejected by {approval.get('by')} at {approval.get('at')}: {approval.get('comment') or 'no comment'}"]
-    else:
-        raise AirflowFailException(
-            f"version {gates['version']} passed the gates but was not promoted; see the approve and promote task logs, "
-            "then clear this run to retry"
+    with fail_fast():
+        result = finalize_promotion(
+            tracking.client(Settings.from_env()), model_name, run_key=run_key(context),
+            version=ti.xcom_pull(task_ids="wait_for_challenger"), gates=ti.xcom_pull(task_ids="check_gates"),
+            promoted=ti.xcom_pull(task_ids="promote"), approval=approval_info(ti.xcom_pull(task_ids="approve")),
+            states=run_task_states(context),
         )
-    config = dataset_config(dataset)
-    return reject(tracking.client(Settings.from_env()), config.model_name, gates["version"], run_key=run_key(context), reasons=reasons)
+    if result is None:
+        raise AirflowSkipException("no challenger was checked in this run")
+    return result
 
 
 def build_dag(spec: dict) -> DAG:
@@ -129,7 +125,7 @@ def build_dag(spec: dict) -> DAG:
             execution_timeout=None,  # the sensor's own timeout governs the wait
             doc_md=f"Wait (deferred, no worker slot) for an undecided `{model_name}@challenger`; returns its version.",
         )
-        gates = check_gates(dataset, version.output)
+        gates = check_gates(dataset, model_name, version.output)
         branch = route(dataset, gates)
         approve = ApprovalOperator(
             task_id="approve",
@@ -158,7 +154,7 @@ def build_dag(spec: dict) -> DAG:
             on_success_callback=AlertNotifier("promoted"),
             doc_md="Move `champion` (and `previous`), clear `challenger`, append to the promotion history.",
         )
-        done = finalize.override(on_success_callback=AlertNotifier("gate_rejected"))(dataset)
+        done = finalize.override(on_success_callback=AlertNotifier("gate_rejected"))(model_name)
         branch >> [approve, promote, done]
         approve >> promote >> done
     return dag

@@ -43,42 +43,14 @@ PARAMS = {
 
 @task(pool="mlops_promotion", doc_md="Resolve the target version and check it loads and serves in a fresh process.")
 def check_target(dataset: str) -> dict:
-    from mlops import schema, tracking
     from mlops.airflow.runtime import dataset_config, fail_fast
     from mlops.config import Settings
-    from mlops.errors import RegistryError
-    from mlops.promotion.gates import evaluation_frame, serving_gate
-    from mlops.registry import CHAMPION, PREVIOUS, alias_version
+    from mlops.promotion.rollback import check_rollback_target
 
     params = get_current_context()["params"]
     with fail_fast():
-        config, settings = dataset_config(dataset), Settings.from_env()
-        client = tracking.client(settings)
-        name, target = config.model_name, str(params["target_version"]).strip()
-        if target == "previous":
-            mv = alias_version(client, name, PREVIOUS)
-            if mv is None:
-                raise RegistryError(f"model {name!r} has no 'previous' version to roll back to; name a version number instead")
-        else:
-            mv = client.get_model_version(name, target)
-        champion = alias_version(client, name, CHAMPION)
-        if champion is not None and str(champion.version) == str(mv.version):
-            raise RegistryError(f"model {name!r}: version {mv.version} already is the champion; nothing to roll back")
-        if schema.GATES_PASSED.get(mv.tags) is not True:
-            raise RegistryError(
-                f"model {name!r} version {mv.version} never passed the promotion gates "
-                f"({schema.GATES_PASSED}={mv.tags.get(schema.GATES_PASSED.name)!r}); choose a version that served before"
-            )
-        serving = serving_gate(config, f"models:/{name}/{mv.version}", evaluation_frame(config, settings, mv.tags))
-        if not serving["passed"]:
-            raise RegistryError(f"model {name!r} version {mv.version} fails the serving check: {serving['detail']}")
-        client.set_model_version_tag(name, str(mv.version), *schema.GATE.tag("serving_at_rollback").item(serving))
-        return {
-            "version": str(mv.version),
-            "from_version": str(champion.version) if champion else None,
-            "serving": serving,
-            "reason": params["reason"],
-        }
+        result = check_rollback_target(dataset_config(dataset), Settings.from_env(), params["target_version"])
+    return {**result, "reason": params["reason"]}
 
 
 def build_dag(spec: dict) -> DAG:

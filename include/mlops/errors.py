@@ -110,3 +110,13 @@ class TrackingUnavailable(InfrastructureError):
 
 class StorageFull(InfrastructureError):
     """A file could not be written because its file system is full (or over quota)."""
+
+
+class PromotionFailed(MlopsError):
+    """A task of the promotion path failed; the challenger stays undecided and the run fails."""
+
+
+class InconclusiveMeasurement(MlopsError):
+    """A measurement was too noisy to decide on (e.g. latency under CPU load); a later retry may decide it."""
+
+    retryable = True

@@ -179,6 +179,7 @@ DRIFT_SHARE = _t("drift_share", "text", "share of drifted features that day")
 RETRAIN_REASONS = _t("retrain_reasons", "json", "list of the reasons the decide step gave")
 BLESSED = _t("blessed", "bool", "the evaluate step's verdict (challenger vs champion on the same holdout)")
 EVALUATION = _t("evaluation", "json", "the evaluate step's numbers and reasons")
+CLOSED_BY_RETRY = _t("closed_by_retry", "text", "on a training run an earlier attempt left open: why and when its retry closed it (FAILED)")
 TRAIN_COMPLETE = _t("train_complete", "bool", "set last on a training run: it finished and logged its model")
 
 # --- Decisions on a model version ----------------------------------------------------------------
@@ -190,6 +191,7 @@ DECISION_BY = _t("decision_by", "text", "the DAG run (run key) that decided")
 REJECTION_REASONS = _t("rejection_reasons", "json", "list of reasons for a rejection")
 SUPERSEDED_BY = _t("superseded_by", "text", "the newer version that replaced this undecided one")
 PROMOTION_PENDING = _t("promotion_pending", "json", "{run_key, from_version} while a promotion is half-way")
+PROMOTION_ERROR = _t("promotion_error", "json", "{task, error, run_key, at} of the last promotion run that failed on this version (it stays undecided)")
 COPIED_FROM = _t("copied_from", "text", "models:/ URI this version was copied from (mlops propose)")
 
 # --- Registered model and monitoring runs --------------------------------------------------------
@@ -200,7 +202,7 @@ INTERVAL = _t("interval", "text", "partition key of a monitoring run")
 REFERENCE = _t("reference", "text", "why the drift reference window was chosen")
 
 #: Tags that record a decision about a version; a copy to another model drops them.
-DECISION_TAGS = (GATES_PASSED, DECISION, DECISION_AT, DECISION_BY, REJECTION_REASONS, SUPERSEDED_BY, PROMOTION_PENDING)
+DECISION_TAGS = (GATES_PASSED, DECISION, DECISION_AT, DECISION_BY, REJECTION_REASONS, SUPERSEDED_BY, PROMOTION_PENDING, PROMOTION_ERROR)
 
 #: Lineage a version must carry to be promoted (the default of ``promotion.required_tags``).
 REQUIRED_LINEAGE = (RUN_KEY, TRAINING_WINDOW, HOLDOUT_WINDOW, DATA_HASHES, CODE_VERSION, CONFIG_FINGERPRINT, METRICS, VALIDATION)

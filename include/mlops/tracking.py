@@ -66,6 +66,45 @@ def find_run(settings: Settings, experiment: str, tags: dict[str, str]):
     return runs[0] if runs else None
 
 
+def close_abandoned_runs(settings: Settings, experiment: str, run_key: str) -> list[str]:
+    """Close the runs an earlier attempt of ``run_key`` left unfinished; returns their ids.
+
+    A task killed mid-training (SIGKILL, lost worker, MLflow unreachable) leaves its MLflow run
+    ``RUNNING`` for ever, and the model it was logging ``PENDING``. Its retry calls this first:
+    every run of ``experiment`` tagged with ``run_key`` that is not ``FINISHED`` is ended as
+    ``FAILED`` with ``mlops.closed_by_retry`` saying so, and each of its logged models still
+    ``PENDING`` is finalized as ``FAILED`` (so neither the runs list nor the models list shows
+    something in progress). Runs that already failed get the same treatment for their models.
+    Safe because Airflow runs one attempt of a task at a time.
+    """
+    from datetime import UTC, datetime
+
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    from mlops import schema
+
+    c = client(settings)
+    exp_id = experiment_id(settings, experiment)
+    runs = mlflow.search_runs(
+        experiment_ids=[exp_id], filter_string=f"tags.`{schema.RUN_KEY}` = '{_quote(run_key)}'", output_format="list",
+    )
+    closed = []
+    for run in runs:
+        if run.info.status == "FINISHED":
+            continue
+        if run.info.status in ("RUNNING", "SCHEDULED"):
+            note = f"closed by a retry of {run_key} at {datetime.now(UTC).isoformat()}: the attempt that started it ended without finishing"
+            c.set_tag(run.info.run_id, *schema.CLOSED_BY_RETRY.item(note))
+            c.set_terminated(run.info.run_id, "FAILED")
+            closed.append(run.info.run_id)
+        # A filter on the status finds nothing in MLflow 3.17's SQL store: compare it here.
+        for model in c.search_logged_models(experiment_ids=[exp_id], filter_string=f"source_run_id = '{run.info.run_id}'"):
+            if model.status == LoggedModelStatus.PENDING:
+                c.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+    return closed
+
+
 def _quote(value: str) -> str:
     return str(value).replace("'", "\\'")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -40,6 +41,21 @@ def delete_variable(key: str) -> None:
     from airflow.models.variable import Variable
 
     Variable.delete(key)
+
+
+@contextmanager
+def variable(key: str, value):
+    """The Airflow Variable ``key`` set to ``value`` for the block (e.g. a dataset config override)."""
+    set_variable(key, value)
+    try:
+        yield
+    finally:
+        delete_variable(key)
+
+
+def aliases(client, model: str) -> dict[str, str]:
+    """``{alias: version}`` of a registered model."""
+    return {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
 
 
 def run_dag(dag_id: str, day: str, conf: dict | None = None, *, run_after: datetime | None = None):

@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
+from e2e.helpers import aliases as model_aliases
+from e2e.helpers import run_dag, set_variable, states, variable, xcom
 
 pytestmark = pytest.mark.e2e
 
@@ -31,13 +32,12 @@ WORSE = {**BASE, "model": {"estimator": "sklearn.dummy.DummyClassifier", "params
 def client(stack):
     from mlops import tracking
 
-    set_variable(VARIABLE, BASE)
-    yield tracking.client(stack)
-    delete_variable(VARIABLE)
+    with variable(VARIABLE, BASE):
+        yield tracking.client(stack)
 
 
 def aliases(client) -> dict[str, str]:
-    return {k: str(v) for k, v in client.get_registered_model(MODEL).aliases.items()}
+    return model_aliases(client, MODEL)
 
 
 def history(client) -> list[dict]:

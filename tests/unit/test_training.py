@@ -72,3 +72,26 @@ def test_train_is_reproducible_and_idempotent(settings, synthetic_config):
     assert run.data.tags["mlops.run_key"] == "dag/run-1"
     assert run.data.params["train_rows"] == "1200"
     assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"synthetic-train", "synthetic-holdout"}
+
+
+def test_a_retry_closes_the_run_and_model_a_killed_attempt_left_open(settings, synthetic_config):
+    """A SIGKILLed train leaves its run RUNNING and its model PENDING; the retry closes both and trains once."""
+    from mlops import tracking
+    from mlops.training.train import experiment_name
+
+    client = tracking.client(settings)
+    exp_id = tracking.experiment_id(settings, experiment_name(synthetic_config))
+    run_key = "dag/killed-run"
+    orphan = client.create_run(exp_id, tags={"mlops.run_key": run_key})  # what the killed attempt left
+    model = client.create_logged_model(exp_id, name="model", source_run_id=orphan.info.run_id)
+    other = client.create_run(exp_id, tags={"mlops.run_key": "dag/another-run"})  # not this run's: untouched
+    result = train_model(
+        synthetic_config, settings, run_key=run_key, end=END, source=SyntheticSource(rows_per_day=300, seed=3),
+        window_days=5, holdout_days=1,
+    )
+    closed = client.get_run(orphan.info.run_id)
+    assert closed.info.status == "FAILED" and closed.data.tags["mlops.closed_by_retry"].startswith(f"closed by a retry of {run_key} at ")
+    assert str(client.get_logged_model(model.model_id).status) == "FAILED"
+    assert client.get_run(other.info.run_id).info.status == "RUNNING"
+    runs = mlflow.search_runs(experiment_ids=[exp_id], filter_string=f"tags.`mlops.run_key` = '{run_key}'", output_format="list")
+    assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"] and result["run_id"] != orphan.info.run_id

@@ -83,8 +83,10 @@ class RegisterModelOperator(BaseOperator):
         Alias set on the new version (default ``challenger``). Promotion to ``champion`` is
         the promotion DAG's job, never this operator's.
 
-    Returns ``{model_name, version, alias, created, run_id}``. A retry or a re-run of the
-    same DAG run returns the version it registered before; it never creates a second one.
+    Returns ``{model_name, version, alias, created, run_id, alias_note, superseded}``. A retry
+    or a re-run of the same DAG run returns the version it registered before; it never creates
+    a second one, and the alias never moves back from a newer version to it (``alias`` is then
+    None and ``alias_note`` says why; see ``mlops.registry.client``).
     """
 
     template_fields: Sequence[str] = ("dataset", "train_result", "evaluation", "validation", "drift", "decision", "alias")
@@ -172,7 +174,7 @@ class RegisterModelOperator(BaseOperator):
         }
         self.log.info(
             "model %s version %s (%s) alias %s", result["model_name"], result["version"],
-            "created" if result["created"] else "already registered by this run", self.alias,
+            "created" if result["created"] else "already registered by this run", result["alias"] or f"not moved: {result['alias_note']}",
         )
         return result
 
@@ -237,9 +239,12 @@ class PromoteModelOperator(BaseOperator):
             return self._promote(context)
 
     def _promote(self, context: Context) -> dict:
+        from contextlib import nullcontext
+
         from mlops import tracking
         from mlops.airflow.runtime import dataset_config, run_key
         from mlops.config import Settings
+        from mlops.promotion.decisions import recording_failure
         from mlops.promotion.history import move_champion, supersede_older
 
         if self.kind not in ("promotion", "rollback"):
@@ -256,12 +261,13 @@ class PromoteModelOperator(BaseOperator):
         config = dataset_config(self.dataset)
         settings = Settings.from_env()
         client = tracking.client(settings)
-        entry = move_champion(
-            client, config.model_name, version, kind=self.kind, run_key=run_key(context),
-            reason=self.reason or self.kind, approval=approval_info(self.approval), gates=(gates or {}).get("gates"),
-        )
-        if self.kind == "promotion":
-            entry["superseded"] = supersede_older(client, config.model_name, version, run_key=run_key(context))
+        with recording_failure(client, config.model_name, version, task=self.task_id, run_key=run_key(context)) if self.kind == "promotion" else nullcontext():
+            entry = move_champion(
+                client, config.model_name, version, kind=self.kind, run_key=run_key(context),
+                reason=self.reason or self.kind, approval=approval_info(self.approval), gates=(gates or {}).get("gates"),
+            )
+            if self.kind == "promotion":
+                entry["superseded"] = supersede_older(client, config.model_name, version, run_key=run_key(context))
         self.mlflow_links = {"model_version": tracking.model_version_url(settings, config.model_name, version) or ""}
         self.log.info("%s: champion is now %s version %s (was %s)", self.kind, config.model_name, version, entry["from_version"])
         return entry

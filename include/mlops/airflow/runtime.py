@@ -80,6 +80,13 @@ def run_key(context: dict[str, Any]) -> str:
     return f"{context['dag'].dag_id}/{context['run_id']}"
 
 
+def run_task_states(context: dict[str, Any]) -> dict[str, str]:
+    """``{task_id: state}`` of the running task's DAG run (through the Task SDK's supervisor channel)."""
+    ti = context["ti"]
+    runs = ti.get_task_states(dag_id=context["dag"].dag_id, run_ids=[context["run_id"]]) or {}
+    return {task: str(state) for task, state in runs.get(context["run_id"], {}).items()}
+
+
 def run_type(context: dict[str, Any]) -> str:
     """``scheduled``, ``manual``, ``backfill``, ... of the running DAG run (empty when unknown)."""
     value = getattr(context.get("dag_run"), "run_type", "") or ""

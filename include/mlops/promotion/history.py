@@ -16,7 +16,7 @@ from typing import Any
 
 from mlops import schema
 from mlops.errors import RegistryError
-from mlops.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version
+from mlops.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version, describe, record_decision, version_key
 
 
 def history(client, name: str) -> list[dict]:
@@ -56,7 +56,9 @@ def move_champion(
     """Point ``champion`` at ``version``, ``previous`` at the old champion, clear ``challenger``; append history.
 
     ``kind`` is ``promotion``, ``rollback`` or ``backfill`` (a replayed decision). The version must have passed the gates
-    (tag ``mlops.gates_passed=true``); the champion never points at one that did not.
+    (tag ``mlops.gates_passed=true``); the champion never points at one that did not. A promotion
+    never moves the champion back to an older version (one whose data ends before the champion's,
+    or with a lower number; see ``version_key``): only a rollback does.
     Returns the history entry (the existing one when this run already made the move).
     """
     version = str(version)
@@ -72,6 +74,11 @@ def move_champion(
     pending = schema.PROMOTION_PENDING.get(mv.tags)
     if pending is None or pending.get("run_key") != run_key:
         current = alias_version(client, name, CHAMPION)
+        if kind == "promotion" and current is not None and version_key(mv) < version_key(current):
+            raise RegistryError(
+                f"model {name!r}: refusing to promote {describe(mv)} over the newer champion {describe(current)}; "
+                "a promotion only moves forward. Trigger the rollback DAG to go back to an older version."
+            )
         pending = {"run_key": run_key, "from_version": str(current.version) if current else None}
         client.set_model_version_tag(name, version, *schema.PROMOTION_PENDING.item(pending))
     from_version = pending["from_version"]
@@ -97,25 +104,23 @@ def move_champion(
         "gates": {g: r.get("passed") for g, r in (gates or {}).items()},
     }
     client.set_registered_model_tag(name, *schema.HISTORY.tag(seq).item(entry))
-    _decide(client, name, version, "rolled_back_to" if kind == "rollback" else "promoted", run_key=run_key, at=now)
+    record_decision(client, name, version, "rolled_back_to" if kind == "rollback" else "promoted", run_key=run_key, at=now)
     client.delete_model_version_tag(name, version, schema.PROMOTION_PENDING.name)
     return entry
 
 
-def _decide(client, name: str, version: str, decision: str, *, run_key: str, at: datetime, extra: dict | None = None) -> None:
-    """Record a decision on a version: decision, when, by which run, plus ``extra`` tags (``{Tag: value}``)."""
-    values = {schema.DECISION: decision, schema.DECISION_AT: at, schema.DECISION_BY: run_key, **(extra or {})}
-    for tag, value in schema.encode_tags(values).items():
-        client.set_model_version_tag(name, version, tag, value)
-
-
 def reject(client, name: str, version: str, *, run_key: str, reasons: list[str]) -> dict:
-    """Mark a challenger rejected with its reasons; the champion does not move."""
+    """Mark a challenger rejected with its reasons; the champion does not move.
+
+    Older undecided versions are marked superseded by it, as after a promotion (registration
+    normally did that already; a registry from before that rule may still hold some).
+    """
     version = str(version)
     now = datetime.now(UTC)
-    _decide(client, name, version, "rejected", run_key=run_key, at=now, extra={schema.REJECTION_REASONS: reasons})
+    record_decision(client, name, version, "rejected", run_key=run_key, at=now, extra={schema.REJECTION_REASONS: reasons})
     _delete_alias(client, name, CHALLENGER, version)
-    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now.isoformat()}
+    superseded = supersede_older(client, name, version, run_key=run_key)
+    return {"version": version, "decision": "rejected", "reasons": reasons, "at": now.isoformat(), "superseded": superseded}
 
 
 def supersede_older(client, name: str, version: str, *, run_key: str) -> list[str]:
@@ -124,7 +129,7 @@ def supersede_older(client, name: str, version: str, *, run_key: str) -> list[st
     now = datetime.now(UTC)
     for mv in client.search_model_versions(f"name = '{name}'"):
         if int(mv.version) < int(version) and schema.DECISION.name not in mv.tags and schema.RUN_KEY.name in mv.tags:
-            _decide(client, name, str(mv.version), "superseded", run_key=run_key, at=now, extra={schema.SUPERSEDED_BY: str(version)})
+            record_decision(client, name, str(mv.version), "superseded", run_key=run_key, at=now, extra={schema.SUPERSEDED_BY: str(version)})
             marked.append(str(mv.version))
     return sorted(marked, key=int)
 
@@ -145,6 +150,9 @@ def replay_decision(client, name: str, version: str, *, run_key: str, evaluation
     the others are rejected. Production aliases are never touched here.
     """
     version = str(version)
+    decided = schema.DECISION.get(client.get_model_version(name, version).tags)
+    if decided:  # a re-run of an old backfill run: its version was decided (or superseded) before
+        return {"version": version, "decision": decided, "kind": "backfill", "already": True}
     blessed = bool(evaluation.get("blessed"))
     reasons = list(evaluation.get("reasons") or [])
     client.set_model_version_tag(name, version, *schema.GATES_PASSED.item(blessed))

@@ -5,10 +5,13 @@ from mlops.registry.client import (
     CHAMPION,
     PREVIOUS,
     alias_version,
+    describe,
     find_version_by_run_key,
     missing_model,
     model_exists,
+    record_decision,
     register_version,
+    version_key,
 )
 
-__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "alias_version", "find_version_by_run_key", "missing_model", "model_exists", "register_version"]
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "alias_version", "describe", "find_version_by_run_key", "missing_model", "model_exists", "record_decision", "register_version", "version_key"]

@@ -1,15 +1,24 @@
-"""Registration and alias look-ups.
+"""Registration, alias look-ups and the order of versions.
 
 Every version the pipeline registers carries ``mlops.run_key`` = ``<dag_id>/<run_id>``;
 registering is a look-up by that key first, so a retry or a re-run of the same DAG run
 returns the version it already made instead of creating a second one.
+
+Aliases only move forward. Versions are ordered by the end of the data they saw
+(``mlops.data_interval_end``), then by version number (``version_key``). ``challenger`` goes
+to a version only when it is the newest of its registered model: a re-run of an old DAG run
+finds its old version and leaves the alias where it is, and a version that is not the newest
+is marked ``superseded`` by the newest one at once, so no undecided version is left without
+the alias (pending for ever). When a new version takes ``challenger``, the older undecided
+versions are marked ``superseded`` by it the same way.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
-from mlops import schema
+from mlops import faults, schema
 from mlops.errors import RegistryError
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,62 @@ def find_version_by_run_key(client, name: str, run_key: str):
     return found[0] if found else None
 
 
+def version_key(mv) -> tuple[datetime, int]:
+    """Sort key of a model version: end of its data (``mlops.data_interval_end``), then its number.
+
+    A version without the tag (registered by hand) sorts before every version that has it.
+    """
+    end = schema.DATA_INTERVAL_END.get(mv.tags)
+    if end is not None and end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    return end or datetime.min.replace(tzinfo=UTC), int(mv.version)
+
+
+def describe(mv) -> str:
+    """``version 9 (data to 2014-01-10)`` for messages."""
+    end = mv.tags.get(schema.DATA_INTERVAL_END.name)
+    return f"version {mv.version}" + (f" (data to {end[:10]})" if end else "")
+
+
+def record_decision(client, name: str, version: str, decision: str, *, run_key: str, at: datetime, extra: dict | None = None) -> None:
+    """Record a decision on a version: decision, when, by which run, plus ``extra`` tags (``{Tag: value}``)."""
+    values = {schema.DECISION: decision, schema.DECISION_AT: at, schema.DECISION_BY: run_key, **(extra or {})}
+    for tag, value in schema.encode_tags(values).items():
+        client.set_model_version_tag(name, str(version), tag, value)
+
+
+def _undecided(mv) -> bool:
+    """Made by the pipeline (has a run key) and no decision yet."""
+    return schema.RUN_KEY.name in mv.tags and schema.DECISION.name not in mv.tags
+
+
+def _place_alias(client, name: str, version, alias: str, *, run_key: str) -> tuple[bool, str | None, list[str]]:
+    """Point ``alias`` at ``version`` if it is the newest version of ``name``; ``(moved, why not, superseded)``.
+
+    Whichever way it goes, undecided versions older than the newest one are marked superseded
+    by the newest (which holds or will hold the alias), so none is left pending without it.
+    """
+    from mlops.tracking import _quote
+
+    versions = client.search_model_versions(f"name = '{_quote(name)}'")
+    this = next((v for v in versions if str(v.version) == str(version.version)), version)
+    newest = max([*versions, this], key=version_key)
+    now = datetime.now(UTC)
+    if str(newest.version) != str(version.version):
+        why = f"{describe(newest)} is newer than {describe(this)}; the alias {alias!r} only moves forward"
+        if schema.DECISION.name in this.tags:
+            why += f" and {describe(this)} was decided already (mlops.decision={this.tags[schema.DECISION.name]})"
+    else:
+        why = None
+        client.set_registered_model_alias(name, alias, version.version)
+    superseded = []
+    for mv in versions:
+        if str(mv.version) != str(newest.version) and _undecided(mv) and version_key(mv) < version_key(newest):
+            record_decision(client, name, str(mv.version), "superseded", run_key=run_key, at=now, extra={schema.SUPERSEDED_BY: str(newest.version)})
+            superseded.append(str(mv.version))
+    return why is None, why, sorted(superseded, key=int)
+
+
 def register_version(
     client,
     *,
@@ -76,7 +141,10 @@ def register_version(
 ) -> dict:
     """Register ``model_uri`` under ``name`` once per ``run_key`` and point ``alias`` at it.
 
-    Returns the register step's contract value ``{model_name, version, alias, created, run_id}``.
+    Returns the register step's contract value
+    ``{model_name, version, alias, created, run_id, alias_note, superseded}``: ``alias`` is
+    None and ``alias_note`` says why when the alias stayed on a newer version (a re-run of an
+    old DAG run); ``superseded`` lists the versions this registration marked superseded.
     """
     from mlflow.exceptions import MlflowException
 
@@ -104,12 +172,20 @@ def register_version(
                 f"model {name!r} version {version.version}: status {version.status} ({version.status_message}); "
                 "expected READY. Check the MLflow server's artifact store, then clear the register task."
             )
+        faults.reach("register.version_created")
+    moved, note, superseded = (False, None, [])
     if alias:
-        client.set_registered_model_alias(name, alias, version.version)
+        moved, note, superseded = _place_alias(client, name, version, alias, run_key=run_key)
+        if note:
+            log.warning("model %s: %s left at its place: %s", name, alias, note)
+        if superseded:
+            log.info("model %s: versions %s superseded by a newer version", name, superseded)
     return {
         "model_name": name,
         "version": str(version.version),
-        "alias": alias,
+        "alias": alias if moved else None,
         "created": created,
         "run_id": version.run_id,
+        "alias_note": note,
+        "superseded": superseded,
     }

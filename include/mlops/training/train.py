@@ -74,7 +74,10 @@ def train_model(
     """Train, evaluate on the holdout, and log everything to MLflow.
 
     Idempotent: a finished run with the same ``run_key`` and the same input fingerprint
-    (data hashes, config, code version, window) is returned instead of training again.
+    (data hashes, config, code version, window) is returned instead of training again. Runs of
+    the same ``run_key`` that an earlier attempt left unfinished (killed) are closed first
+    (``tracking.close_abandoned_runs``), so a retry leaves one finished run and no run
+    ``RUNNING`` or model ``PENDING`` behind.
 
     Returns the train step's contract value
     ``{run_id, experiment_id, model_uri, model_id, metrics, training_window, holdout_window, data_hashes, input_fingerprint, reused}``.
@@ -104,6 +107,10 @@ def train_model(
         log.info("run %s already trained these inputs in MLflow run %s; reusing it", run_key, previous.info.run_id)
         stored = mlflow.artifacts.load_dict(f"runs:/{previous.info.run_id}/lineage/train_result.json")
         return {**stored, "reused": True}
+
+    closed = tracking.close_abandoned_runs(settings, experiment_name(config), run_key)
+    if closed:
+        log.warning("run %s: closed MLflow runs %s that an earlier attempt left unfinished", run_key, closed)
 
     started = time.perf_counter()
     pipe, metrics = fit(config, train_w.frame, holdout_w.frame)

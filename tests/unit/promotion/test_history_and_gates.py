@@ -19,11 +19,18 @@ from mlops.registry import register_version
 
 @pytest.fixture
 def model(logged_model, request):
-    """A registered model with three versions of one real logged model (no training needed)."""
+    """A registered model with three undecided versions of one real logged model (no training needed).
+
+    Registering a version supersedes the older undecided ones; the tests here start from three
+    undecided versions, so those marks are removed.
+    """
     client, model_uri, run_id = logged_model
     name = f"unit_history_{request.node.name[:40]}"
     for k in (1, 2, 3):
         register_version(client, name=name, model_uri=model_uri, run_id=run_id, run_key=f"dag/r{k}", tags={})
+    for v in ("1", "2"):
+        for tag in ("mlops.decision", "mlops.decision_at", "mlops.decision_by", "mlops.superseded_by"):
+            client.delete_model_version_tag(name, v, tag)
     return client, name
 
 
@@ -52,12 +59,41 @@ def test_move_champion_records_history_and_is_retry_safe(model):
         move_champion(client, name, "2", kind="rollback", run_key="p/3", reason="again")
 
 
+def test_a_promotion_never_moves_the_champion_back(model):
+    client, name = model
+    for v in ("1", "2"):
+        client.set_model_version_tag(name, v, "mlops.gates_passed", "true")
+    move_champion(client, name, "2", kind="promotion", run_key="p/1", reason="r")
+    with pytest.raises(RegistryError) as e:
+        move_champion(client, name, "1", kind="promotion", run_key="p/2", reason="r")
+    assert str(e.value) == (
+        f"model {name!r}: refusing to promote version 1 over the newer champion version 2; a promotion only moves "
+        "forward. Trigger the rollback DAG to go back to an older version."
+    )
+    assert move_champion(client, name, "1", kind="rollback", run_key="r/1", reason="incident")["version"] == "1"
+
+
+def test_gates_fail_a_challenger_older_than_the_champion(model):
+    from mlops.promotion.gates import older_than_champion
+
+    client, name = model
+    v1, v2 = (client.get_model_version(name, v) for v in ("1", "2"))
+    for v, end in (("1", "2013-03-01T00:00:00+00:00"), ("2", "2014-01-10T00:00:00+00:00")):
+        client.set_model_version_tag(name, v, "mlops.data_interval_end", end)
+    v1, v2 = (client.get_model_version(name, v) for v in ("1", "2"))
+    assert older_than_champion(v2, v1) is None and older_than_champion(v2, None) is None
+    assert older_than_champion(v1, v2)["detail"] == (
+        "version 1 (data to 2013-03-01) is older than the champion version 2 (data to 2014-01-10); a promotion only "
+        "moves forward (use the rollback DAG to go back)"
+    )
+
+
 def test_reject_supersede_and_pending(model):
     client, name = model
-    client.set_registered_model_alias(name, "challenger", "3")
     assert pending_challenger(client, name) == "3"
-    assert supersede_older(client, name, "3", run_key="p/9") == ["1", "2"]
-    reject(client, name, "3", run_key="p/9", reasons=["floors: roc_auc=0.5 is below the floor 0.6"])
+    assert supersede_older(client, name, "2", run_key="p/9") == ["1"]
+    out = reject(client, name, "3", run_key="p/9", reasons=["floors: roc_auc=0.5 is below the floor 0.6"])
+    assert out["superseded"] == ["2"]  # no undecided version is left behind a rejection
     assert pending_challenger(client, name) is None
     v3 = client.get_model_version(name, "3")
     assert v3.tags["mlops.decision"] == "rejected" and "challenger" not in client.get_registered_model(name).aliases
@@ -86,6 +122,12 @@ def test_backfill_replay_then_explicit_proposal_to_production(model):
     assert rejected["decision"] == "rejected"
     assert str(client.get_registered_model(name).aliases["champion"]) == "1"
     assert replay_decision(client, name, "1", run_key="bf/1", evaluation={"blessed": True, "reasons": []})["version"] == "1"
+    # A re-run of an old backfill run does not take the champion back to its version.
+    client.set_model_version_tag(name, "3", "mlops.gates_passed", "true")
+    move_champion(client, name, "3", kind="backfill", run_key="bf/3", reason="newer")
+    again = replay_decision(client, name, "1", run_key="bf/1", evaluation={"blessed": True, "reasons": []})
+    assert again == {"version": "1", "decision": "promoted", "kind": "backfill", "already": True}
+    assert str(client.get_registered_model(name).aliases["champion"]) == "3"
     target = f"{name}_prod"
     out = propose(client, name, "1", target)
     copy = client.get_model_version(target, out["version"])
