@@ -71,6 +71,17 @@ def beats_champion_gate(config: DatasetConfig, settings: Settings, frame, challe
 
     challenger = score(challenger_uri)
     champion = score(champion_uri) if champion_uri else None
+    missing = [who for who, m in (("challenger", challenger), ("champion", champion)) if m is not None and metric not in m]
+    if missing:
+        classes = ", ".join(f"{k!r}: {v}" for k, v in sorted(frame[config.target].value_counts().items(), key=str)) or "no rows"
+        return {
+            "passed": False,
+            "detail": (
+                f"{metric} is undefined for the {' and '.join(missing)} on the evaluation window ({len(frame)} rows; "
+                f"classes of {config.target!r}: {classes}); the versions cannot be compared on it"
+            ),
+            "rows": len(frame), "challenger_metrics": challenger, "champion_metrics": champion,
+        }
     out = compare_to_champion(
         metric, challenger[metric], champion[metric] if champion else None,
         min_abs=config.promotion.min_improvement, min_rel=config.promotion.min_relative_improvement,
