@@ -6,7 +6,12 @@ and the thresholds of every step, so a new dataset needs a config and no code. A
 Variable ``mlops_dataset__<name>`` holding a JSON object may override any key at run time
 (merged key by key over the file).
 
-Configs are built inside tasks, never at DAG parse time.
+Every config is validated when the DAG files are parsed (``mlops.dagspec``: a config with a
+problem gets no DAGs and is reported as the import error of ``dags/mlops_dataset_configs.py``)
+and again when a task loads it with its override. Errors name the file and line of each key
+(or the override it came from) and list the valid choices: the metrics of the task, the
+columns a validation rule may name, the keys of the ``dag:`` section. The estimator is
+imported only in tasks (``mlops.training.model.check_estimator``).
 """
 
 from __future__ import annotations

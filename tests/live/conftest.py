@@ -24,6 +24,10 @@ BROWSER_DATASET = {
 }
 
 
+#: Malformed YAML (line 5 is indented under a scalar).
+BROKEN_DATASET = "name: broken\ndag:\n  dag_id: live_broken\ntarget: y\n  task: classification\n"
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The real stack, with approval required for promotions (as in the production profile)."""
@@ -42,6 +46,9 @@ def stack(tmp_path_factory):
     browser = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
     browser.update(BROWSER_DATASET)
     (datasets / "livebrowser.yaml").write_text(yaml.safe_dump(browser))
+    # A malformed config beside the good ones, for the whole live session: the good DAGs must
+    # load, run and be triggered as usual (tests/live/test_config_guards.py checks the error).
+    (datasets / "broken.yaml").write_text(BROKEN_DATASET)
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),
