@@ -70,7 +70,7 @@ def _key_lines(node: yaml.Node, prefix: Loc, lines: dict[Loc, int], path: Path) 
             _key_lines(item, (*prefix, i), lines, path)
 
 
-def yaml_error(path: Path, e: yaml.YAMLError) -> ConfigError:
+def yaml_error(path: Path, e: yaml.YAMLError, text: str = "") -> ConfigError:
     """A YAML syntax error as a ``ConfigError`` naming the file, line and column (not ``<unicode string>``)."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
@@ -80,10 +80,14 @@ def yaml_error(path: Path, e: yaml.YAMLError) -> ConfigError:
     if context and context_mark is not None and context_mark is not mark:
         problem = f"{problem} ({context} at line {context_mark.line + 1})"
     snippet = ""
-    text_lines = str(getattr(mark, "buffer", None) or "").rstrip("\0").splitlines()
+    text_lines = text.splitlines()
     if mark is not None and mark.line < len(text_lines):
         snippet = f"\n    {text_lines[mark.line]}\n    {' ' * mark.column}^"
     return ConfigError(f"dataset config {where}: not valid YAML: {problem}.{snippet}\nFix the file; datasets in other files are not affected.")
+
+
+#: libyaml's loader when PyYAML was built with it (about ten times faster), else the pure-Python one.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_config_file(path: Path) -> ConfigFile:
@@ -93,12 +97,12 @@ def read_config_file(path: Path) -> ConfigFile:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"dataset config {path} cannot be read: {e}") from e
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
-        raise yaml_error(path, e) from e
+        raise yaml_error(path, e, text) from e
     finally:
         loader.dispose()
     if data is None:

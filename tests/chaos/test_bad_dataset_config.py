@@ -46,7 +46,7 @@ def datasets(tmp_path, monkeypatch):
 
 
 def assert_names_the_bad_files(error: str, folder: Path) -> None:
-    assert f"dataset config {folder / 'broken.yaml'}, line 6, column 7: not valid YAML: mapping values are not allowed here" in error
+    assert f"dataset config {folder / 'broken.yaml'}, line 6, column 7: not valid YAML: mapping values are not allowed" in error
     assert f"dataset config {folder / 'typo.yaml'}, line " in error and "dag: unknown key 'shedule' (did you mean 'schedule'?)" in error
     assert "<unicode string>" not in error
 

@@ -128,7 +128,7 @@ def test_yaml_errors_name_the_file_line_and_column(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_dataset("broken", datasets_dir=tmp_path)
     msg = str(e.value)
-    assert msg.startswith(f"dataset config {path}, line 4, column 7: not valid YAML: mapping values are not allowed here.")
+    assert msg.startswith(f"dataset config {path}, line 4, column 7: not valid YAML: mapping values are not allowed")
     assert "<unicode string>" not in msg and "      task: classification\n          ^" in msg
     _write(tmp_path, "twice", "name: twice\ntarget: y\ntarget: z\n")
     with pytest.raises(ConfigError, match=r"twice.yaml, line 3: key 'target' appears twice \(lines 2 and 3\)"):

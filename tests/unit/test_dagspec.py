@@ -47,7 +47,7 @@ def test_a_malformed_yaml_breaks_only_itself_and_is_named_with_its_line(folder):
     scan = scan_datasets(folder)
     assert {s["dag_id"] for s in scan.specs} == SHIPPED_DAGS
     assert len(scan.problems) == 1
-    assert scan.problems[0].startswith(f"dataset config {folder / 'broken.yaml'}, line 5, column 7: not valid YAML: mapping values are not allowed here")
+    assert scan.problems[0].startswith(f"dataset config {folder / 'broken.yaml'}, line 5, column 7: not valid YAML: mapping values are not allowed")
     assert "<unicode string>" not in scan.problems[0]
 
 
