@@ -3,8 +3,10 @@
 
 One run = one data interval `[data_interval_start, data_interval_end)` of the dataset.
 
-1. **ingest** pulls exactly the run's interval from the dataset's source into one Parquet
-   partition (atomic write, row count, content hash).
+1. **ingest** checks the run's inputs first (the trigger form's windows leave a training day,
+   the estimator imports and accepts its params), then pulls exactly the run's interval from
+   the dataset's source into one Parquet partition (atomic write, row count, content hash).
+   Every task refuses a run conf with a key that is not a param of this DAG.
 2. **validate** runs the dataset's Great Expectations suite as a checkpoint and updates the
    Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
 3. **detect_drift** compares the partition with the champion's training data (or a trailing
@@ -103,13 +105,14 @@ def _fail_fast():
     return fail_fast()
 
 
-@task(doc_md="Pull the run's data interval from the source and write its partition (atomic, with row count and content hash).")
+@task(doc_md="Check the run's windows and the estimator, then pull the run's data interval from the source and write its partition (atomic, with row count and content hash).")
 def ingest(dataset: str) -> dict:
-    from mlops.airflow.runtime import source_for
+    from mlops.airflow.runtime import check_run_inputs, source_for
     from mlops.ingest import ingest_interval
 
-    _, config, settings, interval = _setup(dataset)
+    context, config, settings, interval = _setup(dataset)
     with _fail_fast():
+        check_run_inputs(config, context["params"])  # windows and estimator: fail before any work
         return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
 
 

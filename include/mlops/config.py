@@ -6,7 +6,12 @@ and the thresholds of every step, so a new dataset needs a config and no code. A
 Variable ``mlops_dataset__<name>`` holding a JSON object may override any key at run time
 (merged key by key over the file).
 
-Configs are built inside tasks, never at DAG parse time.
+Every config is validated when the DAG files are parsed (``mlops.dagspec``: a config with a
+problem gets no DAGs and is reported as the import error of ``dags/mlops_dataset_configs.py``)
+and again when a task loads it with its override. Errors name the file and line of each key
+(or the override it came from) and list the valid choices: the metrics of the task, the
+columns a validation rule may name, the keys of the ``dag:`` section. The estimator is
+imported only in tasks (``mlops.training.model.check_estimator``).
 """
 
 from __future__ import annotations
@@ -17,15 +22,28 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS, EVENT_TYPES
+from mlops.configfile import ConfigFile, did_you_mean, read_config_file
 from mlops.errors import ConfigError
 from mlops.schema import REQUIRED_LINEAGE
+from mlops.training.metrics import CLASSIFICATION, REGRESSION
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASETS_DIR = PACKAGE_DIR.parent / "datasets"
+
+
+class ConfigProblems(ValueError):
+    """Problems found by a validator, each with its location in the config (``("training", "primary_metric")``).
+
+    Pydantic keeps the exception in the error's context, so ``describe_errors`` can point each
+    problem at its own key and line.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]):
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" if loc else msg for loc, msg in problems))
+        self.problems = problems
 
 
 class _Strict(BaseModel):
@@ -62,8 +80,14 @@ class TrainingConfig(_Strict):
     window_days: int = Field(28, ge=2, le=3660, description="Days of data ending at data_interval_end used to train and evaluate")
     holdout_days: int = Field(3, ge=1, description="The most recent days of the window, held out for evaluation")
     min_train_rows: int = Field(500, ge=10)
-    primary_metric: str = Field("roc_auc", description="Metric that ranks challenger and champion (higher is better, except *_error metrics)")
-    metric_floors: dict[str, float] = Field(default_factory=dict, description="Minimum values per metric (maximum for *_error metrics)")
+    primary_metric: str = Field(
+        "roc_auc",
+        description=(
+            "Metric that ranks challenger and champion; one the task computes (classification: roc_auc, accuracy, f1, "
+            "log_loss, brier; regression: rmse, mae, r2). Default: roc_auc for classification, rmse for regression"
+        ),
+    )
+    metric_floors: dict[str, float] = Field(default_factory=dict, description="Minimum values per metric (maximum for lower-is-better metrics)")
     min_improvement: float = Field(0.0, description="Absolute improvement of the primary metric over the champion needed to bless a challenger")
 
     @model_validator(mode="after")
@@ -71,6 +95,23 @@ class TrainingConfig(_Strict):
         if self.holdout_days >= self.window_days:
             raise ValueError(f"holdout_days ({self.holdout_days}) must be smaller than window_days ({self.window_days})")
         return self
+
+    def windows(self, window_days: int | None = None, holdout_days: int | None = None, *, source: str = "the run's params (trigger form or conf)") -> tuple[int, int]:
+        """``(window_days, holdout_days)`` of a run: the values given (e.g. by the trigger form), else the config's.
+
+        Raises ``ConfigError`` when the holdout would not leave a training day, naming where each value came from.
+        """
+        window = window_days or self.window_days
+        holdout = holdout_days or self.holdout_days
+        if holdout >= window:
+            w_from = source if window_days else "the dataset config (training.window_days)"
+            h_from = source if holdout_days else "the dataset config (training.holdout_days)"
+            raise ConfigError(
+                f"holdout_days={holdout} (from {h_from}) must be smaller than training_window_days={window} (from {w_from}): "
+                f"the holdout is the last days of the window and at least one day must remain to train on. "
+                "Trigger again with a longer window or a shorter holdout."
+            )
+        return window, holdout
 
 
 class ValidationConfig(_Strict):
@@ -159,8 +200,30 @@ class DriftConfig(_Strict):
 
 
 class RetrainPolicy(_Strict):
+    """When the nightly DAG retrains.
+
+    The decay rule compares the champion's primary metric on each new labelled partition with
+    its value on the champion's own holdout, in the metric's direction (a fall for roc_auc,
+    a rise for rmse). ``performance_tolerance_relative`` is a fraction of the holdout value,
+    so the same 0.05 (5 % worse) suits an AUC near 0.8 and an RMSE in dollars;
+    ``performance_tolerance_absolute`` is in the metric's own units. When both are set, a
+    drop beyond either one triggers retraining.
+    """
+
     drift_share: float = Field(0.3, gt=0, le=1, description="Retrain when at least this share of features drift")
-    performance_tolerance: float = Field(0.05, ge=0, description="Retrain when the champion's primary metric on new data falls this much below its holdout value")
+    performance_tolerance_relative: float | None = Field(
+        0.05,
+        ge=0,
+        description=(
+            "Retrain when the champion's primary metric on new data is worse than on its holdout by more than this "
+            "fraction of the holdout value (0.05 = 5 % worse), in the metric's direction. null: no relative rule"
+        ),
+    )
+    performance_tolerance_absolute: float | None = Field(
+        None,
+        ge=0,
+        description="Retrain when the drop exceeds this amount in the metric's units (e.g. 0.02 of AUC, 5.0 dollars of RMSE). null: no absolute rule",
+    )
     max_model_age_days: int = Field(30, ge=1, description="Retrain when the champion's training data ends this many days before data_interval_end")
     drift_features: list[str] | None = Field(
         None,
@@ -170,6 +233,19 @@ class RetrainPolicy(_Strict):
         True,
         description="A feature whose null rate drifted counts as drifted toward drift_share (as does one whose values drifted)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_tolerance(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "performance_tolerance" in data:
+            old = data["performance_tolerance"]
+            raise ConfigProblems([(
+                ("performance_tolerance",),
+                f"performance_tolerance ({old}) was an absolute amount in the metric's units and is replaced: set "
+                f"performance_tolerance_relative (a fraction of the champion's holdout value, e.g. 0.05 for 5 % worse) or, "
+                f"to keep today's rule exactly, performance_tolerance_absolute: {old}",
+            )])
+        return data
 
 
 class PromotionConfig(_Strict):
@@ -256,20 +332,21 @@ class DatasetConfig(_Strict):
     promotion: PromotionConfig = PromotionConfig()
     alerts: AlertsConfig = AlertsConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_primary_metric(cls, data: Any) -> Any:
+        """A regression config without ``training.primary_metric`` ranks by rmse (roc_auc is for classification)."""
+        if isinstance(data, dict) and data.get("task") == "regression":
+            training = data.get("training")
+            if training is None or (isinstance(training, dict) and "primary_metric" not in training):
+                data = {**data, "training": {**(training or {}), "primary_metric": "rmse"}}
+        return data
+
     @model_validator(mode="after")
-    def _columns_consistent(self) -> DatasetConfig:
-        features = self.numeric_features + self.categorical_features
-        if not features:
-            raise ValueError("declare at least one feature in numeric_features or categorical_features")
-        dupes = sorted({f for f in features if features.count(f) > 1})
-        if dupes:
-            raise ValueError(f"features listed twice: {dupes}")
-        unknown = sorted(set(self.retrain.drift_features or []) - set(features))
-        if unknown:
-            raise ValueError(f"retrain.drift_features names columns that are not features: {unknown}")
-        for special in (self.target, self.timestamp_column):
-            if special in features:
-                raise ValueError(f"column {special!r} cannot be both a feature and the target/timestamp")
+    def _consistent(self) -> DatasetConfig:
+        problems = consistency_problems(self)
+        if problems:
+            raise ConfigProblems(problems)
         return self
 
     @model_validator(mode="after")
@@ -301,6 +378,55 @@ class DatasetConfig(_Strict):
         """
         payload = json.dumps(self.model_dump(mode="json", exclude={"alerts"}), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def task_metrics(task: str) -> tuple[str, ...]:
+    """The metrics the pipeline computes for ``task``."""
+    return CLASSIFICATION if task == "classification" else REGRESSION
+
+
+def consistency_problems(config: DatasetConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-field problems of a config, each with its location; empty when consistent."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    features = config.numeric_features + config.categorical_features
+    if not features:
+        problems.append((("numeric_features",), "declare at least one feature in numeric_features or categorical_features"))
+    dupes = sorted({f for f in features if features.count(f) > 1})
+    if dupes:
+        problems.append((("categorical_features",), f"features listed twice: {dupes}"))
+    for special, key in ((config.target, "target"), (config.timestamp_column, "timestamp_column")):
+        if special in features:
+            problems.append(((key,), f"column {special!r} cannot be both a feature and the {key}"))
+    metrics = task_metrics(config.task)
+    valid = f"the metrics of a {config.task} task are {', '.join(metrics)}"
+    if config.training.primary_metric not in metrics:
+        name = config.training.primary_metric
+        problems.append((("training", "primary_metric"), f"{name!r} is not a metric this task computes{did_you_mean(name, metrics)}; {valid}"))
+    for name in config.training.metric_floors:
+        if name not in metrics:
+            problems.append((("training", "metric_floors", name), f"{name!r} is not a metric this task computes{did_you_mean(name, metrics)}; {valid}"))
+
+    def unknown_columns(section: str, keys, allowed: list[str], what: str) -> None:
+        for col in keys:
+            if col not in allowed:
+                problems.append((
+                    ("validation", section, col),
+                    f"{col!r} is not {what}{did_you_mean(col, allowed)}; {section} may name {', '.join(allowed) or 'none'}",
+                ))
+
+    v = config.validation
+    unknown_columns("ranges", v.ranges, [*config.numeric_features, config.target], "a numeric feature or the target")
+    target_categories = [config.target] if config.task == "classification" else []
+    unknown_columns("categories", v.categories, [*config.categorical_features, *target_categories],
+                    "a categorical feature" + (" or the target" if target_categories else ""))
+    unknown_columns("null_fraction", v.null_fraction, features, "a feature")
+    for col, (lo, hi) in v.ranges.items():
+        if lo is not None and hi is not None and lo > hi:
+            problems.append((("validation", "ranges", col), f"the range of {col!r} is empty: minimum {lo} > maximum {hi}"))
+    unknown = [f for f in config.retrain.drift_features or [] if f not in features]
+    for name in unknown:
+        problems.append((("retrain", "drift_features"), f"{name!r} is not a feature{did_you_mean(name, features)}; drift_features may name {', '.join(features)}"))
+    return problems
 
 
 class Settings(_Strict):
@@ -370,18 +496,68 @@ def datasets_folder(datasets_dir: Path | None = None) -> Path:
     return Path(datasets_dir or os.environ.get("MLOPS_DATASETS_DIR") or DEFAULT_DATASETS_DIR)
 
 
-def read_dataset_file(name: str, datasets_dir: Path | None = None) -> dict:
-    """Read a dataset config file as a plain dict (no validation)."""
+def dataset_file(name: str, datasets_dir: Path | None = None) -> Path:
+    """The config file of dataset ``name``; ``ConfigError`` listing the known datasets when there is none."""
     folder = datasets_folder(datasets_dir)
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))
         raise ConfigError(f"dataset config {path} not found; known datasets in {folder}: {known}. Add {name}.yaml there.")
-    with path.open() as fh:
-        raw = yaml.safe_load(fh) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"dataset config {path} must hold a mapping at the top level, found {type(raw).__name__}")
-    return raw
+    return path
+
+
+def read_dataset_file(name: str, datasets_dir: Path | None = None) -> dict:
+    """Read a dataset config file as a plain dict (no validation; YAML errors name the file and line)."""
+    return read_config_file(dataset_file(name, datasets_dir)).data
+
+
+def _in(mapping: Any, loc: tuple) -> bool:
+    for key in loc:
+        if not isinstance(mapping, dict) or key not in mapping:
+            return False
+        mapping = mapping[key]
+    return True
+
+
+def describe_errors(e: ValidationError, file: ConfigFile | None = None, *, override: dict | None = None, override_source: str = "the override") -> list[str]:
+    """One line per problem: ``<where>: <key>: <message>``, pointing at the file's line or at the override."""
+    out = []
+    for err in e.errors():
+        base = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        items = [(base + tuple(loc), msg) for loc, msg in cause.problems] if isinstance(cause, ConfigProblems) else [(base, err["msg"])]
+        for loc, msg in items:
+            msg = msg.removeprefix("Value error, ")
+            key = ".".join(map(str, loc)) or "<top level>"
+            if override and loc and _in(override, loc[:2]):
+                where = override_source
+            elif file is not None:
+                where = file.where(loc)
+            else:
+                where = "the config"
+            out.append(f"{where}: {key}: {msg}")
+    return out
+
+
+def validate_dataset(file: ConfigFile, *, override: dict | None = None, override_source: str = "the override") -> DatasetConfig:
+    """Validate a parsed config file (merged with ``override``); ``ConfigError`` names file, line and key of each problem."""
+    raw = {k: v for k, v in file.data.items() if k != "dag"}  # DAG wiring is read by the DAG files (mlops.dagspec)
+    if override:
+        new_model = override.get("model") or {}
+        if new_model.get("estimator") and new_model["estimator"] != (raw.get("model") or {}).get("estimator"):
+            # Another estimator: the file's params belong to the old one.
+            raw = {**raw, "model": {k: v for k, v in (raw.get("model") or {}).items() if k != "params"}}
+        raw = _merge(raw, override)
+    try:
+        return DatasetConfig(**raw)
+    except ValidationError as e:
+        problems = describe_errors(e, file, override=override, override_source=override_source)
+        name = raw.get("name", file.path.stem)
+        raise ConfigError(
+            f"dataset config {name!r} is invalid ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
+            + "\n  - ".join(problems)
+            + f"\nFix {file.path}" + (f" or {override_source}" if override else "") + "."
+        ) from e
 
 
 def load_dataset(
@@ -389,6 +565,7 @@ def load_dataset(
     *,
     datasets_dir: Path | None = None,
     override: dict | str | None = None,
+    override_source: str | None = None,
 ) -> DatasetConfig:
     """Load and validate a dataset config, optionally merged with an override.
 
@@ -399,27 +576,22 @@ def load_dataset(
     override : dict or JSON str, optional
         Keys merged over the file (e.g. the Airflow Variable ``mlops_dataset__<name>``).
         An override that changes ``model.estimator`` replaces ``model.params`` as a whole.
+    override_source : str, optional
+        How errors name the override (default ``"the override"``), e.g. ``"Airflow Variable mlops_dataset__flights"``.
+
+    Errors name the file and line of each problem, or the override when the key comes from it.
+    The estimator is not imported here (see ``mlops.training.model.check_estimator``).
     """
-    raw = read_dataset_file(name, datasets_dir)
-    raw.pop("dag", None)  # DAG wiring (id, schedule) is read by the DAG file only
-    if override:
-        if isinstance(override, str):
-            try:
-                override = json.loads(override)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"override for dataset {name!r} is not valid JSON: {e}. Fix the Variable mlops_dataset__{name}.") from e
-        if not isinstance(override, dict):
-            raise ConfigError(f"override for dataset {name!r} must be a JSON object, found {type(override).__name__}")
-        new_model = override.get("model") or {}
-        if new_model.get("estimator") and new_model["estimator"] != (raw.get("model") or {}).get("estimator"):
-            # Another estimator: the file's params belong to the old one.
-            raw = {**raw, "model": {k: v for k, v in raw["model"].items() if k != "params"}}
-        raw = _merge(raw, override)
-    try:
-        return DatasetConfig(**raw)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"dataset config {name!r} is invalid: {problems}. Fix the YAML file or the override.") from e
+    source = override_source or "the override"
+    file = read_config_file(dataset_file(name, datasets_dir))
+    if override and isinstance(override, str):
+        try:
+            override = json.loads(override)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{source} for dataset {name!r} is not valid JSON: {e}. Fix it (a JSON object of config keys).") from e
+    if override and not isinstance(override, dict):
+        raise ConfigError(f"{source} for dataset {name!r} must be a JSON object of config keys, found {type(override).__name__}")
+    return validate_dataset(file, override=override or None, override_source=source)
 
 
 def list_datasets(datasets_dir: Path | None = None) -> list[str]:

@@ -1,46 +1,158 @@
-"""What the DAG files need at parse time: which datasets get a nightly DAG, with which id and schedule.
+"""What the DAG files need at parse time: which datasets get DAGs, with which ids and schedule.
 
-Only ``yaml`` and ``pathlib``: DAG files must parse fast, so nothing heavy is imported here.
 A dataset config with a ``dag:`` section gets a nightly training DAG, a promotion DAG and a
 rollback DAG; its keys are ``dag_id`` (default ``mlops_nightly_training__<name>``),
 ``promotion_dag_id`` (default ``mlops_model_promotion__<name>``), ``rollback_dag_id``
 (default ``mlops_model_rollback__<name>``), ``schedule`` (default ``@daily``; ``null`` for
 manual runs only), ``start_date`` (default 2013-01-01) and ``tags``. The nightly DAG's
 Deadline Alert comes from the config's ``alerts.late_after_hours`` (read here, at parse time).
+
+Every config is checked here, at parse time, as a whole: YAML syntax, the ``dag:`` section,
+and the dataset config itself (``mlops.config``, without importing the estimator). A config
+with a problem gets no DAGs; the others are not affected. The problems, each naming its file
+and line, are what ``dags/mlops_dataset_configs.py`` raises, so Airflow lists them as that
+file's import error (an import error of a file that defines DAGs would mark all of that
+file's DAGs stale in Airflow 3.3, so the DAG files themselves never raise for a config).
+
+Cheap by design: ``yaml``, ``pathlib`` and the pydantic models (pydantic is loaded by
+``airflow.sdk`` already); nothing heavy (``bench/parse_bench.py`` measures it).
 """
 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
-import yaml
-
 from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS
+from mlops.configfile import ConfigFile, did_you_mean, read_config_file
+from mlops.errors import ConfigError
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 
+#: The keys of a config's ``dag:`` section.
+DAG_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "schedule", "start_date", "tags")
+DAG_ID_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id")
+#: Airflow's rule for DAG ids (``airflow.sdk.definitions._internal.types``: KEY_REGEX, 250 characters).
+DAG_ID_PATTERN = re.compile(r"^[\w.-]{1,250}$")
+
+
+@dataclass(frozen=True)
+class DatasetScan:
+    """Every config of a folder: the DAG specs of the valid ones and one message per invalid one."""
+
+    specs: list[dict]
+    problems: list[str]
+
+
+def _check_schedule(file: ConfigFile, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise file.error(("dag", "schedule"), f"dag.schedule must be a cron expression or preset such as '@daily', or null for manual runs only; found {value!r}")
+    from croniter import croniter  # what Airflow's cron timetables validate with; loaded with airflow.sdk
+
+    try:
+        from airflow.utils.dates import cron_presets
+    except ImportError:  # pragma: no cover - Airflow is installed wherever DAGs are parsed
+        cron_presets = {}
+    expr = cron_presets.get(value, value)
+    try:
+        croniter(expr)
+    except Exception as e:
+        presets = ", ".join(sorted(cron_presets))
+        raise file.error(
+            ("dag", "schedule"),
+            f"dag.schedule {value!r} is not a cron expression or preset{did_you_mean(value, cron_presets)} ({e}); "
+            f"use five cron fields like '0 2 * * *', a preset ({presets}), or null for manual runs only",
+        ) from e
+
+
+def _check_dag_section(file: ConfigFile, dag: dict) -> None:
+    unknown = [k for k in dag if k not in DAG_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise file.error(
+            ("dag", key),
+            f"dag: unknown key {key!r}{did_you_mean(key, DAG_KEYS)}; the keys of the dag section are {', '.join(DAG_KEYS)}. "
+            "An unknown key would be ignored silently (a misspelt schedule would fall back to @daily).",
+        )
+    for key in DAG_ID_KEYS:
+        value = dag.get(key)
+        if value is not None and not (isinstance(value, str) and DAG_ID_PATTERN.match(value)):
+            raise file.error(("dag", key), f"dag.{key} must be letters, digits, '_', '.' or '-' (at most 250), found {value!r}")
+    _check_schedule(file, dag.get("schedule", "@daily"))
+    start = dag.get("start_date", "2013-01-01")
+    try:
+        datetime.fromisoformat(start.isoformat() if isinstance(start, date) else str(start))
+    except ValueError as e:
+        raise file.error(("dag", "start_date"), f"dag.start_date must be a date like 2024-01-31, found {start!r}") from e
+    tags = dag.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 100 for t in tags):
+        raise file.error(("dag", "tags"), f"dag.tags must be a list of strings of at most 100 characters, found {tags!r}")
+
+
+def _spec(file: ConfigFile) -> dict | None:
+    raw = file.data
+    name = raw.get("name", file.path.stem)
+    if name != file.path.stem:
+        raise file.error(
+            ("name",),
+            f"name {name!r} differs from the file name {file.path.name!r}; tasks load a dataset's config by its name, "
+            f"so rename the file to {name}.yaml or set name: {file.path.stem}",
+        )
+    from mlops.config import validate_dataset
+
+    validate_dataset(file)
+    dag = raw.get("dag")
+    if dag is None:
+        return None
+    if not isinstance(dag, dict):
+        raise file.error(("dag",), f"dag must be a mapping with the keys {', '.join(DAG_KEYS)}, found {type(dag).__name__}")
+    _check_dag_section(file, dag)
+    return {
+        "dataset": name,
+        "dag_id": dag.get("dag_id") or f"mlops_nightly_training__{name}",
+        "promotion_dag_id": dag.get("promotion_dag_id") or f"mlops_model_promotion__{name}",
+        "rollback_dag_id": dag.get("rollback_dag_id") or f"mlops_model_rollback__{name}",
+        "model_name": raw.get("registered_model_name") or f"{name}_model",
+        "schedule": dag.get("schedule", "@daily"),
+        "start_date": str(dag.get("start_date", "2013-01-01")),
+        "tags": list(dag.get("tags", [])),
+        "description": " ".join(str(raw.get("description", "")).split()),
+        "task": raw.get("task"),
+        "path": str(file.path),
+        "late_after_hours": (raw.get("alerts") or {}).get("late_after_hours", DEFAULT_LATE_AFTER_HOURS),
+    }
+
+
+def scan_datasets(datasets_dir: str | Path | None = None) -> DatasetScan:
+    """Read and check every ``*.yaml`` of the datasets folder; a bad file affects only itself."""
+    folder = Path(datasets_dir or os.environ.get("MLOPS_DATASETS_DIR") or DATASETS_DIR)
+    specs: list[dict] = []
+    problems: list[str] = []
+    owner: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            file = read_config_file(path)
+            spec = _spec(file)
+            if spec is None:
+                continue
+            ids = [spec[k] for k in DAG_ID_KEYS]
+            for key, dag_id in zip(DAG_ID_KEYS, ids, strict=True):
+                if ids.count(dag_id) > 1 or dag_id in owner:
+                    other = owner.get(dag_id, str(path))
+                    raise file.error(("dag", key), f"DAG id {dag_id!r} is already used by {other}; every DAG needs its own id")
+        except ConfigError as e:
+            problems.append(str(e))
+            continue
+        owner.update(dict.fromkeys(ids, str(path)))
+        specs.append(spec)
+    return DatasetScan(specs=specs, problems=problems)
+
 
 def dag_specs(datasets_dir: str | Path | None = None) -> list[dict]:
-    folder = Path(datasets_dir or os.environ.get("MLOPS_DATASETS_DIR") or DATASETS_DIR)
-    specs = []
-    for path in sorted(folder.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text()) or {}
-        dag = raw.get("dag")
-        if not isinstance(dag, dict):
-            continue
-        name = raw.get("name", path.stem)
-        specs.append({
-            "dataset": name,
-            "dag_id": dag.get("dag_id") or f"mlops_nightly_training__{name}",
-            "promotion_dag_id": dag.get("promotion_dag_id") or f"mlops_model_promotion__{name}",
-            "rollback_dag_id": dag.get("rollback_dag_id") or f"mlops_model_rollback__{name}",
-            "model_name": raw.get("registered_model_name") or f"{name}_model",
-            "schedule": dag.get("schedule", "@daily"),
-            "start_date": str(dag.get("start_date", "2013-01-01")),
-            "tags": list(dag.get("tags", [])),
-            "description": " ".join(str(raw.get("description", "")).split()),
-            "task": raw.get("task"),
-            "late_after_hours": (raw.get("alerts") or {}).get("late_after_hours", DEFAULT_LATE_AFTER_HOURS),
-        })
-    return specs
+    """The DAG specs of the valid configs (see ``scan_datasets`` for the problems of the others)."""
+    return scan_datasets(datasets_dir).specs

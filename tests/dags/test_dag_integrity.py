@@ -91,3 +91,14 @@ def test_dag_file_keeps_heavy_imports_out_of_parse_time(path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports at parse time: {out.stdout}"
+
+
+def test_every_task_refuses_undeclared_run_conf_keys(bag):
+    """Each task's pre_execute hook checks the run conf against exactly its DAG's declared params."""
+    from mlops.airflow.runconf import refuse_bad_conf
+
+    for dag_id, dag in bag.dags.items():
+        for t in dag.tasks:
+            hook = t._pre_execute_hook
+            assert getattr(hook, "func", None) is refuse_bad_conf, f"{dag_id}.{t.task_id} does not check its run conf"
+            assert set(hook.keywords["declared"]) == set(dag.params), f"{dag_id}.{t.task_id}"

@@ -65,6 +65,10 @@ def alert_receivers(home) -> tuple[dict, dict]:
 AUTHZ = Path(__file__).resolve().parent / "authz"
 
 
+#: Malformed YAML (line 5 is indented under a scalar).
+BROKEN_DATASET = "name: broken\ndag:\n  dag_id: live_broken\ntarget: y\n  task: classification\n"
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The real stack, with approval required for promotions (as in the production profile)."""
@@ -95,6 +99,9 @@ def stack(tmp_path_factory):
     (home / "airflow").mkdir(mode=0o700)
     (home / "airflow" / "passwords.json").write_text(json.dumps({"admin": secrets.token_urlsafe(16)}) + "\n")
     (home / "airflow" / "passwords.json").chmod(0o600)
+    # A malformed config beside the good ones, for the whole live session: the good DAGs must
+    # load, run and be triggered as usual (tests/live/test_config_guards.py checks the error).
+    (datasets / "broken.yaml").write_text(BROKEN_DATASET)
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mlops.config import Settings, list_datasets, load_dataset
+from mlops.config import DEFAULT_DATASETS_DIR, Settings, list_datasets, load_dataset
 from mlops.errors import ConfigError
 
 
@@ -59,7 +59,7 @@ def test_key_columns_must_be_declared():
     assert cfg.validation.key_columns == ["time_hour", "carrier", "flight"] and "flight" in cfg.validation.extra_columns
     with pytest.raises(ConfigError, match=r"validation.key_columns names columns that are neither declared nor in validation.extra_columns: \['meter_id'\]"):
         load_dataset("synthetic", override={"validation": {"key_columns": ["ts", "meter_id"]}})
-    with pytest.raises(ConfigError, match=r"validation.extra_columns: Value error, columns listed twice: \['id'\]"):
+    with pytest.raises(ConfigError, match=r"validation.extra_columns: columns listed twice: \['id'\]"):
         load_dataset("synthetic", override={"validation": {"extra_columns": ["id", "id"]}})
 
 
@@ -69,3 +69,112 @@ def test_drift_settings_accept_older_configs_and_refuse_unknown_exclusions():
     assert config.drift.small_sample_rows == 1000 and config.drift.exclude == ["datetime", "id_like"]
     with pytest.raises(ConfigError, match=r"drift\.exclude\.0: Input should be 'datetime', 'id_like' or 'constant'"):
         load_dataset("synthetic", override={"drift": {"exclude": ["dates"]}})
+
+
+# --- checked at load time, with the valid choices in the message ---------------------------------
+
+
+def _problems(override: dict, name: str = "flights") -> str:
+    with pytest.raises(ConfigError) as e:
+        load_dataset(name, override=override, override_source="the Airflow Variable mlops_dataset__" + name)
+    return str(e.value)
+
+
+def test_primary_metric_and_floors_must_be_metrics_of_the_task():
+    msg = _problems({"training": {"primary_metric": "roc_acu", "metric_floors": {"auc": 0.7}}})
+    assert (
+        "the Airflow Variable mlops_dataset__flights: training.primary_metric: 'roc_acu' is not a metric this task computes "
+        "(did you mean 'roc_auc'?); the metrics of a classification task are roc_auc, accuracy, f1, log_loss, brier"
+    ) in msg
+    assert "training.metric_floors.auc: 'auc' is not a metric this task computes (did you mean 'roc_auc'?)" in msg
+    # The file's roc_auc no longer fits once the task changes: the error points at the file's line.
+    msg = _problems({"task": "regression"})
+    assert "flights.yaml, line 28: training.primary_metric: 'roc_auc' is not a metric this task computes; the metrics of a regression task are rmse, mae, r2" in msg
+
+
+def test_regression_ranks_by_rmse_unless_told_otherwise():
+    from mlops.config import DatasetConfig
+
+    raw = {k: v for k, v in load_dataset("synthetic").model_dump().items() if k != "training"}
+    assert DatasetConfig(**{**raw, "task": "regression"}).training.primary_metric == "rmse"
+    assert DatasetConfig(**{**raw, "task": "regression", "training": {"primary_metric": "mae"}}).training.primary_metric == "mae"
+    assert DatasetConfig(**raw).training.primary_metric == "roc_auc"
+
+
+def test_validation_keys_must_be_columns_of_the_dataset():
+    msg = _problems({"validation": {"ranges": {"dep_dely": [0, 1], "carrier": [0, 1], "is_late": [0, 1], "temp": [5, 1]},
+                                    "categories": {"orgin": ["EWR"]}, "null_fraction": {"x": 0.1}}})
+    assert "validation.ranges.dep_dely: 'dep_dely' is not a numeric feature or the target (did you mean 'dep_delay'?); ranges may name dep_delay, distance" in msg
+    assert "validation.ranges.carrier: 'carrier' is not a numeric feature or the target;" in msg
+    assert "ranges.is_late" not in msg  # a range of the target is allowed
+    assert "validation.categories.orgin: 'orgin' is not a categorical feature or the target (did you mean 'origin'?); categories may name carrier, origin, is_late" in msg
+    assert "validation.null_fraction.x: 'x' is not a feature" in msg
+    assert "validation.ranges.temp: the range of 'temp' is empty: minimum 5.0 > maximum 1.0" in msg
+    assert msg.startswith("dataset config 'flights' is invalid (5 problems):")
+
+
+def test_run_windows_from_the_trigger_form_must_leave_a_training_day():
+    training = load_dataset("flights").training  # window 28, holdout 3
+    assert training.windows() == (28, 3)
+    assert training.windows(14, None) == (14, 3)
+    with pytest.raises(ConfigError, match=(
+        r"holdout_days=28 \(from the run's params \(trigger form or conf\)\) must be smaller than training_window_days=28 "
+        r"\(from the dataset config \(training.window_days\)\)"
+    )):
+        training.windows(None, 28)
+    with pytest.raises(ConfigError, match=r"holdout_days=3 \(from the dataset config \(training.holdout_days\)\) must be smaller than training_window_days=2 \(from the run's"):
+        training.windows(2, None)
+
+
+def test_renamed_performance_tolerance_says_how_to_migrate():
+    msg = _problems({"retrain": {"performance_tolerance": 0.05}})
+    assert "retrain.performance_tolerance: performance_tolerance (0.05) was an absolute amount in the metric's units and is replaced" in msg
+    assert "performance_tolerance_absolute: 0.05" in msg
+    cfg = load_dataset("flights")
+    assert cfg.retrain.performance_tolerance_relative == 0.05 and cfg.retrain.performance_tolerance_absolute is None
+
+
+def _write(folder, name: str, text: str):
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_errors_name_the_file_line_and_column(tmp_path):
+    path = _write(tmp_path, "broken", "name: broken\nsource: {kind: synthetic}\ntarget: y\n  task: classification\n")
+    with pytest.raises(ConfigError) as e:
+        load_dataset("broken", datasets_dir=tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"dataset config {path}, line 4, column 7: not valid YAML: mapping values are not allowed")
+    assert "<unicode string>" not in msg and "      task: classification\n          ^" in msg
+    _write(tmp_path, "twice", "name: twice\ntarget: y\ntarget: z\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml, line 3: key 'target' appears twice \(lines 2 and 3\)"):
+        load_dataset("twice", datasets_dir=tmp_path)
+    _write(tmp_path, "alist", "- 1\n- 2\n")
+    with pytest.raises(ConfigError, match=r"alist.yaml: the file must hold a mapping .* found list"):
+        load_dataset("alist", datasets_dir=tmp_path)
+
+
+def test_field_errors_name_the_line_in_the_file(tmp_path):
+    text = (DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text().replace("primary_metric: roc_auc", "primary_metric: auc")
+    path = _write(tmp_path, "synthetic", text)
+    line = 1 + text.splitlines().index("  primary_metric: auc")
+    with pytest.raises(ConfigError, match=rf"{path}, line {line}: training.primary_metric: 'auc' is not a metric"):
+        load_dataset("synthetic", datasets_dir=tmp_path)
+
+
+def test_estimator_is_imported_and_checked_against_task_and_params():
+    from mlops.training.model import check_estimator
+
+    def problem(model: dict) -> str:
+        with pytest.raises(ConfigError) as e:
+            check_estimator(load_dataset("flights", override={"model": model}))
+        return str(e.value)
+
+    assert check_estimator(load_dataset("flights")).__name__ == "HistGradientBoostingClassifier"
+    assert "sklearn.ensemble has no class 'HistGradientBoostingClasifier' (did you mean 'HistGradientBoostingClassifier'?); it offers" in problem(
+        {"estimator": "sklearn.ensemble.HistGradientBoostingClasifier"})
+    assert "module 'sklearn.ensembl' cannot be imported" in problem({"estimator": "sklearn.ensembl.HistGradientBoostingClassifier"})
+    assert "'max_iters' (did you mean 'max_iter'?) is not a parameter; it accepts" in problem({"params": {"max_iters": 3}})
+    assert "is not a classifier, and the dataset's task is classification" in problem({"estimator": "sklearn.linear_model.LinearRegression"})
+    assert "The 'max_iter' parameter of HistGradientBoostingClassifier must be an int" in problem({"params": {"max_iter": "many"}})

@@ -4,7 +4,7 @@ from mlops.config import RetrainPolicy
 from mlops.training.decide import ChampionState, decide_retrain, null_rate_only, policy_drift
 
 END = datetime(2024, 2, 1, tzinfo=UTC)
-POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance=0.05, max_model_age_days=30)
+POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance_relative=0.05, max_model_age_days=30)
 
 
 def _decide(champion=None, drift=0.0, force=False, metric="roc_auc"):
@@ -24,7 +24,10 @@ def test_each_rule_gives_its_reason():
     drift = _decide(_champ(), drift=0.4)
     assert drift["retrain"] and drift["reasons"][0].startswith("drift: 40% of features drifted (threshold 30%): x0, x1")
     decay = _decide(_champ(now=0.70))["reasons"][0]
-    assert decay.startswith("performance decay: champion v4 roc_auc=0.7000") and "tolerance 0.05" in decay
+    assert decay == (
+        "performance decay: champion v4 roc_auc=0.7000 on the new partition vs 0.8000 on its holdout, "
+        "12.5% worse (tolerance 5.0% of the holdout value)"
+    )
     old = _decide(_champ(end=datetime(2023, 12, 1, tzinfo=UTC)))["reasons"][0]
     assert old.startswith("model age: champion v4 was trained on data ending 2023-12-01, 62 days")
     assert _decide(_champ(), force=True)["reasons"] == ["forced: the run was triggered with force_retrain"]
@@ -32,8 +35,34 @@ def test_each_rule_gives_its_reason():
 
 def test_decay_respects_metric_direction():
     # For an error metric a rise is a decay.
-    assert _decide(_champ(ref=10.0, now=10.2), metric="rmse")["retrain"]
+    assert _decide(_champ(ref=10.0, now=10.6), metric="rmse")["retrain"]
     assert not _decide(_champ(ref=10.0, now=9.0), metric="rmse")["retrain"]
+
+
+def test_tolerance_is_relative_to_the_holdout_value():
+    """By default 5 % of the holdout value, not 0.05 in the metric's units: the same default suits AUC and prices."""
+    default = RetrainPolicy()
+
+    def decide(ref, now, metric):
+        return decide_retrain(policy=default, primary_metric=metric, interval_end=END, champion=_champ(ref=ref, now=now), drift_share=0.0)
+
+    assert not decide(100.0, 104.0, "rmse")["retrain"]  # 4 % worse RMSE (4 dollars): tolerated
+    decay = decide(100.0, 106.0, "rmse")["reasons"][0]
+    assert decay.endswith("rmse=106.0000 on the new partition vs 100.0000 on its holdout, 6.0% worse (tolerance 5.0% of the holdout value)")
+    assert not decide(0.80, 0.77, "roc_auc")["retrain"]  # 3.75 % worse AUC: tolerated
+    assert decide(0.80, 0.75, "roc_auc")["retrain"]  # 6.25 % worse
+
+
+def test_absolute_tolerance_in_metric_units():
+    dollars = RetrainPolicy(performance_tolerance_relative=None, performance_tolerance_absolute=5.0)
+    run = lambda now: decide_retrain(policy=dollars, primary_metric="rmse", interval_end=END, champion=_champ(ref=100.0, now=now), drift_share=0.0)  # noqa: E731
+    assert not run(104.0)["retrain"]
+    assert run(106.0)["reasons"] == [
+        "performance decay: champion v4 rmse=106.0000 on the new partition vs 100.0000 on its holdout, worse by 6 (tolerance 5 in rmse units)"
+    ]
+    both = RetrainPolicy(performance_tolerance_relative=0.10, performance_tolerance_absolute=0.02)
+    # AUC 0.80 -> 0.77: 3.75 % (within 10 %) but 0.03 absolute (beyond 0.02): either tolerance exceeded is decay.
+    assert decide_retrain(policy=both, primary_metric="roc_auc", interval_end=END, champion=_champ(ref=0.80, now=0.77), drift_share=0.0)["retrain"]
 
 
 def test_threshold_is_inclusive_and_reasons_accumulate():

@@ -19,12 +19,21 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 
 def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict[str, Any]:
-    """Keyword arguments of ``DAG(...)`` shared by the nightly, promotion and rollback DAGs."""
+    """Keyword arguments of ``DAG(...)`` shared by the nightly, promotion and rollback DAGs.
+
+    Every task gets ``refuse_bad_conf`` as its ``pre_execute`` hook: a run whose conf holds a
+    key that is not one of ``params`` (a typo such as ``force_retrian``), or is too large,
+    fails at its first task before any work (``mlops.airflow.runconf``).
+    """
+    from functools import partial
+
+    from mlops.airflow.runconf import refuse_bad_conf
+
     return {
         "doc_md": doc_md,
         "start_date": datetime.fromisoformat(spec["start_date"]).replace(tzinfo=UTC),
         "catchup": False,
-        "default_args": DEFAULT_ARGS,
+        "default_args": {**DEFAULT_ARGS, "pre_execute": partial(refuse_bad_conf, declared=tuple(params))},
         "params": params,
         "tags": ["mlops", kind, f"dataset:{spec['dataset']}", *spec["tags"]],
         "render_template_as_native_obj": True,

@@ -4,7 +4,10 @@
 - the deadline reference of the ``nightly_late`` alert (``DataIntervalEndDeadline``: the
   scheduler looks custom Deadline Alert references up among plugins);
 - the *Models* page: a FastAPI app under ``/mlops`` (``mlops.airflow.ui_app``; Airflow's
-  login and DAG permissions apply) shown inside the UI as the navigation entry *Models*.
+  login and DAG permissions apply) shown inside the UI as the navigation entry *Models*;
+- the run conf guard of the API server (``mlops.airflow.runconf.RunConfGuard``): a trigger
+  or backfill of a product DAG whose conf holds an undeclared key or is too large is refused
+  with HTTP 400/413 before Airflow creates a run.
 
 Because the package registers it, ``pip install`` of the product into any Airflow deployment
 brings the plugin along; nothing needs to be copied into the deployment's plugins folder.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from mlops.airflow.runconf import RunConfGuard
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.airflow.ui_app import app as models_app
 from mlops.alerts.deadline import DataIntervalEndDeadline
@@ -24,6 +28,7 @@ class MlopsPlugin(AirflowPlugin):
     timetables = [PartitionIntervalTimetable]
     deadline_references = [DataIntervalEndDeadline]
     fastapi_apps = [{"app": models_app, "url_prefix": "/mlops", "name": "MLOps models"}]
+    fastapi_root_middlewares = [{"middleware": RunConfGuard, "args": [], "kwargs": {}, "name": "MLOps run conf guard"}]
     external_views = [
         {
             "name": "Models",

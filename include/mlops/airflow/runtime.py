@@ -122,8 +122,21 @@ def dataset_config(name: str) -> DatasetConfig:
     """The dataset config file merged with the Airflow Variable ``mlops_dataset__<name>`` if it exists."""
     from airflow.sdk import Variable
 
-    override = Variable.get(f"{VARIABLE_PREFIX}{name}", default=None)
-    return load_dataset(name, override=override)
+    variable = f"{VARIABLE_PREFIX}{name}"
+    override = Variable.get(variable, default=None)
+    return load_dataset(name, override=override, override_source=f"the Airflow Variable {variable}")
+
+
+def check_run_inputs(config: DatasetConfig, params: dict[str, Any]) -> None:
+    """What the first task checks before any work: the run's windows and the estimator.
+
+    ``training_window_days`` / ``holdout_days`` from the trigger form must leave a training
+    day; ``model.estimator`` must import, fit the task and accept ``model.params``.
+    """
+    from mlops.training.model import check_estimator
+
+    config.training.windows(params.get("training_window_days"), params.get("holdout_days"))
+    check_estimator(config)
 
 
 def sql_url(conn_id: str) -> str:

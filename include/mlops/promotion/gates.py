@@ -21,7 +21,7 @@ from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ConfigError
 from mlops.sources.base import Interval
-from mlops.training.metrics import compute_metrics, floor_failures, higher_is_better, improvement
+from mlops.training.metrics import CLASSIFICATION, REGRESSION, compute_metrics, floor_failures, higher_is_better, improvement
 from mlops.training.model import predict_scores, prepare_features
 from mlops.windows import read_window
 
@@ -74,13 +74,25 @@ def beats_champion_gate(config: DatasetConfig, settings: Settings, frame, challe
         return compute_metrics(config.task, y, predict_scores(mlflow.sklearn.load_model(uri), X, config.task))
 
     challenger = score(challenger_uri)
-    if metric not in challenger:
+    if metric not in (CLASSIFICATION if config.task == "classification" else REGRESSION):
+        # The config checks refuse this at load time; a config that predates them still fails clearly here.
         raise ConfigError(
             f"dataset {config.name!r}: training.primary_metric {metric!r} is not a metric of a {config.task} model "
             f"(computed: {sorted(challenger)}); set training.primary_metric in the dataset config to one of them, then "
             "clear the promotion run"
         )
     champion = score(champion_uri) if champion_uri else None
+    missing = [who for who, m in (("challenger", challenger), ("champion", champion)) if m is not None and metric not in m]
+    if missing:
+        classes = ", ".join(f"{k!r}: {v}" for k, v in sorted(frame[config.target].value_counts().items(), key=str)) or "no rows"
+        return {
+            "passed": False,
+            "detail": (
+                f"{metric} is undefined for the {' and '.join(missing)} on the evaluation window ({len(frame)} rows; "
+                f"classes of {config.target!r}: {classes}); the versions cannot be compared on it"
+            ),
+            "rows": len(frame), "challenger_metrics": challenger, "champion_metrics": champion,
+        }
     out = compare_to_champion(
         metric, challenger[metric], champion[metric] if champion else None,
         min_abs=config.promotion.min_improvement, min_rel=config.promotion.min_relative_improvement,

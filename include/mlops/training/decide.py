@@ -42,6 +42,26 @@ def null_rate_only(drift: dict, names: list[str]) -> list[str]:
     return [f for f in names if f not in values]
 
 
+def performance_decay(policy: RetrainPolicy, metric: str, *, reference: float, current: float) -> str | None:
+    """Why ``current`` counts as decayed from ``reference`` under the policy's tolerances, or None.
+
+    The drop is measured in the metric's direction (a fall for roc_auc, a rise for rmse);
+    ``performance_tolerance_relative`` is a fraction of ``|reference|``,
+    ``performance_tolerance_absolute`` is in the metric's units; exceeding either one is decay.
+    """
+    drop = -improvement(metric, current, reference)
+    if drop <= 0:
+        return None
+    relative = drop / abs(reference) if reference else float("inf")
+    worse = f"{relative:.1%} worse" if reference else f"worse by {drop:.4g}"
+    rel_tol, abs_tol = policy.performance_tolerance_relative, policy.performance_tolerance_absolute
+    if rel_tol is not None and relative > rel_tol:
+        return f"{worse} (tolerance {rel_tol:.1%} of the holdout value)"
+    if abs_tol is not None and drop > abs_tol:
+        return f"worse by {drop:.4g} (tolerance {abs_tol:g} in {metric} units)"
+    return None
+
+
 def decide_retrain(
     *,
     policy: RetrainPolicy,
@@ -70,11 +90,11 @@ def decide_retrain(
         reasons.append(f"drift: {drift_share:.0%} of {watched} drifted (threshold {policy.drift_share:.0%}): {names}")
     if champion is not None:
         if champion.reference_metric is not None and champion.current_metric is not None:
-            drop = -improvement(primary_metric, champion.current_metric, champion.reference_metric)
-            if drop > policy.performance_tolerance:
+            decay = performance_decay(policy, primary_metric, reference=champion.reference_metric, current=champion.current_metric)
+            if decay:
                 reasons.append(
                     f"performance decay: champion v{champion.version} {primary_metric}={champion.current_metric:.4f} on the new "
-                    f"partition vs {champion.reference_metric:.4f} on its holdout (tolerance {policy.performance_tolerance})"
+                    f"partition vs {champion.reference_metric:.4f} on its holdout, {decay}"
                 )
         if champion.data_end is not None:
             age = (interval_end - champion.data_end).days

@@ -7,6 +7,8 @@ from typing import Any
 LOWER_IS_BETTER = {"log_loss", "brier", "rmse", "mae"}
 CLASSIFICATION = ("roc_auc", "accuracy", "f1", "log_loss", "brier")
 REGRESSION = ("rmse", "mae", "r2")
+#: Metrics undefined when the labels hold a single class (``compute_metrics`` leaves them out).
+TWO_CLASS_METRICS = ("roc_auc",)
 
 
 def higher_is_better(metric: str) -> bool:

@@ -16,11 +16,55 @@ MISSING = "__missing__"
 
 
 def estimator_class(path: str) -> type:
-    module, _, name = path.rpartition(".")
+    """The class named by ``model.estimator``; ``ConfigError`` with the closest names when it is not there."""
+    from mlops.configfile import did_you_mean
+
+    module_name, _, name = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"model.estimator {path!r} cannot be imported ({e}); use a scikit-learn estimator path") from e
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(
+            f"model.estimator {path!r}: module {module_name!r} cannot be imported ({e}); "
+            "use a scikit-learn estimator path like 'sklearn.linear_model.LogisticRegression'"
+        ) from e
+    cls = getattr(module, name, None)
+    if not isinstance(cls, type):
+        public = [n for n in getattr(module, "__all__", dir(module)) if isinstance(getattr(module, n, None), type)]
+        raise ConfigError(f"model.estimator {path!r}: {module_name} has no class {name!r}{did_you_mean(name, public)}; it offers {', '.join(sorted(public)[:40])}")
+    return cls
+
+
+def check_estimator(config: DatasetConfig) -> type:
+    """Import ``model.estimator`` and check it fits the task and accepts ``model.params`` (before any data is read).
+
+    Raises ``ConfigError`` naming the estimator, the valid choices and what to change.
+    """
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+    from mlops.configfile import did_you_mean
+
+    path = config.model.estimator
+    cls = estimator_class(path)
+    if not issubclass(cls, BaseEstimator):
+        raise ConfigError(f"model.estimator {path!r} is not a scikit-learn estimator (no BaseEstimator); use an estimator class")
+    accepted = cls._get_param_names()
+    unknown = [k for k in config.model.params if k not in accepted]
+    if unknown:
+        raise ConfigError(
+            f"model.params of {path}: {', '.join(repr(k) + did_you_mean(k, accepted) for k in unknown)} "
+            f"{'is not a parameter' if len(unknown) == 1 else 'are not parameters'}; it accepts {', '.join(accepted)}"
+        )
+    try:
+        estimator = cls(**config.model.params)
+        # scikit-learn checks parameter values against its declared constraints at fit; do it now, before any data is read.
+        getattr(estimator, "_validate_params", lambda: None)()
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model.params do not fit {path}: {e}") from e
+    fits = is_classifier(estimator) if config.task == "classification" else is_regressor(estimator)
+    if not fits:
+        kind = "classifier" if config.task == "classification" else "regressor"
+        raise ConfigError(f"model.estimator {path!r} is not a {kind}, and the dataset's task is {config.task}; choose a {kind}")
+    return cls
 
 
 def prepare_features(df: pd.DataFrame, config: DatasetConfig) -> pd.DataFrame:
@@ -45,12 +89,9 @@ def build_pipeline(config: DatasetConfig) -> Pipeline:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    cls = estimator_class(config.model.estimator)
+    cls = check_estimator(config)
     params: dict[str, Any] = dict(config.model.params)
-    try:
-        estimator = cls(**params)
-    except TypeError as e:
-        raise ConfigError(f"model.params do not fit {config.model.estimator}: {e}") from e
+    estimator = cls(**params)
     if "random_state" in estimator.get_params():
         estimator.set_params(random_state=config.model.seed)
     numeric_steps = [("impute", SimpleImputer(strategy="median"))]

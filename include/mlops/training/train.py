@@ -13,7 +13,7 @@ from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ConfigError, InsufficientData
 from mlops.sources.base import Interval, Source
-from mlops.training.metrics import compute_metrics
+from mlops.training.metrics import CLASSIFICATION, TWO_CLASS_METRICS, compute_metrics
 from mlops.training.model import build_pipeline, predict_scores, prepare_features
 from mlops.windows import data_fingerprint, read_window
 
@@ -45,6 +45,28 @@ def split_windows(end: datetime, window_days: int, holdout_days: int) -> tuple[I
     """``(train, holdout)``: the last ``holdout_days`` before ``end`` are held out; both end by ``end``."""
     holdout_start = end - timedelta(days=holdout_days)
     return Interval(end - timedelta(days=window_days), holdout_start), Interval(holdout_start, end)
+
+
+def check_holdout_classes(config: DatasetConfig, holdout_df, holdout: Interval) -> None:
+    """Refuse a classification holdout with a single class when a metric the config needs is undefined on it.
+
+    roc_auc needs both classes; when it is the primary metric or has a floor, a one-class
+    holdout could neither rank the challenger nor pass the gates.
+    """
+    if config.task != "classification":
+        return
+    needed = [m for m in TWO_CLASS_METRICS if m == config.training.primary_metric or m in config.training.metric_floors]
+    counts = holdout_df[config.target].value_counts().to_dict()
+    if not needed or len(counts) >= 2:
+        return
+    found = ", ".join(f"{k!r}: {v} rows" for k, v in sorted(counts.items(), key=str)) or "no rows"
+    roles = [role for role, on in (("the primary metric", needed[0] == config.training.primary_metric), ("a metric floor", needed[0] in config.training.metric_floors)) if on]
+    others = ", ".join(m for m in CLASSIFICATION if m not in TWO_CLASS_METRICS)
+    raise InsufficientData(
+        f"dataset {config.name!r}: the holdout window [{holdout.start.date()}, {holdout.end.date()}) holds a single class of "
+        f"{config.target!r} ({found}); {needed[0]} ({' and '.join(roles)}) is undefined on one class, so the challenger could not be "
+        f"scored. Widen training.holdout_days (or the trigger form's holdout_days), or rank by a metric defined on one class ({others})."
+    )
 
 
 def fit(config: DatasetConfig, train_df, holdout_df):
@@ -87,11 +109,11 @@ def train_model(
     from mlops import tracking
     from mlops.lake import path_to_uri
 
-    window_days = window_days or config.training.window_days
-    holdout_days = holdout_days or config.training.holdout_days
+    window_days, holdout_days = config.training.windows(window_days, holdout_days)
     train_iv, holdout_iv = split_windows(end, window_days, holdout_days)
     train_w = read_window(config, settings, train_iv, source=source, min_rows=config.training.min_train_rows)
     holdout_w = read_window(config, settings, holdout_iv, source=source, min_rows=1)
+    check_holdout_classes(config, holdout_w.frame, holdout_iv)
     hashes = {**train_w.data_hashes, **holdout_w.data_hashes}
     fingerprint = hashlib.sha256(
         json.dumps([sorted(hashes.items()), config.fingerprint(), tracking.code_version(), window_days, holdout_days]).encode()

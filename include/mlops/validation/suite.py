@@ -12,6 +12,7 @@ Defaults, each tightened or relaxed by the config's ``validation`` section:
   ``interval_start`` / ``interval_end``, so one stored suite serves every interval and
   concurrent runs never overwrite each other's bounds);
 * target: never null; in ``{0, 1}`` (or ``validation.categories[target]``) for classification;
+  inside ``validation.ranges[target]`` when declared (e.g. a price that is never negative);
 * numeric features: a numeric dtype, at most ``max_null_fraction`` nulls, inside ``ranges``;
 * categorical features: at most ``max_null_fraction`` nulls, values in ``categories`` for
   all but ``max_unknown_category_fraction`` of the rows.
@@ -66,6 +67,9 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
         exps.append(gxe.ExpectColumnValuesToBeInSet(column=config.target, value_set=labels))
     else:
         exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=config.target, type_list=NUMERIC_TYPES))
+    if config.target in v.ranges:
+        lo, hi = v.ranges[config.target]
+        exps.append(gxe.ExpectColumnValuesToBeBetween(column=config.target, min_value=lo, max_value=hi))
     for col in config.features:
         allowed_nulls = v.null_fraction.get(col, v.max_null_fraction)
         if allowed_nulls < 1:

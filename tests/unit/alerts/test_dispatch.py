@@ -54,7 +54,7 @@ def test_config_rejects_unknown_event_types_and_mail_without_recipients():
         alerts_config(mute=["drift"])
     from mlops.config import load_dataset
 
-    with pytest.raises(ConfigError, match=r"alerts.channels.0: Value error, alert channel 'team': an email channel needs at least one recipient"):
+    with pytest.raises(ConfigError, match=r"alerts.channels.0: alert channel 'team': an email channel needs at least one recipient"):
         load_dataset("synthetic", override={"alerts": {"channels": [{"name": "team", "kind": "email", "conn_id": "x"}]}})
 
 
