@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -23,7 +22,9 @@ from datetime import UTC, datetime
 def _client():
     from mlflow import MlflowClient
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    from mlops.settings import Settings
+
+    uri = Settings.value("tracking_uri", default=None)
     if not uri:
         sys.exit("mlops: MLFLOW_TRACKING_URI is not set; run `. scripts/env.sh` first")
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

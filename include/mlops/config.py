@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS, EVENT_TYPES
 from mlops.configfile import ConfigFile, did_you_mean, read_config_file
 from mlops.errors import ConfigError
 from mlops.schema import REQUIRED_LINEAGE
+from mlops.settings import Settings
 from mlops.training.metrics import CLASSIFICATION, REGRESSION
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -429,58 +429,6 @@ def consistency_problems(config: DatasetConfig) -> list[tuple[tuple[str | int, .
     return problems
 
 
-class Settings(_Strict):
-    """Process-wide settings, read from the environment.
-
-    ``MLOPS_HOME``: folder for the lake, quarantine, reports and Data Docs.
-    ``MLFLOW_TRACKING_URI``: where runs and models go (required: the pipeline never
-    falls back to a stray ``mlflow.db`` in the working directory).
-    ``MLOPS_DATASETS_DIR`` (read by ``load_dataset``): folder of dataset configs.
-    """
-
-    home: Path
-    tracking_uri: str
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        missing = [k for k in ("MLOPS_HOME", "MLFLOW_TRACKING_URI") if not env.get(k)]
-        if missing:
-            raise ConfigError(
-                f"environment variables {missing} are not set; expected the data folder and the MLflow "
-                "tracking URI. Source scripts/env.sh (or set them in the Airflow deployment) and retry."
-            )
-        return cls(
-            home=Path(env["MLOPS_HOME"]).expanduser().resolve(),
-            tracking_uri=env["MLFLOW_TRACKING_URI"],
-        )
-
-    @property
-    def lake_dir(self) -> Path:
-        return self.home / "lake"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.home / "quarantine"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
-
-    @property
-    def gx_dir(self) -> Path:
-        return self.home / "gx"
-
-    @property
-    def data_docs_dir(self) -> Path:
-        """The GX file context's local Data Docs site (GX's default location inside ``gx_dir``)."""
-        return self.gx_dir / "uncommitted" / "data_docs" / "local_site"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.home / "cache"
-
-
 def _merge(base: dict, override: dict) -> dict:
     out = dict(base)
     for key, value in override.items():
@@ -493,7 +441,7 @@ def _merge(base: dict, override: dict) -> dict:
 
 def datasets_folder(datasets_dir: Path | None = None) -> Path:
     """``datasets_dir``, else ``MLOPS_DATASETS_DIR``, else ``include/datasets``."""
-    return Path(datasets_dir or os.environ.get("MLOPS_DATASETS_DIR") or DEFAULT_DATASETS_DIR)
+    return Path(datasets_dir or Settings.value("datasets_dir") or DEFAULT_DATASETS_DIR)
 
 
 def dataset_file(name: str, datasets_dir: Path | None = None) -> Path:

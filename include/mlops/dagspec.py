@@ -20,7 +20,6 @@ Cheap by design: ``yaml``, ``pathlib`` and the pydantic models (pydantic is load
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +28,7 @@ from pathlib import Path
 from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS
 from mlops.configfile import ConfigFile, did_you_mean, read_config_file
 from mlops.errors import ConfigError
+from mlops.settings import Settings
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 
@@ -130,7 +130,7 @@ def _spec(file: ConfigFile) -> dict | None:
 
 def scan_datasets(datasets_dir: str | Path | None = None) -> DatasetScan:
     """Read and check every ``*.yaml`` of the datasets folder; a bad file affects only itself."""
-    folder = Path(datasets_dir or os.environ.get("MLOPS_DATASETS_DIR") or DATASETS_DIR)
+    folder = Path(datasets_dir or Settings.value("datasets_dir") or DATASETS_DIR)
     specs: list[dict] = []
     problems: list[str] = []
     owner: dict[str, str] = {}

@@ -26,12 +26,14 @@ MAX_SECONDS = "MLOPS_FAULT_PAUSE_SECONDS"
 
 def reach(point: str) -> None:
     """Pause here when a test asked for it (see the module docstring); no effect otherwise."""
-    names = os.environ.get(PAUSE_AT)
-    if not names or point not in {n.strip() for n in names.split(",")} or os.environ.get("MLOPS_PROFILE") == "prod":
+    from mlops.settings import Settings
+
+    names = Settings.value("fault_pause_at")
+    if not names or point not in {n.strip() for n in names.split(",")} or Settings.value("profile") == "prod":
         return
-    folder = Path(os.environ.get(FOLDER) or ".")
+    folder = Path(Settings.value("fault_dir") or ".")
     marker = folder / f"{point}.{os.getpid()}.paused"
     marker.write_text(f"{point} reached by process {os.getpid()}\n")
-    deadline = time.monotonic() + float(os.environ.get(MAX_SECONDS) or 300)
+    deadline = time.monotonic() + Settings.value("fault_pause_seconds")
     while marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -111,7 +111,7 @@ def _quote(value: str) -> str:
 
 def ui_base(settings: Settings) -> str | None:
     """Base URL of the MLflow UI for links, or None when tracking goes to a local store."""
-    explicit = os.environ.get("MLOPS_MLFLOW_UI_URL")
+    explicit = Settings.value("mlflow_ui_url")
     if explicit:
         return explicit.rstrip("/")
     if settings.tracking_uri.startswith(("http://", "https://")):
@@ -200,7 +200,7 @@ def unreachable_error(
             break
     if reason is None:
         return None
-    server, call = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), None
+    server, call = tracking_uri or Settings.value("tracking_uri", default=None), None
     if m := _REQUEST.search(text):
         url = m.group("url")
         server = re.sub(r"(?<=[^/:])/.*$", "", url)  # scheme://host:port
@@ -246,5 +246,4 @@ def use_interactive_limits() -> None:
     overrides the per-request timeout.
     """
     os.environ.update(INTERACTIVE_HTTP)
-    if os.environ.get("MLOPS_UI_MLFLOW_TIMEOUT", "").isdigit():
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = os.environ["MLOPS_UI_MLFLOW_TIMEOUT"]
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = f"{Settings.value('ui_mlflow_timeout'):g}"

@@ -63,7 +63,8 @@ def training_queue() -> dict[str, Any]:
     Set in the production profile (a worker serves that queue, see scripts/run.sh); unset, the
     tasks use the executor's default queue. Read when the DAG file is parsed.
     """
-    import os
 
-    queue = os.environ.get("MLOPS_TRAINING_QUEUE", "").strip()
+    from mlops.settings import Settings
+
+    queue = Settings.value("training_queue").strip()
     return {"queue": queue} if queue else {}

@@ -7,11 +7,11 @@ host's fully qualified name, as Airflow's default gives.
 
 from __future__ import annotations
 
-import os
-
 
 def worker_hostname() -> str:
-    name = os.environ.get("MLOPS_WORKER_NAME", "").strip()
+    from mlops.settings import Settings
+
+    name = Settings.value("worker_name").strip()
     if name:
         return name
     from airflow.utils.net import getfqdn

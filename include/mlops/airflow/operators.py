@@ -63,9 +63,10 @@ class DataDocsLink(_LinkFromOperator):
 
 def models_page_url(path: str) -> str:
     """URL of a page of the Models plugin (``/mlops/…``), absolute when Airflow's base URL is known."""
-    import os
 
-    return os.environ.get("AIRFLOW__API__BASE_URL", "").rstrip("/") + "/mlops/" + path.lstrip("/")
+    from mlops.settings import Settings
+
+    return Settings.value("airflow_base_url").rstrip("/") + "/mlops/" + path.lstrip("/")
 
 
 class RegisterModelOperator(BaseOperator):

@@ -13,19 +13,15 @@ the error where it belongs.
 from __future__ import annotations
 
 import importlib
-import os
 import time
 
-DEFAULT_MODULES = (
-    "pandas,pyarrow.parquet,sklearn.ensemble,sklearn.linear_model,scipy.stats,mlflow,mlflow.sklearn,"
-    "great_expectations,skops.io,matplotlib.figure,matplotlib.backends.backend_agg"
-)
+from mlops.settings import Settings
 
 
 def preload(modules: str | None = None) -> dict[str, float | str]:
     """Import each module of the comma-separated list; return seconds per module, or the error."""
     done: dict[str, float | str] = {}
-    wanted = modules if modules is not None else os.environ.get("MLOPS_PRELOAD_MODULES", DEFAULT_MODULES)
+    wanted = modules if modules is not None else Settings.value("preload_modules")
     for name in filter(None, (m.strip() for m in wanted.split(","))):
         t = time.perf_counter()
         try:

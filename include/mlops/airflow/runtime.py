@@ -66,13 +66,12 @@ def fail_fast():
 
 def _disk_full(exc: BaseException):
     """``StorageFull`` for a full disk met outside the product's own writers (a library's file)."""
-    import os
     from pathlib import Path
 
     from mlops.lake import disk_full_error
 
     filename = getattr(exc, "filename", None)
-    return disk_full_error(Path(filename) if filename else None, exc, near=Path(os.environ.get("MLOPS_HOME") or "."))
+    return disk_full_error(Path(filename) if filename else None, exc, near=Path(Settings.value("home", default=".")))
 
 
 def run_key(context: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,8 +14,9 @@ def find_pending_challenger(model_name: str, tracking_uri: str | None = None) ->
     from mlflow import MlflowClient
 
     from mlops.promotion.history import pending_challenger
+    from mlops.settings import Settings
 
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = tracking_uri or Settings.value("tracking_uri", default=None)
     if not uri:
         raise RuntimeError("MLFLOW_TRACKING_URI is not set in the triggerer's environment; set it where Airflow runs")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -29,7 +29,6 @@ access to Airflow's cookies or API).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from datetime import date, timedelta
 from html import escape
@@ -173,9 +172,10 @@ def _settings():
 AFTER_ON_PAGE = "then reload this page"
 
 
-def _mlflow_timeout() -> int:
-    value = os.environ.get("MLOPS_UI_MLFLOW_TIMEOUT", "")
-    return int(value) if value.isdigit() else 5
+def _mlflow_timeout() -> float:
+    from mlops.settings import Settings
+
+    return Settings.value("ui_mlflow_timeout")
 
 
 def _overview_now(dataset: str, days: int) -> dict:
@@ -198,8 +198,9 @@ async def _overview(dataset: str, days: int) -> dict:
         return await asyncio.wait_for(asyncio.to_thread(_overview_now, dataset, days), timeout=deadline)
     except TimeoutError:
         from mlops.redact import redact_text
+        from mlops.settings import Settings
 
-        uri = redact_text(os.environ.get("MLFLOW_TRACKING_URI", "the configured MLFLOW_TRACKING_URI"))
+        uri = redact_text(Settings.value("tracking_uri", default="the configured MLFLOW_TRACKING_URI"))
         raise TrackingUnavailable(
             f"MLflow tracking server at {uri} did not answer within {deadline} s while reading model data for dataset "
             f"{dataset!r}. Check that it runs and answers: `make status` (its /health line) and the mlflow component's log; "

@@ -8,7 +8,6 @@ Builders read XCom values the tasks already returned; they never recompute the p
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -80,7 +79,9 @@ def is_backfill(context: dict) -> bool:
 
 
 def airflow_url(path: str = "") -> str:
-    base = os.environ.get("AIRFLOW__API__BASE_URL", "").rstrip("/")
+    from mlops.settings import Settings
+
+    base = Settings.value("airflow_base_url").rstrip("/")
     return f"{base}/{path.lstrip('/')}" if path else base
 
 

@@ -18,7 +18,6 @@ the DAG file is parsed by ``airflow dags test``, or when ``MLOPS_DEADLINE_ALERTS
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -64,9 +63,9 @@ def nightly_deadline(dataset: str, late_after_hours: float) -> DeadlineAlert:
 
 def deadline_alerts_enabled(environ: dict[str, str] | None = None, argv: list[str] | None = None) -> bool:
     """Whether DAG files attach Deadline Alerts: ``MLOPS_DEADLINE_ALERTS`` if set, else not under ``airflow dags test``."""
-    value = (os.environ if environ is None else environ).get("MLOPS_DEADLINE_ALERTS", "").strip().lower()
-    if value in ("0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
+    from mlops.settings import Settings
+
+    value = Settings.value("deadline_alerts", environ)
+    if value is not None:
+        return value
     return list(sys.argv if argv is None else argv)[1:3] != ["dags", "test"]

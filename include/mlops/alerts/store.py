@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,7 +113,9 @@ class Claim:
 
 
 def default_url() -> str:
-    home = Path(os.environ.get("MLOPS_HOME") or ".").expanduser().resolve()
+    from mlops.settings import Settings
+
+    home = Path(Settings.value("home", default=".")).expanduser().resolve()
     return f"sqlite:///{home / 'metadata.sqlite'}"
 
 

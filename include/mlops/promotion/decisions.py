@@ -18,7 +18,6 @@ nothing
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,8 +34,9 @@ CRASHED = frozenset({"failed"})
 
 def approval_required(config: DatasetConfig, params: Mapping) -> bool:
     """Whether a person must approve: the dataset config, ``MLOPS_REQUIRE_APPROVAL``, or the run's ``require_approval`` param."""
-    env = os.environ.get("MLOPS_REQUIRE_APPROVAL", "").strip().lower() in ("1", "true", "yes")
-    return env or config.promotion.require_approval or bool(params.get("require_approval"))
+    from mlops.settings import Settings
+
+    return Settings.value("require_approval") or config.promotion.require_approval or bool(params.get("require_approval"))
 
 
 def route(gates: Mapping, *, approval: bool) -> str:

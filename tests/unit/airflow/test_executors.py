@@ -6,7 +6,8 @@ import importlib
 
 
 def test_preload_imports_what_it_can_and_reports_the_rest():
-    from mlops.airflow.preload import DEFAULT_MODULES, preload
+    from mlops.airflow.preload import preload
+    from mlops.settings import DEFAULT_PRELOAD_MODULES as DEFAULT_MODULES
 
     done = preload("json, colorsys ,no_such_module_for_mlops_tests")
     assert isinstance(done["json"], float) and isinstance(done["colorsys"], float)
