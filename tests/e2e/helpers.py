@@ -82,3 +82,31 @@ def xcom(dag_run, task_id: str, key: str = "return_value"):
     with create_session() as session:
         row = session.query(XComModel).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key).one_or_none()
         return None if row is None else XComModel.deserialize_value(row)
+
+
+class Story:
+    """The steps of a scenario (DAG runs over consecutive days, say), each run once and in order.
+
+    A test asks for the step it is about with ``upto(name)``: every earlier step that has not
+    run yet runs first, so each test of a module runs alone as well as with the others, and
+    the module runs each step once. Steps are callables without arguments; ``upto`` returns
+    what the named step returned.
+    """
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[str, object]] = []
+        self._done: dict[str, object] = {}
+
+    def add(self, name: str, step) -> Story:
+        self._steps.append((name, step))
+        return self
+
+    def upto(self, name: str):
+        names = [n for n, _ in self._steps]
+        if name not in names:
+            raise KeyError(f"no step {name!r}; the steps are {names}")
+        for step_name, step in self._steps:
+            if step_name not in self._done:
+                self._done[step_name] = step()
+            if step_name == name:
+                return self._done[step_name]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
+from e2e.helpers import Story, delete_variable, run_dag, set_variable, states, xcom
 from mlops.lake import uri_to_path
 
 pytestmark = pytest.mark.e2e
@@ -50,14 +50,37 @@ def client(env):
     return tracking.client(env)
 
 
+DAY3_RUN_AFTER = datetime(2024, 1, 13, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def days(env, client) -> Story:
+    """The five days, run in order once, whichever test asks first."""
+
+    def day2():
+        # Stand-in for the promotion DAG: make version 1 the champion.
+        client.set_registered_model_alias("synthetic_model", "champion", "1")
+        return run_dag(DAG_ID, "2024-01-11")
+
+    return (
+        Story()
+        .add("day1", lambda: run_dag(DAG_ID, "2024-01-10"))
+        .add("day2", day2)
+        .add("day3", lambda: run_dag(DAG_ID, "2024-01-12", run_after=DAY3_RUN_AFTER))
+        # Re-running the same DAG run (same run id) re-executes every task, register included.
+        .add("day3 again", lambda: run_dag(DAG_ID, "2024-01-12", run_after=DAY3_RUN_AFTER))
+        .add("day5", lambda: run_dag(DAG_ID, "2024-01-14", {"force_retrain": True}))
+    )
+
+
 def _versions(client):
     # search results carry no aliases: read each version whole.
     found = sorted(int(v.version) for v in client.search_model_versions("name = 'synthetic_model'"))
     return [client.get_model_version("synthetic_model", str(v)) for v in found]
 
 
-def test_day1_no_champion_registers_a_challenger(env, client):
-    dr = run_dag(DAG_ID, "2024-01-10")
+def test_day1_no_champion_registers_a_challenger(days, client):
+    dr = days.upto("day1")
     assert dr.state == "success", states(dr)
     s = states(dr)
     assert s["retrain.register"] == "success" and s["no_retrain"] == "skipped"
@@ -100,10 +123,8 @@ def test_day1_no_champion_registers_a_challenger(env, client):
     assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"synthetic-train", "synthetic-holdout"}
 
 
-def test_day2_quiet_day_does_not_retrain(env, client):
-    # Stand-in for the promotion DAG: make version 1 the champion.
-    client.set_registered_model_alias("synthetic_model", "champion", "1")
-    dr = run_dag(DAG_ID, "2024-01-11")
+def test_day2_quiet_day_does_not_retrain(days, client):
+    dr = days.upto("day2")
     assert dr.state == "success", states(dr)
     s = states(dr)
     assert s["no_retrain"] == "success" and s["retrain.train"] == "skipped" and s["retrain.register"] == "skipped"
@@ -113,9 +134,8 @@ def test_day2_quiet_day_does_not_retrain(env, client):
     assert len(_versions(client)) == 1
 
 
-def test_day3_drift_retrains_once_even_when_rerun(env, client):
-    run_after = datetime(2024, 1, 13, 1, tzinfo=UTC)
-    dr = run_dag(DAG_ID, "2024-01-12", run_after=run_after)
+def test_day3_drift_retrains_once_even_when_rerun(days, client):
+    dr = days.upto("day3")
     assert dr.state == "success", states(dr)
     drift = xcom(dr, "detect_drift")
     assert set(drift["drifted_features"]) == {"x0", "x1", "x2", "c0"}
@@ -125,8 +145,7 @@ def test_day3_drift_retrains_once_even_when_rerun(env, client):
     evaluation = xcom(dr, "retrain.evaluate")
     assert evaluation["champion_version"] == "1" and evaluation["champion_metrics"] is not None
 
-    # Re-running the same DAG run (same run id) re-executes every task, register included.
-    again = run_dag(DAG_ID, "2024-01-12", run_after=run_after)
+    again = days.upto("day3 again")
     assert again.run_id == dr.run_id and again.state == "success", states(again)
     assert xcom(again, "retrain.train")["reused"] is True
     assert xcom(again, "retrain.register") == {**xcom(dr, "retrain.register"), "created": False}
@@ -134,8 +153,8 @@ def test_day3_drift_retrains_once_even_when_rerun(env, client):
     assert str(client.get_model_version_by_alias("synthetic_model", "champion").version) == "1"
 
 
-def test_day5_bad_partition_is_quarantined_and_nothing_trains(env, client):
-    dr = run_dag(DAG_ID, "2024-01-14", {"force_retrain": True})
+def test_day5_bad_partition_is_quarantined_and_nothing_trains(days, env, client):
+    dr = days.upto("day5")
     assert dr.state == "failed"
     s = states(dr)
     assert s["ingest"] == "success" and s["validate"] == "failed"

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
+from e2e.helpers import Story, run_dag, set_variable, states, variable, xcom
 from e2e.helpers import aliases as model_aliases
-from e2e.helpers import run_dag, set_variable, states, variable, xcom
 
 pytestmark = pytest.mark.e2e
 
@@ -52,9 +52,32 @@ def nightly(day: str, conf: dict | None = None) -> str:
     return xcom(dr, "retrain.register")["version"]
 
 
-def test_first_challenger_is_promoted_without_champion(client):
-    assert nightly("2024-01-10") == "1"
-    dr = run_dag(PROMOTION, "2024-01-11")
+def _worse_challenger() -> str:
+    set_variable(VARIABLE, WORSE)
+    try:
+        return nightly("2024-01-21")
+    finally:
+        set_variable(VARIABLE, BASE)
+
+
+@pytest.fixture(scope="module")
+def story(client) -> Story:
+    """Challengers and champion moves in order, each run once, whichever test asks first."""
+    return (
+        Story()
+        .add("first", lambda: (nightly("2024-01-10"), run_dag(PROMOTION, "2024-01-11")))
+        .add("better", lambda: (nightly("2024-01-20"), run_dag(PROMOTION, "2024-01-21")))  # its whole window is after the change
+        .add("worse", lambda: (_worse_challenger(), run_dag(PROMOTION, "2024-01-22")))
+        .add("rollback", lambda: run_dag(ROLLBACK, "2024-01-22", {"target_version": "previous", "reason": "incident 42: bad scores in prod"}))
+        .add("rollback to a rejected version", lambda: run_dag(ROLLBACK, "2024-01-22", {"target_version": "3", "reason": "try the rejected one"}))
+        .add("forward", lambda: run_dag(ROLLBACK, "2024-01-22", {"target_version": "previous", "reason": "incident 42 resolved"}))
+        .add("two challengers", lambda: (nightly("2024-01-22"), nightly("2024-01-23"), run_dag(PROMOTION, "2024-01-24")))
+    )
+
+
+def test_first_challenger_is_promoted_without_champion(story, client):
+    version, dr = story.upto("first")
+    assert version == "1"
     assert dr.state == "success", states(dr)
     s = states(dr)
     assert s["approve"] == "skipped" and s["promote"] == "success"
@@ -70,9 +93,9 @@ def test_first_challenger_is_promoted_without_champion(client):
     assert entry["gates"] == {"lineage": True, "floors": True, "beats_champion": True, "serving": True}
 
 
-def test_better_challenger_replaces_champion(client):
-    assert nightly("2024-01-20") == "2"  # its whole window is after the concept change
-    dr = run_dag(PROMOTION, "2024-01-21")
+def test_better_challenger_replaces_champion(story, client):
+    version, dr = story.upto("better")
+    assert version == "2"
     assert dr.state == "success", states(dr)
     beats = xcom(dr, "check_gates")["gates"]["beats_champion"]
     assert beats["passed"] and beats["challenger"] > beats["champion"] + 0.1, beats
@@ -80,13 +103,9 @@ def test_better_challenger_replaces_champion(client):
     assert [e["version"] for e in history(client)] == ["1", "2"] and history(client)[-1]["from_version"] == "1"
 
 
-def test_worse_challenger_is_rejected_and_champion_stays(client):
-    set_variable(VARIABLE, WORSE)
-    try:
-        assert nightly("2024-01-21") == "3"
-    finally:
-        set_variable(VARIABLE, BASE)
-    dr = run_dag(PROMOTION, "2024-01-22")
+def test_worse_challenger_is_rejected_and_champion_stays(story, client):
+    version, dr = story.upto("worse")
+    assert version == "3"
     assert dr.state == "success", states(dr)
     s = states(dr)
     assert s["promote"] == "skipped" and s["approve"] == "skipped" and s["finalize"] == "success"
@@ -99,24 +118,23 @@ def test_worse_challenger_is_rejected_and_champion_stays(client):
     assert len(history(client)) == 2
 
 
-def test_rollback_to_previous_and_forward_again(client):
-    dr = run_dag(ROLLBACK, "2024-01-22", {"target_version": "previous", "reason": "incident 42: bad scores in prod"})
+def test_rollback_to_previous_and_forward_again(story, client):
+    dr = story.upto("rollback")
     assert dr.state == "success", states(dr)
     assert aliases(client) == {"champion": "1", "previous": "2"}
     entry = history(client)[-1]
     assert entry["kind"] == "rollback" and entry["version"] == "1" and entry["from_version"] == "2"
     assert entry["reason"] == "incident 42: bad scores in prod"
     # A rejected version can never be rolled to.
-    bad = run_dag(ROLLBACK, "2024-01-22", {"target_version": "3", "reason": "try the rejected one"})
+    bad = story.upto("rollback to a rejected version")
     assert bad.state == "failed" and aliases(client)["champion"] == "1"
-    forward = run_dag(ROLLBACK, "2024-01-22", {"target_version": "previous", "reason": "incident 42 resolved"})
+    forward = story.upto("forward")
     assert forward.state == "success" and aliases(client) == {"champion": "2", "previous": "1"}
 
 
-def test_two_challengers_in_quick_succession(client):
-    assert nightly("2024-01-22") == "4"
-    assert nightly("2024-01-23") == "5"
-    dr = run_dag(PROMOTION, "2024-01-24")
+def test_two_challengers_in_quick_succession(story, client):
+    fourth, fifth, dr = story.upto("two challengers")
+    assert (fourth, fifth) == ("4", "5")
     assert dr.state == "success", states(dr)
     assert xcom(dr, "check_gates")["version"] == "5"
     v4 = client.get_model_version(MODEL, "4")
@@ -134,9 +152,10 @@ def test_two_challengers_in_quick_succession(client):
     assert pending_challenger(client, MODEL) is None
 
 
-def test_cli_answers_which_version_served_when(client, capsys):
+def test_cli_answers_which_version_served_when(story, client, capsys):
     from mlops.cli import main
 
+    story.upto("two challengers")
     entries = history(client)
     assert main(["champion", "synthetic"]) == 0
     now = capsys.readouterr().out
