@@ -7,6 +7,7 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    partition (atomic write, row count, content hash).
 2. **validate** runs the dataset's Great Expectations suite as a checkpoint and updates the
    Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
+   A passing partition updates the dataset's asset, which runs the batch scoring DAG.
 3. **detect_drift** compares the partition with the champion's training data (or a trailing
    window) feature by feature and logs a JSON/HTML/PNG report to MLflow. It starts once
    **wait_for_previous_run** (a sensor that takes no worker slot while waiting) sees the
@@ -32,6 +33,7 @@ from __future__ import annotations
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
 
+from mlops.airflow.assets import partition_asset, partition_event_extra
 from mlops.airflow.defaults import common_dag_args, training_queue
 from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.sensors import PreviousRunSensor
@@ -107,13 +109,20 @@ def ingest(dataset: str) -> dict:
         return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
 
 
-@task(doc_md="Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass.")
+@task(doc_md=(
+    "Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass. "
+    "A partition that passes updates the dataset's asset (its date and content hash in the event's extra): the scoring DAG runs on it."
+))
 def validate(dataset: str, partition: dict) -> dict:
+    from mlops.airflow.runtime import run_key, run_type
     from mlops.validation import validate_partition
 
-    _, config, settings, interval = _setup(dataset)
+    context, config, settings, interval = _setup(dataset)
     with _fail_fast():  # bad data does not get better with retries: fail at once
-        return validate_partition(config, settings, interval)
+        result = validate_partition(config, settings, interval)
+    extra = partition_event_extra(partition, run_key=run_key(context), run_type=run_type(context))
+    context["outlet_events"][partition_asset(dataset)].extra = extra
+    return result
 
 
 @task(doc_md="Per-feature drift between the partition and the reference window; report logged to MLflow.")
@@ -209,7 +218,7 @@ def build_dag(spec: dict) -> DAG:
         **common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS),
     ) as dag:
         partition = ingest(dataset)
-        validation = validate(dataset, partition)
+        validation = validate.override(outlets=[partition_asset(dataset)])(dataset, partition)
         drift = detect_drift(dataset, validation)
         PreviousRunSensor(
             task_id="wait_for_previous_run",

@@ -4,7 +4,8 @@ Only ``yaml`` and ``pathlib``: DAG files must parse fast, so nothing heavy is im
 A dataset config with a ``dag:`` section gets a nightly training DAG, a promotion DAG and a
 rollback DAG; its keys are ``dag_id`` (default ``mlops_nightly_training__<name>``),
 ``promotion_dag_id`` (default ``mlops_model_promotion__<name>``), ``rollback_dag_id``
-(default ``mlops_model_rollback__<name>``), ``schedule`` (default ``@daily``; ``null`` for
+(default ``mlops_model_rollback__<name>``), ``scoring_dag_id`` (default
+``mlops_batch_scoring_<name>``; the DAG exists when the config also has a ``scoring:`` section), ``schedule`` (default ``@daily``; ``null`` for
 manual runs only), ``start_date`` (default 2013-01-01) and ``tags``.
 """
 
@@ -32,6 +33,8 @@ def dag_specs(datasets_dir: str | Path | None = None) -> list[dict]:
             "dag_id": dag.get("dag_id") or f"mlops_nightly_training__{name}",
             "promotion_dag_id": dag.get("promotion_dag_id") or f"mlops_model_promotion__{name}",
             "rollback_dag_id": dag.get("rollback_dag_id") or f"mlops_model_rollback__{name}",
+            "scoring_dag_id": dag.get("scoring_dag_id") or f"mlops_batch_scoring_{name}",
+            "scoring": isinstance(raw.get("scoring"), dict),
             "model_name": raw.get("registered_model_name") or f"{name}_model",
             "schedule": dag.get("schedule", "@daily"),
             "start_date": str(dag.get("start_date", "2013-01-01")),

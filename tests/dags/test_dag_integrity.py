@@ -91,3 +91,16 @@ def test_dag_file_keeps_heavy_imports_out_of_parse_time(path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports at parse time: {out.stdout}"
+
+
+def test_scoring_dags_run_on_the_asset_that_validation_updates(bag):
+    assert {"mlops_batch_scoring", "mlops_batch_scoring_synthetic"} <= set(bag.dag_ids)
+    for nightly_id, scoring_id, dataset in (
+        ("mlops_nightly_training", "mlops_batch_scoring", "flights"),
+        ("mlops_nightly_training_synthetic", "mlops_batch_scoring_synthetic", "synthetic"),
+    ):
+        (asset,) = bag.dags[nightly_id].get_task("validate").outlets
+        assert asset.name == f"mlops_validated_partition__{dataset}"
+        scoring = bag.dags[scoring_id]
+        assert [a.name for a in scoring.timetable.asset_condition.objects] == [asset.name]
+        assert scoring.max_active_runs == 1 and [t.task_id for t in scoring.topological_sort()] == ["select_partitions", "score"]

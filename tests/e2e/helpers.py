@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -40,6 +41,16 @@ def delete_variable(key: str) -> None:
     from airflow.models.variable import Variable
 
     Variable.delete(key)
+
+
+@contextmanager
+def variable(key: str, value):
+    """The Airflow Variable ``key`` set to ``value`` inside the block, deleted afterwards."""
+    set_variable(key, value)
+    try:
+        yield
+    finally:
+        delete_variable(key)
 
 
 def run_dag(dag_id: str, day: str, conf: dict | None = None, *, run_after: datetime | None = None):

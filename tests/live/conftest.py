@@ -24,6 +24,15 @@ BROWSER_DATASET = {
 }
 
 
+#: A copy of the synthetic dataset of its own for the scoring test (its champion is set by the test).
+SCORING_DATASET = {
+    "name": "livescore",
+    "dag": {"dag_id": "live_scoring_nightly", "promotion_dag_id": "live_scoring_promotion", "rollback_dag_id": "live_scoring_rollback",
+            "scoring_dag_id": "live_scoring", "schedule": None, "start_date": "2024-01-01"},
+    "registered_model_name": "livescore_model",
+}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The real stack, with approval required for promotions (as in the production profile)."""
@@ -42,6 +51,12 @@ def stack(tmp_path_factory):
     browser = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
     browser.update(BROWSER_DATASET)
     (datasets / "livebrowser.yaml").write_text(yaml.safe_dump(browser))
+    scoring = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    scoring.update(SCORING_DATASET)
+    scoring["source"]["options"].update(rows_per_day=300, drift=[])
+    scoring["training"].update(window_days=5, holdout_days=1, min_train_rows=500)
+    scoring["drift"] = {"reference_days": 3}
+    (datasets / "livescore.yaml").write_text(yaml.safe_dump(scoring))
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),

@@ -25,7 +25,7 @@ def test_suite_generated_from_config(synthetic_config):
     assert ("expect_column_values_to_be_in_set", "c0") in kinds  # declared categories
     assert ("expect_column_values_to_be_between", "x0") in kinds  # declared range
     assert ("expect_column_values_to_be_between", "ts") in kinds  # inside the interval (suite parameters)
-    assert sum(k == "expect_column_values_to_not_be_null" for k, _ in kinds) == 2 + len(synthetic_config.features)
+    assert sum(k == "expect_column_values_to_not_be_null" for k, _ in kinds) == 2 + len(synthetic_config.features) + len(synthetic_config.row_key)
 
 
 def test_good_partition_passes_and_is_marked(settings, synthetic_config):

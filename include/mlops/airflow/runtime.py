@@ -111,6 +111,26 @@ def sql_url(conn_id: str) -> str:
     return conn.get_uri()
 
 
+def prediction_store_url(config: DatasetConfig, settings: Settings) -> str:
+    """URL of the prediction store: the Airflow connection ``scoring.conn_id``, else the embedded SQLite file.
+
+    Works in tasks and in the API server (the Models page). The URL may hold a password:
+    never log it (``mlops.predictions.store.safe_url`` hides it).
+    """
+    import logging
+
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from mlops.predictions.store import embedded_url
+
+    conn_id = config.scoring.conn_id if config.scoring else "mlops_predictions"
+    try:
+        return sql_url(conn_id)
+    except AirflowNotFoundException:
+        url = embedded_url(settings.home)
+        logging.getLogger(__name__).info("Airflow connection %r is not defined: using the embedded prediction store %s", conn_id, url)
+        return url
+
+
 def source_for(config: DatasetConfig, settings: Settings) -> Source:
     from mlops.sources import build_source
 

@@ -2,12 +2,14 @@
 
 Defaults, each tightened or relaxed by the config's ``validation`` section:
 
-* schema: every declared column is present (extra columns are allowed);
+* schema: every declared column is present (extra columns are allowed), the row key's too,
+  and the target only when labels come with the partition (``labels.delay_days`` 0);
+* row key columns: never null;
 * row count between ``min_rows`` and ``max_rows``;
 * timestamp: never null and inside the partition's data interval (suite parameters
   ``interval_start`` / ``interval_end``, so one stored suite serves every interval and
   concurrent runs never overwrite each other's bounds);
-* target: never null; in ``{0, 1}`` (or ``validation.categories[target]``) for classification;
+* target (when in the partition): never null; in ``{0, 1}`` (or ``validation.categories[target]``) for classification;
 * numeric features: a numeric dtype, at most ``max_null_fraction`` nulls, inside ``ranges``;
 * categorical features: at most ``max_null_fraction`` nulls, values in ``categories`` for
   all but ``max_unknown_category_fraction`` of the rows.
@@ -45,7 +47,7 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
 
     v = config.validation
     exps: list = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=config.columns, exact_match=False),
+        gxe.ExpectTableColumnsToMatchSet(column_set=config.partition_columns, exact_match=False),
         gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows, max_value=v.max_rows),
         gxe.ExpectColumnValuesToNotBeNull(column=config.timestamp_column),
         gxe.ExpectColumnValuesToBeBetween(
@@ -61,6 +63,10 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
         exps.append(gxe.ExpectColumnValuesToBeInSet(column=config.target, value_set=labels))
     else:
         exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=config.target, type_list=NUMERIC_TYPES))
+    if config.labels.delay_days:  # late labels: the partition has no target; labels are checked when they arrive
+        exps = [e for e in exps if getattr(e, "column", None) != config.target]
+    # Row keys join labels and predictions: never null (their uniqueness is checked where they are used).
+    exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in config.row_key if c != config.timestamp_column]
     for col in config.features:
         allowed_nulls = v.null_fraction.get(col, v.max_null_fraction)
         if allowed_nulls < 1:
