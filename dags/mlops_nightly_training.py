@@ -13,12 +13,15 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    **wait_for_previous_run** (a sensor that takes no worker slot while waiting) sees the
    previous interval's model steps done, so backfills keep model decisions in order while
    ingest and validate run in parallel.
-4. **decide** retrains when there is no champion, when enough features drift, when the
+4. **collect_labels** (late labels only, `labels.delay_days` = k > 0): the targets of day
+   D - k arrive, are checked against that partition's row keys and stored; they join the
+   predictions stored for that day (realised live metrics) and the training windows.
+5. **decide** retrains when there is no champion, when enough features drift, when the
    champion's metric on the new labelled data fell, when the champion is too old, or when
    the trigger form asks for it; otherwise the run ends at `no_retrain`.
-5. **retrain**: **train** fits the configured scikit-learn Pipeline on the window that ends at
-   `data_interval_end` (never a row after it), **evaluate** scores challenger and champion on
-   the same holdout, and **register** adds one model version per DAG run in MLflow's registry
+6. **retrain**: **train** fits the configured scikit-learn Pipeline on the window that ends at
+   `data_interval_end` (never a row after it; with late labels, at the last labelled day),
+   **evaluate** scores challenger and champion on the same holdout, and **register** adds one model version per DAG run in MLflow's registry
    with lineage tags and the alias `challenger`. Promotion to `champion` is the promotion
    DAG's decision. Backfill runs register into `<model>__backfill[__label]` instead, and
    **replay_promotion** replays the promotion policy there; production aliases never move.
@@ -135,7 +138,28 @@ def detect_drift(dataset: str, validation: dict) -> dict:
         return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
 
-@task.branch(doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
+@task(doc_md=(
+    "Late labels (labels.delay_days = k > 0): the targets of day D - k arrive tonight. They are checked against that "
+    "partition's row keys (unknown or repeated keys, invalid values: the batch is refused whole, with counts) and stored in "
+    "the lake and the prediction store, where they join that day's predictions. Skipped when labels come with the partition."
+))
+def collect_labels(dataset: str) -> dict:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from mlops.airflow.runtime import labels_source_for, prediction_store_url, run_key
+    from mlops.predictions.labels import collect_labels as collect
+    from mlops.predictions.store import PredictionStore
+
+    context, config, settings, interval = _setup(dataset)
+    if not config.labels.delay_days:
+        raise AirflowSkipException("labels come with the partition (labels.delay_days is 0)")
+    with _fail_fast():
+        store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
+        return collect(config, settings, interval, source=labels_source_for(config, settings), store=store,
+                       run_key=run_key(context), dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+
+@task.branch(trigger_rule="none_failed", doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
     from mlops.monitor import champion_state
     from mlops.training.decide import decide_retrain, policy_drift
@@ -232,6 +256,7 @@ def build_dag(spec: dict) -> DAG:
             ),
         ) >> drift
         branch = decide(dataset, drift)
+        collect_labels(dataset) >> branch
         decision = XComArg(branch.operator, key="decision")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
 

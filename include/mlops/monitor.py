@@ -67,13 +67,14 @@ def run_drift_step(
     current = lake.read(interval)
     champion = champion_version(config, settings)
     ref_interval, why = reference_interval(config, interval, champion)
+    features = [config.timestamp_column, *config.features]  # drift needs no labels (they may arrive days later)
     try:
-        reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+        reference = read_window(config, settings, ref_interval, source=source, columns=features, min_rows=1).frame
     except InsufficientData:
         if champion is None:
             raise
         ref_interval, why = trailing(interval.start, config.drift.reference_days), "trailing window (champion's training data no longer in the lake)"
-        reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+        reference = read_window(config, settings, ref_interval, source=source, columns=features, min_rows=1).frame
     result = detect_drift(reference, current, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
     out_dir = Path(settings.reports_dir) / config.name / "drift" / interval.key
     paths = write_report(result, reference, current, out_dir, title=f"Drift of {config.name}, {interval} vs {why}")
@@ -124,7 +125,7 @@ def champion_state(config: DatasetConfig, settings: Settings, interval: Interval
     reference_metric = schema.METRICS.get(tags, {}).get(metric)
     current_metric = None
     frame = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir).read(interval)
-    if len(frame):
+    if len(frame) and config.target in frame.columns:  # with late labels the partition has no target yet
         model = mlflow.sklearn.load_model(f"models:/{config.model_name}/{champion.version}")
         scores = predict_scores(model, prepare_features(frame, config), config.task)
         current_metric = compute_metrics(config.task, frame[config.target].to_numpy(), scores).get(metric)

@@ -3,7 +3,9 @@
 Training, evaluation and drift references read their rows only through
 ``read_window``: it selects the partitions overlapping ``[start, end)`` and drops every
 row whose timestamp is at or after ``end``, so no step sees data from after its run's
-``data_interval_end`` (this is what keeps backfills honest).
+``data_interval_end`` (this is what keeps backfills honest). With late labels
+(``labels.delay_days`` > 0) a window that asks for the target gets labelled rows only
+(``mlops.predictions.labels.attach_labels``).
 """
 
 from __future__ import annotations
@@ -64,18 +66,23 @@ def read_window(
     import pandas as pd
 
     from mlops.ingest import ingest_interval
+    from mlops.predictions.labels import attach_labels
     from mlops.validation import validate_partition
 
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
     frames, hashes, skipped = [], {}, {}
     wanted = set(columns or config.columns) | {config.timestamp_column}
+    # Late labels (labels.delay_days > 0): the target comes from each day's labels; unlabelled rows are left out.
+    late_labels = bool(config.labels.delay_days) and config.target in wanted
     for day_start in window.day_starts():
         day = Interval(day_start, day_start + timedelta(days=1))
+        fresh = False
         if not lake.exists(day):
             if source is None:
                 skipped[day.key] = "no partition"
                 continue
             ingest_interval(config, settings, day, source)
+            fresh = True
         if lake.validation(day) is None:
             try:
                 validate_partition(config, settings, day, build_docs=False)
@@ -85,6 +92,12 @@ def read_window(
                 continue
         info = lake.info(day)
         df = lake.read(day)
+        if late_labels:
+            df, labels_hash = attach_labels(config, settings, day, df, fetch_from=source if fresh else None)
+            if labels_hash is None:
+                skipped[day.key] = "no labels yet"
+                continue
+            hashes[f"{day.key}.labels"] = labels_hash
         df = df[[c for c in df.columns if c in wanted]]
         ts = df[config.timestamp_column]
         df = df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))]

@@ -13,6 +13,7 @@ BACKFILL_DATASET = {
     "dag": {"dag_id": "live_backfill", "promotion_dag_id": "live_backfill_promotion", "rollback_dag_id": "live_backfill_rollback",
             "schedule": "@daily", "start_date": "2024-01-01"},
     "registered_model_name": "livebf_model",
+    "labels": {"delay_days": 0},
 }
 
 
@@ -21,6 +22,7 @@ BROWSER_DATASET = {
     "dag": {"dag_id": "live_browser", "promotion_dag_id": "live_browser_promotion", "rollback_dag_id": "live_browser_rollback",
             "schedule": None, "start_date": "2024-01-01"},
     "registered_model_name": "livebrowser_model",
+    "labels": {"delay_days": 0},
 }
 
 

@@ -140,6 +140,13 @@ def source_for(config: DatasetConfig, settings: Settings) -> Source:
     return build_source(config, settings, sql_url=url)
 
 
+def labels_source_for(config: DatasetConfig, settings: Settings) -> Source:
+    """Where the dataset's late labels come from: ``labels.source``, else the dataset's own source."""
+    if config.labels.source is None:
+        return source_for(config, settings)
+    return source_for(config.model_copy(update={"source": config.labels.source}), settings)
+
+
 def lineage_tags(context: dict[str, Any]) -> dict[str, str]:
     """Tags that tie an MLflow run or model version to its Airflow DAG run."""
     from mlops import schema
