@@ -104,6 +104,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_parquet(path: Path, table) -> None:
+    """Write a pyarrow Table as Parquet atomically (a temporary file in the same folder, then a rename)."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
 
@@ -125,7 +140,6 @@ class Lake:
     def write(self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str) -> PartitionInfo:
         """Write the rows of one interval atomically; returns its info (same rows → same hash)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         df = canonical_order(df, timestamp_column)
         info = PartitionInfo(
@@ -141,16 +155,7 @@ class Lake:
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps(info.to_dict()).encode()
         table = table.replace_schema_metadata(meta)
-        path = self.path_for(interval)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_parquet(self.path_for(interval), table)
         # A rewritten partition must be validated again.
         self.validation_path(interval).unlink(missing_ok=True)
         return info

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import LabelsRejected
-from mlops.lake import Lake, content_hash
+from mlops.lake import Lake, atomic_write_parquet, content_hash
 from mlops.predictions.keys import duplicate_count, row_keys
 from mlops.sources.base import Interval, Source
 
@@ -132,20 +130,10 @@ def check_batch(config: DatasetConfig, batch: pd.DataFrame, partition_keys: pd.S
 def write_labels(settings: Settings, dataset: str, day: date, labels: pd.DataFrame, *, meta: dict[str, Any]) -> Path:
     """The day's labels as one Parquet file, replaced atomically; ``meta`` goes into its metadata."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     path = labels_path(settings, dataset, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(labels, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta, default=str).encode()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_parquet(path, table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta, default=str).encode()}))
     return path
 
 

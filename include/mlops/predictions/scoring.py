@@ -18,8 +18,6 @@ A version that fails to load fails the run: no other version is ever used in its
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ScoringError
-from mlops.lake import Lake
+from mlops.lake import Lake, atomic_write_parquet
 from mlops.predictions.keys import duplicate_count, row_keys
 from mlops.predictions.store import PredictionStore, Unit
 from mlops.sources.base import Interval
@@ -175,16 +173,10 @@ def lake_path(settings: Settings, unit: Unit) -> Path:
 
 def write_lake(settings: Settings, unit: Unit, frame: pd.DataFrame) -> Path:
     """The unit's predictions as one Parquet file, written atomically (replaces an earlier one)."""
+    import pyarrow as pa
+
     path = lake_path(settings, unit)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".part-0.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_parquet(path, pa.Table.from_pandas(frame, preserve_index=False))
     return path
 
 
