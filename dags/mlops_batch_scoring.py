@@ -15,7 +15,13 @@ is scored.
    the prediction store (SQL table `predictions`: SQLite in the embedded profile, PostgreSQL
    in production, through the Airflow connection `mlops_predictions`) and to the lake
    (`predictions/<dataset>/ds=<date>/version=<v>/role=<role>/`). Re-scoring a partition
-   replaces its (partition, version, role) rows; it never duplicates them.
+   replaces its (partition, version, role) rows; it never duplicates them. Then, per version:
+   the **estimated** metrics (classification: from the predicted probabilities, calibrated on
+   the version's own holdout), the **drift** of its scores against its holdout scores, and the
+   **realised** metrics when the day's labels are there (with the partition, or arrived
+   before a re-score; late labels bring them with the nightly run of D + delay). They go to
+   the store's `live_metrics` table, to MLflow (the version's monitoring run, the day as
+   step) and to the Models page ("In production").
 
 A partition with no champion yet is skipped, and the reason is in the task log and in the
 run's note. A version that fails to load fails the run: no other version is used in its place.

@@ -161,13 +161,16 @@ def collect_labels(dataset: str) -> dict:
 
 @task.branch(trigger_rule="none_failed", doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
+    from mlops.airflow.runtime import prediction_store_url
     from mlops.monitor import champion_state
+    from mlops.predictions.store import PredictionStore
     from mlops.training.decide import decide_retrain, policy_drift
 
     context, config, settings, interval = _setup(dataset)
     share, drifted = policy_drift(drift, config.retrain, config.features)
     with _fail_fast():
-        state = champion_state(config, settings, interval)
+        store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
+        state = champion_state(config, settings, interval, store=store)
     decision = decide_retrain(
         policy=config.retrain,
         primary_metric=config.training.primary_metric,

@@ -41,6 +41,12 @@ def nights(stack):
     return stack, out
 
 
+def _config():
+    from mlops.config import load_dataset
+
+    return load_dataset("synthetic", override=OVERRIDE)
+
+
 def _store(settings):
     from mlops.predictions.store import PredictionStore, embedded_url
 
@@ -86,3 +92,48 @@ def test_no_training_row_is_unlabelled_or_after_the_interval(nights):
             keys = set(Lake(settings.lake_dir, "synthetic").read(Interval.days(d))["row_id"].astype(str))
             labelled += len(keys & set(labels["row_key"]))
         assert result["train_rows"] + result["holdout_rows"] == labelled
+
+
+def test_the_estimate_on_day_d_and_the_realised_metric_on_day_d_plus_3_equal_to_the_table(nights):
+    import sqlite3
+
+    from mlops import schema, tracking
+    from mlops.monitor import monitoring_experiment
+    from mlops.predictions.live import epoch_day
+    from mlops.predictions.store import embedded_url
+    from mlops.training.metrics import compute_metrics
+
+    settings, runs = nights
+    store = _store(settings)
+    first = date(2024, 3, 1)
+    # Day D: scored by v1, estimated at once; no label yet, so nothing realised.
+    scored = xcom(runs["2024-03-01"][1], "score")
+    (unit,) = scored["results"][0]["units"]
+    assert (unit["version"], unit["role"]) == (1, "champion") and scored["results"][0]["realised"] == []
+    estimated = unit["monitoring"]["estimated"]
+    assert set(estimated) >= {"roc_auc", "accuracy"}
+    live = store.live_metrics("synthetic", MODEL, version=1, role="champion")
+    assert live[(live["partition_date"] == first) & (live["kind"] == "estimated") & (live["metric"] == "roc_auc")]["value"].item() == estimated["roc_auc"]
+    # Nights D + 1 and D + 2 bring no label of D; night D + 3 does, and the realised metric with them.
+    for day in ("2024-03-02", "2024-03-03"):
+        assert xcom(runs[day][0], "collect_labels")["day"] != "2024-03-01"
+    (realised,) = xcom(runs["2024-03-04"][0], "collect_labels")["realised"]
+    assert (realised["version"], realised["role"], realised["rows"]) == (1, "champion", 400)
+    # ... equal to the metric computed by hand from the table.
+    path = embedded_url(settings.home).removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "select p.score, l.label from predictions p join labels l on l.dataset = p.dataset and l.partition_date = p.partition_date "
+            "and l.row_key = p.row_key where p.dataset = 'synthetic' and p.partition_date = '2024-03-01' and p.version = 1 and p.role = 'champion'"
+        ).fetchall()
+    by_hand = compute_metrics("classification", [r[1] for r in rows], [r[0] for r in rows])
+    assert len(rows) == 400 and realised["metrics"] == by_hand
+    stored = live[(live["partition_date"] == first) & (live["kind"] == "realised")]
+    assert dict(zip(stored["metric"], stored["value"], strict=True)) == pytest.approx(by_hand, abs=1e-9)
+    # MLflow: the version's monitoring run, with the day as step.
+    client = tracking.client(settings)
+    run = tracking.find_run(settings, monitoring_experiment(_config()), schema.encode_tags({schema.MODEL_NAME: MODEL, schema.LIVE_MODEL_VERSION: 1}))
+    history = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "realised_roc_auc")}
+    assert history == {epoch_day(first): pytest.approx(by_hand["roc_auc"])}
+    estimated_steps = {m.step for m in client.get_metric_history(run.info.run_id, "estimated_roc_auc")}
+    assert estimated_steps == {epoch_day(date(2024, 3, d)) for d in (1, 2, 3, 4)}

@@ -79,3 +79,8 @@ def test_labels_join_and_null_scores_in_postgresql(store):
     store.replace_labels("pg", date(2024, 1, 12), pd.DataFrame({"row_key": ["k1", "k2", "zz"], "label": [1.0, 0.0, 1.0]}), arrived_at=NOW)
     joined = store.labelled_predictions("pg", date(2024, 1, 12))
     assert sorted(joined["row_key"]) == ["k1", "k2"] and joined["score"].isna().all()
+    unit = Unit("pg", date(2024, 1, 12), "m", 1, "champion")
+    store.replace_live_metrics(unit, "realised", {"rmse": 0.5, "r2": None}, rows=2, computed_at=NOW)
+    store.replace_live_metrics(unit, "realised", {"rmse": 0.4}, rows=2, computed_at=NOW)
+    live = store.live_metrics("pg", "m")
+    assert list(zip(live["metric"], live["value"], live["rows"], strict=True)) == [("rmse", 0.4, 2)]

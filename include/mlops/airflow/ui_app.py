@@ -86,7 +86,15 @@ def _overview(dataset: str, days: int) -> dict:
     from mlops.ui.overview import model_overview
 
     settings = _settings()
-    return model_overview(load_dataset(dataset), settings, tracking.client(settings), since=date.today() - timedelta(days=days) if days else None)
+    config = load_dataset(dataset)
+    store = None
+    if config.scoring is not None:
+        from mlops.airflow.runtime import prediction_store_url
+        from mlops.predictions.store import PredictionStore
+
+        store = PredictionStore(prediction_store_url(config, settings))
+    since = date.today() - timedelta(days=days) if days else None
+    return model_overview(config, settings, tracking.client(settings), since=since, store=store)
 
 
 @app.get("/api/datasets")

@@ -211,7 +211,12 @@ def collect_labels(
         log.warning("dataset %r: labels of %s are not stored: %s", config.name, target.key, reason)
         return {"day": day.isoformat(), "status": "skipped", "reason": reason}
     batch = read_label_batch(config, day, source)
-    return accept_labels(config, settings, day, batch, store=store, run_key=run_key, dag_id=dag_id, run_id=run_id)
+    out = accept_labels(config, settings, day, batch, store=store, run_key=run_key, dag_id=dag_id, run_id=run_id)
+    if store is not None:  # the day's predictions meet their labels: realised live metrics
+        from mlops.predictions.live import realised
+
+        out["realised"] = realised(config, settings, store, day)
+    return out
 
 
 def attach_labels(config: DatasetConfig, settings: Settings, day: Interval, frame: pd.DataFrame, *, fetch_from: Source | None = None) -> tuple[pd.DataFrame, str | None]:

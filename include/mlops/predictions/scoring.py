@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -208,8 +209,16 @@ def score_partition(
     expected_hash: str | None = None,
     dag_id: str | None = None,
     run_id: str | None = None,
+    monitor: Callable[..., dict] | None = None,
 ) -> dict:
-    """Score one day's partition with each of ``models``; returns ``{partition, status, rows, reason, units}``."""
+    """Score one day's partition with each of ``models``; returns ``{partition, status, rows, reason, units}``.
+
+    ``monitor(unit, scored, model, loaded, signature)`` runs after each unit is stored (live
+    metrics); its result goes into the unit's entry. When the partition holds its labels
+    (``labels.delay_days`` 0) they are stored first, so the day's realised metrics follow.
+    """
+    import pandas as pd
+
     interval = Interval.days(day)
     where = f"dataset {config.name!r}, partition {interval.key}"
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
@@ -225,6 +234,11 @@ def score_partition(
             f"{where}: {dupes} of {len(frame)} rows repeat a row_key {config.row_key} (e.g. {examples}); keys must identify rows "
             "so that labels join the right prediction. Fix the source or row_key in the dataset config, then clear this task."
         )
+    if not config.labels.delay_days and config.target in frame.columns:
+        from mlops.predictions.labels import check_batch
+
+        batch, _ = check_batch(config, pd.DataFrame({"row_key": keys.to_numpy(), "label": frame[config.target].to_numpy()}), keys, where=where)
+        store.replace_labels(config.name, day, batch.assign(label=batch["label"].astype("float64")), arrived_at=datetime.now(UTC), dag_id=dag_id, run_id=run_id)
     chunk = config.scoring.chunk_rows if config.scoring else 200_000
     write_parquet = config.scoring.lake if config.scoring else True
     units = []
@@ -233,8 +247,6 @@ def score_partition(
         loaded, signature = cache.get(model)
         X = model_inputs(frame, config, signature, where=where, model=model)
         prediction, score = predict(loaded, X, config.task, chunk_rows=chunk)
-        import pandas as pd
-
         out = pd.DataFrame({"row_key": keys.to_numpy(), "prediction": prediction, "score": score})
         unit = Unit(config.name, day, model.model_name, model.version, model.role)
         scored_at = datetime.now(UTC)
@@ -245,7 +257,8 @@ def score_partition(
         seconds = time.perf_counter() - started
         log.info("%s: %d rows scored by %s and stored in %.2f s", where, len(out), model, seconds)
         units.append({"model_name": model.model_name, "version": model.version, "role": model.role, "rows": len(out),
-                      "seconds": round(seconds, 3), "lake_path": str(path) if path else None})
+                      "seconds": round(seconds, 3), "lake_path": str(path) if path else None,
+                      "monitoring": monitor(unit, out, model, loaded, signature) if monitor else None})
     return {"partition": day.isoformat(), "status": "scored", "reason": None, "rows": len(frame), "units": units}
 
 
@@ -299,17 +312,26 @@ def run_scoring(
     champions. Returns ``{models, results}``; a partition that cannot be scored for a reason
     that is not an error (no champion, quarantined, changed since its event) is ``skipped``.
     """
+    from mlops.predictions import live
+
     models, why_not = serving_models(config, client)
     if why_not:
         log.warning("dataset %r: %s", config.name, why_not)
     cache = ModelCache()
     results = []
+
+    def monitor(unit, scored, model, loaded, signature) -> dict:
+        return live.after_scoring(config, settings, store, client, unit, scored, model, loaded, signature)
+
     for request in requests:
         day = date.fromisoformat(str(request["partition"])[:10])
         if not models:
             results.append({"partition": day.isoformat(), "status": "skipped", "reason": why_not, "rows": 0, "units": []})
             continue
-        results.append(score_partition(
-            config, settings, store, day, models, cache, expected_hash=request.get("content_hash"), dag_id=dag_id, run_id=run_id,
-        ))
+        result = score_partition(
+            config, settings, store, day, models, cache, expected_hash=request.get("content_hash"), dag_id=dag_id, run_id=run_id, monitor=monitor,
+        )
+        if result["status"] == "scored":  # labels that are already there (with the partition, or arrived before a re-score)
+            result["realised"] = live.realised(config, settings, store, day)
+        results.append(result)
     return {"models": [{"model_name": m.model_name, "version": m.version, "role": m.role} for m in models], "results": results}

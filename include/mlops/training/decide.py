@@ -17,6 +17,8 @@ class ChampionState:
     data_end: datetime | None
     reference_metric: float | None
     current_metric: float | None
+    #: Where ``current_metric`` comes from, for the reason (realised live, re-scored, estimated).
+    evidence: str = "on the new partition"
 
 
 def policy_drift(drift: dict, policy: RetrainPolicy, features: list[str]) -> tuple[float | None, list[str]]:
@@ -53,8 +55,8 @@ def decide_retrain(
             drop = -improvement(primary_metric, champion.current_metric, champion.reference_metric)
             if drop > policy.performance_tolerance:
                 reasons.append(
-                    f"performance decay: champion v{champion.version} {primary_metric}={champion.current_metric:.4f} on the new "
-                    f"partition vs {champion.reference_metric:.4f} on its holdout (tolerance {policy.performance_tolerance})"
+                    f"performance decay: champion v{champion.version} {primary_metric}={champion.current_metric:.4f} {champion.evidence} "
+                    f"vs {champion.reference_metric:.4f} on its holdout (tolerance {policy.performance_tolerance})"
                 )
         if champion.data_end is not None:
             age = (interval_end - champion.data_end).days

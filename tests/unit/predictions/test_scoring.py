@@ -1,50 +1,20 @@
 """Batch scoring with real registered models (SQLite MLflow store), a real lake and a real SQLite prediction store."""
 
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 import pytest
 
-from mlops import schema, tracking
+from mlops import schema
 from mlops.errors import ScoringError
-from mlops.lake import Lake, uri_to_path
+from mlops.lake import uri_to_path
 from mlops.predictions.keys import row_keys
 from mlops.predictions.scoring import ModelCache, partitions_from_events, run_note, run_scoring, score_partition, serving_models
-from mlops.predictions.store import PredictionStore, embedded_url
-from mlops.registry import CHALLENGER, CHAMPION, register_version
+from mlops.registry import CHAMPION
 from mlops.sources.base import Interval
-from mlops.sources.synthetic import SyntheticSource
-from mlops.training.train import train_model
 
-DAY = date(2024, 1, 12)
-SOURCE = SyntheticSource(rows_per_day=300, seed=9)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, mlflow_uri):
-    """One trained model for the module (training is the slow part)."""
-    from mlops.config import Settings, load_dataset
-
-    config = load_dataset("synthetic", override={"source": {"options": {"rows_per_day": 300, "drift": []}}})
-    home = Settings(home=tmp_path_factory.mktemp("scoring-train"), tracking_uri=mlflow_uri)
-    return train_model(config, home, end=datetime(2024, 1, 12, tzinfo=UTC), run_key="dag/scoring", source=SOURCE, window_days=5, holdout_days=1)
-
-
-@pytest.fixture
-def env(settings, synthetic_config, trained, request):
-    """A dataset whose model has a champion (v1) and a waiting challenger (v2), and a validated partition of DAY."""
-    name = f"unit_scoring_{request.node.name[:40]}"
-    config = synthetic_config.model_copy(update={"registered_model_name": name})
-    client = tracking.client(settings)
-    tags = schema.encode_tags({schema.METRICS: trained["metrics"]})
-    for key, alias in (("dag/v1", CHAMPION), ("dag/v2", CHALLENGER)):
-        register_version(client, name=name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key=key, tags=tags, alias=alias)
-    lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
-    interval = Interval.days(DAY)
-    info = lake.write(SOURCE.read(interval), interval, timestamp_column="ts", source="t")
-    lake.mark_validated(interval, {"success": True})
-    return config, client, PredictionStore(embedded_url(settings.home)), lake, info
+DAY = date(2024, 1, 12)  # the day of the fixture's validated partition (conftest.py)
 
 
 def test_champion_and_waiting_challenger_are_scored_and_rescoring_replaces(settings, env):
