@@ -30,6 +30,8 @@ def test_the_estimate_follows_the_realised_metric_under_covariate_shift(distort)
     holdout = compute_metrics("classification", ref_labels, ref_scores)
     for metric in ("roc_auc", "accuracy"):
         assert abs(estimated[metric] - realised[metric]) < 0.015, (metric, estimated[metric], realised[metric])
+    # Calibration only where it helps: a calibrated model keeps its scores (and their ranking).
+    assert Calibrator(ref_scores, ref_labels).calibrated is (distort(0.2) != 0.2)
     # The naive estimate ("as on the holdout") misses the shift by far more.
     assert abs(holdout["accuracy"] - realised["accuracy"]) > 3 * abs(estimated["accuracy"] - realised["accuracy"])
 
