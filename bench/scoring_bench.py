@@ -43,16 +43,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from parse_bench import load1
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
 DAY = date(2024, 2, 1)
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
-
-
-def load1() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def _pg(statement: str) -> None:
