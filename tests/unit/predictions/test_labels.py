@@ -154,3 +154,26 @@ def test_a_first_night_ingests_and_labels_the_window(late_labels_config, setting
     assert all(labels_path(settings, "synthetic", date(2024, 2, d)).is_file() for d in (1, 2, 3))
     features_only = read_window(late_labels_config, settings, window, columns=["ts", "x0"])
     assert list(features_only.frame.columns) == ["ts", "x0"] and len(features_only.frame) == 900
+
+
+def test_files_sources_read_their_labels_from_a_second_location(late_labels_config, settings, tmp_path):
+    from pydantic import ValidationError
+
+    from mlops.airflow.runtime import labels_source_for, source_for
+    from mlops.config import DatasetConfig
+
+    day = SOURCE.read(Interval.days(FIRST))
+    day.drop(columns=["y"]).to_parquet(tmp_path / "events.parquet")
+    day[["ts", "row_id", "y"]].assign(ts=day["ts"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "labels.csv", index=False)
+    files = {"kind": "files", "options": {"path": str(tmp_path / "events.parquet")}}
+    raw = late_labels_config.model_dump()
+    with pytest.raises(ValidationError, match=r"labels.delay_days > 0 with a files source needs labels.source"):
+        DatasetConfig(**{**raw, "source": files})
+    config = DatasetConfig(**{**raw, "source": files, "labels": {"delay_days": 3, "source": {"kind": "files", "options": {"path": str(tmp_path / "labels.csv")}}}})
+    interval = Interval.days(FIRST)
+    ingest_interval(config, settings, interval, source_for(config, settings))
+    Lake(settings.lake_dir, "synthetic").mark_validated(interval, {"success": True})
+    out = collect_labels(config, settings, Interval.days(FIRST + timedelta(days=3)), source=labels_source_for(config, settings))
+    assert out["status"] == "stored" and out["labelled"] == 300
+    labels, _ = stored_labels(settings, "synthetic", FIRST)
+    assert dict(zip(labels["row_key"], labels["label"], strict=True)) == dict(zip(day["row_id"].astype(str), day["y"], strict=True))
