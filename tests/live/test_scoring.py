@@ -65,6 +65,13 @@ def test_validated_partitions_are_scored_through_the_asset_and_bad_ones_never(st
     event = next(e for e in _asset_events(stack) if e["extra"]["partition"] == "2024-01-11")
     assert event["extra"]["rows"] == ROWS and len(event["extra"]["content_hash"]) == 64 and event["source_dag_id"] == NIGHTLY
 
+    # The Models page, through the api-server (the store through the connection mlops_predictions).
+    production = stack.ok("GET", f"/mlops/api/models/{DATASET}")["production"]
+    assert production["days"] == ["2024-01-11"] and production["champion"]["version"] == [1]
+    assert production["champion"]["estimated"][0] is not None and production["champion"]["realised"] == [None]  # labels: 3 days later
+    page = stack.call("GET", "/mlops/models", params={"dataset": DATASET})
+    assert page.status_code == 200 and 'id="production-chart"' in page.text and "No labels have arrived yet." in page.text
+
     # A second scoring of the same partition replaces its rows.
     again = stack.trigger(SCORING, None, {"partition_date": "2024-01-11"})
     assert stack.wait_run(SCORING, again, timeout=600) == "success", stack.task_states(SCORING, again)
