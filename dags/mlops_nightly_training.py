@@ -9,17 +9,21 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    Every task refuses a run conf with a key that is not a param of this DAG.
 2. **validate** runs the dataset's Great Expectations suite as a checkpoint and updates the
    Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
+   A passing partition updates the dataset's asset, which runs the batch scoring DAG.
 3. **detect_drift** compares the partition with the champion's training data (or a trailing
    window) feature by feature and logs a JSON/HTML/PNG report to MLflow. It starts once
    **wait_for_previous_run** (a sensor that takes no worker slot while waiting) sees the
    previous interval's model steps done, so backfills keep model decisions in order while
    ingest and validate run in parallel.
-4. **decide** retrains when there is no champion, when enough features drift, when the
+4. **collect_labels** (late labels only, `labels.delay_days` = k > 0): the targets of day
+   D - k arrive, are checked against that partition's row keys and stored; they join the
+   predictions stored for that day (realised live metrics) and the training windows.
+5. **decide** retrains when there is no champion, when enough features drift, when the
    champion's metric on the new labelled data fell, when the champion is too old, or when
    the trigger form asks for it; otherwise the run ends at `no_retrain`.
-5. **retrain**: **train** fits the configured scikit-learn Pipeline on the window that ends at
-   `data_interval_end` (never a row after it), **evaluate** scores challenger and champion on
-   the same holdout, and **register** adds one model version per DAG run in MLflow's registry
+6. **retrain**: **train** fits the configured scikit-learn Pipeline on the window that ends at
+   `data_interval_end` (never a row after it; with late labels, at the last labelled day),
+   **evaluate** scores challenger and champion on the same holdout, and **register** adds one model version per DAG run in MLflow's registry
    with lineage tags and the alias `challenger`. Promotion to `champion` is the promotion
    DAG's decision. Backfill runs register into `<model>__backfill[__label]` instead, and
    **replay_promotion** replays the promotion policy there; production aliases never move.
@@ -39,6 +43,7 @@ from __future__ import annotations
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
 
+from mlops.airflow.assets import partition_asset, partition_event_extra
 from mlops.airflow.defaults import common_dag_args, training_queue
 from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.sensors import PreviousRunSensor
@@ -116,13 +121,20 @@ def ingest(dataset: str) -> dict:
         return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
 
 
-@task(doc_md="Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass.")
+@task(doc_md=(
+    "Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass. "
+    "A partition that passes updates the dataset's asset (its date and content hash in the event's extra): the scoring DAG runs on it."
+))
 def validate(dataset: str, partition: dict) -> dict:
+    from mlops.airflow.runtime import run_key, run_type
     from mlops.validation import validate_partition
 
-    _, config, settings, interval = _setup(dataset)
+    context, config, settings, interval = _setup(dataset)
     with _fail_fast():  # bad data does not get better with retries: fail at once
-        return validate_partition(config, settings, interval)
+        result = validate_partition(config, settings, interval)
+    extra = partition_event_extra(partition, run_key=run_key(context), run_type=run_type(context))
+    context["outlet_events"][partition_asset(dataset)].extra = extra
+    return result
 
 
 @task(doc_md="Per-feature drift between the partition and the reference window; report logged to MLflow.")
@@ -135,15 +147,39 @@ def detect_drift(dataset: str, validation: dict) -> dict:
         return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
 
-@task.branch(doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
+@task(doc_md=(
+    "Late labels (labels.delay_days = k > 0): the targets of day D - k arrive tonight. They are checked against that "
+    "partition's row keys (unknown or repeated keys, invalid values: the batch is refused whole, with counts) and stored in "
+    "the lake and the prediction store, where they join that day's predictions. Skipped when labels come with the partition."
+))
+def collect_labels(dataset: str) -> dict:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from mlops.airflow.runtime import labels_source_for, prediction_store_url, run_key
+    from mlops.predictions.labels import collect_labels as collect
+    from mlops.predictions.store import PredictionStore
+
+    context, config, settings, interval = _setup(dataset)
+    if not config.labels.delay_days:
+        raise AirflowSkipException("labels come with the partition (labels.delay_days is 0)")
+    with _fail_fast():
+        store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
+        return collect(config, settings, interval, source=labels_source_for(config, settings), store=store,
+                       run_key=run_key(context), dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+
+@task.branch(trigger_rule="none_failed", doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
+    from mlops.airflow.runtime import prediction_store_url
     from mlops.monitor import champion_state
+    from mlops.predictions.store import PredictionStore
     from mlops.training.decide import decide_retrain, null_rate_only, policy_drift
 
     context, config, settings, interval = _setup(dataset)
     share, drifted = policy_drift(drift, config.retrain, config.features)
     with _fail_fast():
-        state = champion_state(config, settings, interval)
+        store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
+        state = champion_state(config, settings, interval, store=store)
     decision = decide_retrain(
         policy=config.retrain,
         primary_metric=config.training.primary_metric,
@@ -222,7 +258,7 @@ def build_dag(spec: dict) -> DAG:
         **common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS),
     ) as dag:
         partition = ingest(dataset)
-        validation = validate.override(on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
+        validation = validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
         drift = detect_drift(dataset, validation)
         PreviousRunSensor(
             task_id="wait_for_previous_run",
@@ -236,6 +272,7 @@ def build_dag(spec: dict) -> DAG:
             ),
         ) >> drift
         branch = decide.override(on_success_callback=AlertNotifier("decision"))(dataset, drift)
+        collect_labels(dataset) >> branch
         decision = XComArg(branch.operator, key="decision")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
 

@@ -96,7 +96,7 @@ def check_postgres(create: bool) -> list[str]:
     import sqlalchemy as sa
 
     host, port, user = env("POSTGRES_HOST"), env("POSTGRES_PORT"), env("POSTGRES_USER")
-    dbs = [env("MLOPS_AIRFLOW_DB"), env("MLOPS_MLFLOW_DB"), env("MLOPS_MLFLOW_AUTH_DB"), env("MLOPS_METADATA_DB") or "mlops_metadata"]
+    dbs = [d for d in (env("MLOPS_AIRFLOW_DB"), env("MLOPS_MLFLOW_DB"), env("MLOPS_MLFLOW_AUTH_DB"), env("MLOPS_METADATA_DB") or "mlops_metadata", env("MLOPS_PREDICTIONS_DB")) if d]
     url = sa.URL.create("postgresql+psycopg2", username=user, password=env("POSTGRES_PASSWORD") or None, host=host, port=int(port), database="postgres")
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 10})
     try:

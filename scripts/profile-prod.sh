@@ -33,6 +33,7 @@ _mlops_prod MLOPS_AIRFLOW_DB mlops_airflow
 _mlops_prod MLOPS_MLFLOW_DB mlops_mlflow
 _mlops_prod MLOPS_MLFLOW_AUTH_DB mlops_mlflow_auth
 _mlops_prod MLOPS_METADATA_DB mlops_metadata
+_mlops_prod MLOPS_PREDICTIONS_DB mlops_predictions
 _mlops_prod REDIS_HOST 127.0.0.1
 _mlops_prod REDIS_PORT 6379
 _mlops_prod REDIS_DB 0
@@ -69,6 +70,11 @@ _mlops_prod AIRFLOW__CORE__PARALLELISM 8
 _mlops_prod AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION True
 # Promotions wait for a person's approval in this profile.
 _mlops_prod MLOPS_REQUIRE_APPROVAL true
+
+# --- Prediction store: the scoring DAG's SQL table in PostgreSQL ----------------------------------
+# The Airflow connection mlops_predictions (scoring.conn_id of the dataset configs); an environment
+# connection wins over the embedded default that airflow_settings.yaml declares.
+_mlops_prod AIRFLOW_CONN_MLOPS_PREDICTIONS "postgresql://$_mlops_pg/$MLOPS_PREDICTIONS_DB"
 
 # --- MLflow tracking server: PostgreSQL backend, served artifacts, basic-auth --------------------
 _mlops_prod MLFLOW_BACKEND_STORE_URI "postgresql://$_mlops_pg/$MLOPS_MLFLOW_DB"

@@ -40,6 +40,13 @@ def settings(tmp_path: Path, mlflow_uri: str) -> Settings:
 
 @pytest.fixture
 def synthetic_config() -> DatasetConfig:
+    """The synthetic dataset, small, without drift, with labels in the partition."""
+    return load_dataset("synthetic", override={"source": {"options": {"rows_per_day": 300, "drift": []}}, "labels": {"delay_days": 0}})
+
+
+@pytest.fixture
+def late_labels_config() -> DatasetConfig:
+    """The synthetic dataset as shipped: labels arrive 3 days after their partition."""
     return load_dataset("synthetic", override={"source": {"options": {"rows_per_day": 300, "drift": []}}})
 
 

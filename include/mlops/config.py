@@ -32,6 +32,8 @@ from mlops.training.metrics import CLASSIFICATION, REGRESSION
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASETS_DIR = PACKAGE_DIR.parent / "datasets"
+#: Folders of the lake root that are not datasets (predictions, labels, holdout scores).
+RESERVED_LAKE_NAMES = frozenset({"predictions", "labels", "holdout_scores"})
 
 
 class ConfigProblems(ValueError):
@@ -312,6 +314,42 @@ class AlertsConfig(_Strict):
         return self
 
 
+class LabelsConfig(_Strict):
+    """When the target of a day's rows becomes known.
+
+    ``delay_days = 0``: the target comes with the partition. ``delay_days = k > 0``: the
+    day-D partition arrives without the target, and the targets of day D arrive with the
+    nightly run of day D + k, which joins them to the rows (by ``row_key``) and to the
+    predictions stored for day D. Training windows then end at the last labelled day.
+    """
+
+    delay_days: int = Field(0, ge=0, le=365, description="Days between a row's day and the arrival of its label")
+    source: SourceConfig | None = Field(
+        None,
+        description=(
+            "Where labels come from (columns: the timestamp, the row_key columns, the target). Default: the dataset's "
+            "source, read again for the labelled day (replay and synthetic); files and sql sources need their own."
+        ),
+    )
+
+
+class ScoringConfig(_Strict):
+    """Batch scoring of each validated partition with the champion (and a waiting challenger)."""
+
+    conn_id: str = Field(
+        "mlops_predictions",
+        pattern=r"^[A-Za-z0-9_.-]{1,200}$",
+        description="Airflow connection of the prediction store (SQLite or PostgreSQL); undefined: a SQLite file under MLOPS_HOME",
+    )
+    shadow: bool = Field(True, description="Also score a challenger waiting for its promotion decision, as role 'shadow'")
+    lake: bool = Field(True, description="Also write each scored partition as Parquet under lake/predictions/<dataset>/")
+    chunk_rows: int = Field(200_000, ge=1000, description="Rows scored and written per batch")
+    decay_on_estimate: bool = Field(
+        False,
+        description="Classification: while the champion's labels are pending, the decay rule may use the estimated primary metric",
+    )
+
+
 class DatasetConfig(_Strict):
     """Everything the pipeline needs to know about one dataset."""
 
@@ -331,6 +369,9 @@ class DatasetConfig(_Strict):
     retrain: RetrainPolicy = RetrainPolicy()
     promotion: PromotionConfig = PromotionConfig()
     alerts: AlertsConfig = AlertsConfig()
+    row_key: list[str] = Field(default_factory=list, description="Columns that identify a row (scoring and the label join)")
+    labels: LabelsConfig = LabelsConfig()
+    scoring: ScoringConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -358,6 +399,28 @@ class DatasetConfig(_Strict):
                 f"validation.key_columns names columns that are neither declared nor in validation.extra_columns: {unknown}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _keys_for_scoring_and_labels(self) -> DatasetConfig:
+        if self.name in RESERVED_LAKE_NAMES:
+            raise ValueError(f"dataset name {self.name!r} is reserved for a lake folder; reserved: {sorted(RESERVED_LAKE_NAMES)}")
+        needs = [what for what, on in (("scoring", self.scoring is not None), ("labels.delay_days > 0", self.labels.delay_days > 0)) if on]
+        if needs and not self.row_key:
+            raise ValueError(f"{' and '.join(needs)} need row_key: the columns that identify a row (e.g. [id])")
+        if len(set(self.row_key)) != len(self.row_key) or self.target in self.row_key:
+            raise ValueError(f"row_key {self.row_key} must list distinct columns and not the target {self.target!r}")
+        if self.labels.delay_days > 0 and self.source.kind in ("files", "sql") and self.labels.source is None:
+            raise ValueError(
+                f"labels.delay_days > 0 with a {self.source.kind} source needs labels.source: where the labels arrive "
+                "(a files path or a sql table/query with the timestamp, row_key and target columns)"
+            )
+        return self
+
+    @property
+    def partition_columns(self) -> list[str]:
+        """Columns a partition must hold: without the target while labels arrive later, with the row key."""
+        cols = [self.timestamp_column, *self.features] + ([] if self.labels.delay_days else [self.target])
+        return cols + [c for c in self.row_key if c not in cols]
 
     @property
     def features(self) -> list[str]:

@@ -3,7 +3,9 @@
 A dataset config with a ``dag:`` section gets a nightly training DAG, a promotion DAG and a
 rollback DAG; its keys are ``dag_id`` (default ``mlops_nightly_training__<name>``),
 ``promotion_dag_id`` (default ``mlops_model_promotion__<name>``), ``rollback_dag_id``
-(default ``mlops_model_rollback__<name>``), ``schedule`` (default ``@daily``; ``null`` for
+(default ``mlops_model_rollback__<name>``), ``scoring_dag_id`` (default
+``mlops_batch_scoring_<name>``; the DAG exists when the config also has a ``scoring:`` section),
+``schedule`` (default ``@daily``; ``null`` for
 manual runs only), ``start_date`` (default 2013-01-01) and ``tags``. The nightly DAG's
 Deadline Alert comes from the config's ``alerts.late_after_hours`` (read here, at parse time).
 
@@ -33,8 +35,8 @@ from mlops.settings import Settings
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 
 #: The keys of a config's ``dag:`` section.
-DAG_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "schedule", "start_date", "tags")
-DAG_ID_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id")
+DAG_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "scoring_dag_id", "schedule", "start_date", "tags")
+DAG_ID_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "scoring_dag_id")
 #: Airflow's rule for DAG ids (``airflow.sdk.definitions._internal.types``: KEY_REGEX, 250 characters).
 DAG_ID_PATTERN = re.compile(r"^[\w.-]{1,250}$")
 
@@ -117,6 +119,8 @@ def _spec(file: ConfigFile) -> dict | None:
         "dag_id": dag.get("dag_id") or f"mlops_nightly_training__{name}",
         "promotion_dag_id": dag.get("promotion_dag_id") or f"mlops_model_promotion__{name}",
         "rollback_dag_id": dag.get("rollback_dag_id") or f"mlops_model_rollback__{name}",
+        "scoring_dag_id": dag.get("scoring_dag_id") or f"mlops_batch_scoring_{name}",
+        "scoring": isinstance(raw.get("scoring"), dict),
         "model_name": raw.get("registered_model_name") or f"{name}_model",
         "schedule": dag.get("schedule", "@daily"),
         "start_date": str(dag.get("start_date", "2013-01-01")),

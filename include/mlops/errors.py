@@ -120,3 +120,23 @@ class InconclusiveMeasurement(MlopsError):
     """A measurement was too noisy to decide on (e.g. latency under CPU load); a later retry may decide it."""
 
     retryable = True
+class StoreError(MlopsError):
+    """The prediction store is unreachable, of an unknown schema version, or refused a write."""
+
+
+class ScoringError(MlopsError):
+    """A partition could not be scored: the model did not load, or the data does not fit its signature."""
+
+
+class LabelsRejected(MlopsError):
+    """A batch of labels was refused (unknown or duplicate row keys, invalid values); nothing was stored.
+
+    Attributes
+    ----------
+    counts : dict
+        What was wrong, by kind (``unknown_keys``, ``duplicate_keys``, ``invalid_values``, ``rows``).
+    """
+
+    def __init__(self, message: str, *, counts: dict | None = None):
+        super().__init__(message)
+        self.counts = counts or {}

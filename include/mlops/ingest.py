@@ -13,7 +13,9 @@ def ingest_interval(config: DatasetConfig, settings: Settings, interval: Interva
 
     Re-running it for the same interval and source data rewrites the same partition with
     the same content hash. An interval without rows still writes an (empty) partition, so
-    the validation step can report it against ``validation.min_rows``.
+    the validation step can report it against ``validation.min_rows``. With late labels the
+    partition is written without the target (it arrives ``labels.delay_days`` later, see
+    ``mlops.predictions.labels``).
 
     Raises
     ------
@@ -29,6 +31,8 @@ def ingest_interval(config: DatasetConfig, settings: Settings, interval: Interva
     try:
         df = source.read(interval)
         provenance = df.attrs.pop(PROVENANCE, None)
+        if config.labels.delay_days and config.target in df.columns:
+            df = df.drop(columns=[config.target])
         return lake.write(df, interval, timestamp_column=config.timestamp_column, source=source.description, provenance=provenance)
     except SourceDataError as e:
         lake.record_refusal(interval, e)

@@ -185,6 +185,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def atomic_write_parquet(path: Path, table) -> None:
+    """Write a pyarrow Table as Parquet atomically (see ``atomic_write``)."""
+    import pyarrow.parquet as pq
+
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
 
@@ -214,7 +221,6 @@ class Lake:
         The interval's validation mark and quarantine record go: the new content has to be validated.
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         df = canonical_order(df, timestamp_column)
         info = PartitionInfo(
@@ -238,7 +244,7 @@ class Lake:
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps(info.to_dict()).encode()
         table = table.replace_schema_metadata(meta)
-        atomic_write(self.path_for(interval), lambda tmp: pq.write_table(table, tmp))
+        atomic_write_parquet(self.path_for(interval), table)
         # A rewritten partition must be validated again. New content lifts the quarantine record; the same
         # content keeps it (it is known bad, and a concurrent quarantine of it stays visible to readers).
         self.validation_path(interval).unlink(missing_ok=True)

@@ -69,13 +69,14 @@ def run_drift_step(
     current = lake.read(interval)
     champion = champion_version(config, settings)
     ref_interval, why = reference_interval(config, interval, champion)
+    features = [config.timestamp_column, *config.features]  # drift needs no labels (they may arrive days later)
     try:
-        reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+        reference = read_window(config, settings, ref_interval, source=source, columns=features, min_rows=1).frame
     except InsufficientData:
         if champion is None:
             raise
         ref_interval, why = trailing(interval.start, config.drift.reference_days), "trailing window (champion's training data no longer in the lake)"
-        reference = read_window(config, settings, ref_interval, source=source, min_rows=1).frame
+        reference = read_window(config, settings, ref_interval, source=source, columns=features, min_rows=1).frame
     # Categorical columns become `category` dtype once: the test and the report's plots then count codes.
     reference = as_categories(reference, config.categorical_features)
     current = as_categories(current, config.categorical_features)
@@ -118,13 +119,17 @@ def run_drift_step(
     }
 
 
-def champion_state(config: DatasetConfig, settings: Settings, interval: Interval):
-    """The champion's version, data end, holdout metric and metric on the new (labelled) partition."""
-    import mlflow
+def champion_state(config: DatasetConfig, settings: Settings, interval: Interval, *, store=None):
+    """The champion's version, data end, holdout metric and its current metric, with where that comes from.
 
+    The current metric is, in this order: the champion's realised live metric from the
+    prediction store (``store``; the day's own with labels in the partition, else the newest
+    day whose labels have arrived); re-scored on the new partition when it holds the labels;
+    with ``scoring.decay_on_estimate``, the estimate from its predicted probabilities while
+    labels are pending; else unknown (no decay verdict).
+    """
+    from mlops.predictions.labels import label_day
     from mlops.training.decide import ChampionState
-    from mlops.training.metrics import compute_metrics
-    from mlops.training.model import predict_scores, prepare_features
 
     champion = champion_version(config, settings)
     if champion is None:
@@ -133,10 +138,34 @@ def champion_state(config: DatasetConfig, settings: Settings, interval: Interval
     tags = champion.tags
     data_end = schema.DATA_INTERVAL_END.get(tags)
     reference_metric = schema.METRICS.get(tags, {}).get(metric)
-    current_metric = None
+    current, evidence = None, "on the new partition"
+    if store is not None:
+        from mlops.predictions import live
+
+        found = live.latest(store, config, int(champion.version), "realised", until=label_day(config, interval), exact=not config.labels.delay_days)
+        if found:
+            current, evidence = found["value"], f"realised live on ds={found['day']} ({found['rows']} labelled rows)"
+    if current is None:
+        current = _rescored(config, settings, interval, champion.version)
+    if current is None and store is not None and config.scoring and config.scoring.decay_on_estimate and config.task == "classification":
+        found = live.latest(store, config, int(champion.version), "estimated", until=interval.start.date())
+        if found:
+            current, evidence = found["value"], f"estimated from its predicted probabilities on ds={found['day']} (labels pending)"
+    return ChampionState(version=str(champion.version), data_end=data_end, reference_metric=reference_metric, current_metric=current, evidence=evidence)
+
+
+def _rescored(config: DatasetConfig, settings: Settings, interval: Interval, version) -> float | None:
+    """The champion's metric on the new partition, when the partition holds its labels."""
+    import mlflow
+
+    from mlops.training.metrics import compute_metrics
+    from mlops.training.model import predict_scores, prepare_features
+
+    if config.labels.delay_days:  # late labels: the partition's labels have not arrived yet
+        return None
     frame = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir).read(interval)
-    if len(frame):
-        model = mlflow.sklearn.load_model(f"models:/{config.model_name}/{champion.version}")
-        scores = predict_scores(model, prepare_features(frame, config), config.task)
-        current_metric = compute_metrics(config.task, frame[config.target].to_numpy(), scores).get(metric)
-    return ChampionState(version=str(champion.version), data_end=data_end, reference_metric=reference_metric, current_metric=current_metric)
+    if not len(frame):
+        return None
+    model = mlflow.sklearn.load_model(f"models:/{config.model_name}/{version}")
+    scores = predict_scores(model, prepare_features(frame, config), config.task)
+    return compute_metrics(config.task, frame[config.target].to_numpy(), scores).get(config.training.primary_metric)

@@ -200,6 +200,7 @@ MODEL_NAME = _t("model_name", "text", "registered model a report run belongs to"
 HISTORY = TagFamily(PREFIX + "history.", "json", "one champion move {seq, time, kind, version, from_version, ...}")
 INTERVAL = _t("interval", "text", "partition key of a monitoring run")
 REFERENCE = _t("reference", "text", "why the drift reference window was chosen")
+LIVE_MODEL_VERSION = _t("live_model_version", "text", "model version whose live metrics (realised, estimated, prediction drift) a monitoring run holds")
 
 #: Tags that record a decision about a version; a copy to another model drops them.
 DECISION_TAGS = (GATES_PASSED, DECISION, DECISION_AT, DECISION_BY, REJECTION_REASONS, SUPERSEDED_BY, PROMOTION_PENDING, PROMOTION_ERROR)

@@ -3,7 +3,9 @@
 Training, evaluation and drift references read their rows only through
 ``read_window``: it selects the partitions overlapping ``[start, end)`` and drops every
 row whose timestamp is at or after ``end``, so no step sees data from after its run's
-``data_interval_end`` (this is what keeps backfills honest).
+``data_interval_end`` (this is what keeps backfills honest). With late labels
+(``labels.delay_days`` > 0) a window that asks for the target gets labelled rows only
+(``mlops.predictions.labels.attach_labels``).
 """
 
 from __future__ import annotations
@@ -70,9 +72,13 @@ def read_window(
     """
     import pandas as pd
 
+    from mlops.predictions.labels import attach_labels
+
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
     frames, hashes, skipped = [], {}, {}
     wanted = set(columns or config.columns) | {config.timestamp_column}
+    # Late labels (labels.delay_days > 0): the target comes from each day's labels; unlabelled rows are left out.
+    late_labels = bool(config.labels.delay_days) and config.target in wanted
     for day_start in window.day_starts():
         day = Interval(day_start, day_start + timedelta(days=1))
         for attempt in (1, 2):
@@ -89,7 +95,13 @@ def read_window(
             skipped[day.key] = got
             log.warning("window %s: skipping %s: %s", window, day.key, got)
             continue
-        info, df = got
+        info, df, fresh = got
+        if late_labels:
+            df, labels_hash = attach_labels(config, settings, day, df, fetch_from=source if fresh else None)
+            if labels_hash is None:
+                skipped[day.key] = "no labels yet"
+                continue
+            hashes[f"{day.key}.labels"] = labels_hash
         df = df[[c for c in df.columns if c in wanted]]
         ts = df[config.timestamp_column]
         frames.append(df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))])
@@ -104,11 +116,12 @@ def read_window(
 
 
 def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None):
-    """``(info, rows)`` of a validated day, or why the day is skipped (a string)."""
+    """``(info, rows, ingested now)`` of a validated day, or why the day is skipped (a string)."""
     from mlops.ingest import ingest_interval
     from mlops.validation import validate_partition
 
     state, found = lake.state(day)
+    fresh = False
     if state == "quarantined":
         return f"in quarantine: {first_line(describe_quarantine(config.name, day, found))}"
     if state == "missing":
@@ -118,7 +131,7 @@ def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interv
             ingest_interval(config, settings, day, source)
         except SourceDataError as e:
             return f"source refused: {first_line(str(e))}"
-        state = "unvalidated"
+        state, fresh = "unvalidated", True
     if state == "unvalidated":
         try:
             validate_partition(config, settings, day, build_docs=False)
@@ -131,4 +144,4 @@ def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interv
             f"dataset {config.name!r}, partition {day}: rewritten or moved while this run read it, twice in a row; "
             "another run is working on that day. Clear this task once that run is done."
         )
-    return info, df
+    return info, df, fresh

@@ -102,3 +102,16 @@ def test_every_task_refuses_undeclared_run_conf_keys(bag):
             hook = t._pre_execute_hook
             assert getattr(hook, "func", None) is refuse_bad_conf, f"{dag_id}.{t.task_id} does not check its run conf"
             assert set(hook.keywords["declared"]) == set(dag.params), f"{dag_id}.{t.task_id}"
+
+
+def test_scoring_dags_run_on_the_asset_that_validation_updates(bag):
+    assert {"mlops_batch_scoring", "mlops_batch_scoring_synthetic"} <= set(bag.dag_ids)
+    for nightly_id, scoring_id, dataset in (
+        ("mlops_nightly_training", "mlops_batch_scoring", "flights"),
+        ("mlops_nightly_training_synthetic", "mlops_batch_scoring_synthetic", "synthetic"),
+    ):
+        (asset,) = bag.dags[nightly_id].get_task("validate").outlets
+        assert asset.name == f"mlops_validated_partition__{dataset}"
+        scoring = bag.dags[scoring_id]
+        assert [a.name for a in scoring.timetable.asset_condition.objects] == [asset.name]
+        assert scoring.max_active_runs == 1 and [t.task_id for t in scoring.topological_sort()] == ["select_partitions", "score"]

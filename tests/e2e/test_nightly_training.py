@@ -33,6 +33,7 @@ OVERRIDE = {
     }},
     "training": {"window_days": 6, "holdout_days": 2, "min_train_rows": 1000},
     "drift": {"reference_days": 4},
+    "labels": {"delay_days": 0},  # labels with the partition (tests/e2e/test_late_labels.py covers late ones)
 }
 
 

@@ -23,6 +23,7 @@ BASE = {
     "training": {"window_days": 5, "holdout_days": 2, "min_train_rows": 800},
     "drift": {"reference_days": 3},
     "promotion": {"latency_budget_ms": 2000},
+    "labels": {"delay_days": 0},
 }
 # A constant predictor: registered (its run had no floors), then stopped by the gates.
 WORSE = {**BASE, "model": {"estimator": "sklearn.dummy.DummyClassifier", "params": {"strategy": "prior"}}, "training": {**BASE["training"], "metric_floors": {}}}

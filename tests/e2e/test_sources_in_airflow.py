@@ -31,6 +31,7 @@ def _config(name: str, source: dict, task: str = "classification") -> dict:
     base.update(name=name, source=source, dag={"dag_id": f"e2e_{name}", "schedule": None}, task=task)
     base["training"].update(window_days=5, holdout_days=1, min_train_rows=500)
     base["drift"] = {"reference_days": 3}
+    base["labels"] = {"delay_days": 0}
     if task == "regression":
         base["model"] = {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}}
         base["training"].update(primary_metric="rmse", metric_floors={})

@@ -16,6 +16,7 @@ BACKFILL_DATASET = {
     "dag": {"dag_id": "live_backfill", "promotion_dag_id": "live_backfill_promotion", "rollback_dag_id": "live_backfill_rollback",
             "schedule": "@daily", "start_date": "2024-01-01"},
     "registered_model_name": "livebf_model",
+    "labels": {"delay_days": 0},
 }
 
 
@@ -24,6 +25,16 @@ BROWSER_DATASET = {
     "dag": {"dag_id": "live_browser", "promotion_dag_id": "live_browser_promotion", "rollback_dag_id": "live_browser_rollback",
             "schedule": None, "start_date": "2024-01-01"},
     "registered_model_name": "livebrowser_model",
+    "labels": {"delay_days": 0},
+}
+
+
+#: A copy of the synthetic dataset of its own for the scoring test (its champion is set by the test).
+SCORING_DATASET = {
+    "name": "livescore",
+    "dag": {"dag_id": "live_scoring_nightly", "promotion_dag_id": "live_scoring_promotion", "rollback_dag_id": "live_scoring_rollback",
+            "scoring_dag_id": "live_scoring", "schedule": None, "start_date": "2024-01-01"},
+    "registered_model_name": "livescore_model",
 }
 
 
@@ -102,6 +113,12 @@ def stack(tmp_path_factory):
     # A malformed config beside the good ones, for the whole live session: the good DAGs must
     # load, run and be triggered as usual (tests/live/test_config_guards.py checks the error).
     (datasets / "broken.yaml").write_text(BROKEN_DATASET)
+    scoring = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    scoring.update(SCORING_DATASET)
+    scoring["source"]["options"].update(rows_per_day=300, drift=[])
+    scoring["training"].update(window_days=5, holdout_days=1, min_train_rows=500)
+    scoring["drift"] = {"reference_days": 3}
+    (datasets / "livescore.yaml").write_text(yaml.safe_dump(scoring))
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),

@@ -30,7 +30,10 @@ def test_models_json_matches_the_registry(stack, synthetic_run):
     assert datasets["synthetic"] == NIGHTLY and "livebf" in datasets
 
     data = stack.ok("GET", "/mlops/api/models/synthetic")
-    assert set(data) == {"dataset", "model", "registered", "primary_metric", "aliases", "history", "drift", "validation"}
+    assert set(data) == {"dataset", "model", "registered", "primary_metric", "aliases", "history", "drift", "validation", "production"}
+    production = data["production"]  # the live metrics (tests/live/test_scoring.py checks them filled in)
+    assert production["enabled"] is True and production["metric"] == data["primary_metric"]
+    assert all(len(production["champion"][k]) == len(production["days"]) for k in ("version", "realised", "estimated"))
     assert data["model"] == MODEL and data["registered"] is True and set(data["aliases"]) == {"champion", "challenger", "previous"}
     aliases = MlflowClient(tracking_uri=stack.mlflow, registry_uri=stack.mlflow).get_registered_model(MODEL).aliases
     for alias, card in data["aliases"].items():

@@ -41,6 +41,7 @@ def settings(prefix: str, api_port: int, mlflow_port: int) -> dict[str, str]:
         "MLOPS_AIRFLOW_DB": f"{prefix}_airflow",
         "MLOPS_MLFLOW_DB": f"{prefix}_mlflow",
         "MLOPS_MLFLOW_AUTH_DB": f"{prefix}_mlflow_auth",
+        "MLOPS_PREDICTIONS_DB": f"{prefix}_predictions",
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": "6379",
         "REDIS_DB": str(REDIS_DB),
@@ -106,7 +107,7 @@ def prod_stack(tmp_path_factory):
     env = profile_env(home, env_file, MLOPS_DATASETS_DIR=str(datasets))
     api, mlflow = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{mlflow_port}"
     stack = LiveStack(home=home, env=env, api=api, mlflow=mlflow)
-    stack.databases = [values[k] for k in ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB")]
+    stack.databases = [values[k] for k in ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB")]
     stack.settings = values
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
     try:

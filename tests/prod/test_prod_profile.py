@@ -16,6 +16,7 @@ from .conftest import profile_env, settings, write_env_file
 pytestmark = pytest.mark.prod
 
 NIGHTLY, PROMOTION, MODEL = "mlops_nightly_training_synthetic", "mlops_model_promotion_synthetic", "synthetic_model"
+SCORING = "mlops_batch_scoring_synthetic"
 DAYS = ("2024-01-10", "2024-01-11", "2024-01-12")
 TRAINING_TASKS = {"retrain.train", "retrain.evaluate"}
 
@@ -107,3 +108,32 @@ def test_nightly_runs_on_celery_workers_and_the_promotion_lands_in_postgresql(pr
     finally:
         engine.dispose()
     assert str(alias) == champion.version and int(champion.version) in versions and len(tags) == 1
+
+
+def test_the_champion_scores_a_validated_partition_into_postgresql(prod_stack):
+    """After the promotion above: the asset-triggered scoring DAG writes to the profile's prediction database."""
+    import sqlalchemy as sa
+    from mlflow import MlflowClient
+
+    stack = prod_stack
+    champion = MlflowClient(tracking_uri=stack.mlflow, registry_uri=stack.mlflow).get_model_version_by_alias(MODEL, "champion")
+    stack.unpause(SCORING)
+    night = stack.trigger(NIGHTLY, "2024-01-13T00:00:00Z", {"note": "production profile scoring"})
+    assert stack.wait_run(NIGHTLY, night, timeout=900) == "success", stack.task_states(NIGHTLY, night)
+
+    def scored() -> bool:
+        runs = stack.ok("GET", f"/api/v2/dags/{SCORING}/dagRuns", params={"state": ["success"], "limit": 20})["dag_runs"]
+        return any("ds=2024-01-13: scored" in (r.get("note") or "") for r in runs)
+
+    stack.wait_for("a scoring run of 2024-01-13", scored, timeout=900)
+    engine = sa.create_engine(sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=stack.settings["MLOPS_PREDICTIONS_DB"]))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "select version, role, count(*), count(distinct row_key) from predictions where dataset = 'synthetic' "
+                "and partition_date = '2024-01-13' group by version, role order by role"
+            )).all()
+    finally:
+        engine.dispose()
+    champion_rows = [r for r in rows if r[1] == "champion"]
+    assert champion_rows and champion_rows[0][0] == int(champion.version) and champion_rows[0][2] == champion_rows[0][3] == 800

@@ -57,7 +57,7 @@ def test_unknown_dag_keys_are_refused_with_the_valid_ones(folder):
     assert "typo_n" not in {s["dag_id"] for s in scan.specs}
     assert scan.problems == [
         f"dataset config {path}, line {line_of(path, 'scheduel')}: dag: unknown key 'scheduel' (did you mean 'schedule'?); the keys of the dag "
-        "section are dag_id, promotion_dag_id, rollback_dag_id, schedule, start_date, tags. An unknown key would be ignored silently "
+        "section are dag_id, promotion_dag_id, rollback_dag_id, scoring_dag_id, schedule, start_date, tags. An unknown key would be ignored silently "
         "(a misspelt schedule would fall back to @daily)."
     ]
 

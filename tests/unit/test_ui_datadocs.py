@@ -23,7 +23,7 @@ def site(tmp_path_factory) -> Settings:
     """Two datasets validated by GX into one file context; the second has a failing day."""
     settings = Settings(home=tmp_path_factory.mktemp("docs"), tracking_uri="sqlite:///unused.db")
     for name in ("synthetic", "other"):
-        config = load_dataset("synthetic", override={"name": name, "source": {"options": {"rows_per_day": 200, "drift": []}}})
+        config = load_dataset("synthetic", override={"name": name, "labels": {"delay_days": 0}, "source": {"options": {"rows_per_day": 200, "drift": []}}})
         for day in (10, 11):
             iv = Interval.days(date(2024, 1, day))
             df = SyntheticSource(rows_per_day=200, seed=day).read(iv)

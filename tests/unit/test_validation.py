@@ -25,7 +25,7 @@ def test_suite_generated_from_config(synthetic_config):
     assert ("expect_column_values_to_be_in_set", "c0") in kinds  # declared categories
     assert ("expect_column_values_to_be_between", "x0") in kinds  # declared range
     assert ("expect_column_values_to_be_between", "ts") in kinds  # inside the interval (suite parameters)
-    assert sum(k == "expect_column_values_to_not_be_null" for k, _ in kinds) == 2 + len(synthetic_config.features)
+    assert sum(k == "expect_column_values_to_not_be_null" for k, _ in kinds) == 2 + len(synthetic_config.features) + len(synthetic_config.row_key)
 
 
 def test_good_partition_passes_and_is_marked(settings, synthetic_config):
@@ -96,7 +96,7 @@ def test_a_day_delivered_three_times_fails_on_whole_row_duplicates(settings, syn
         validate_partition(synthetic_config, settings, IV)
     msg = str(err.value)
     assert "partition ds=2024-01-10 (source files: events-2024-01-10.parquet (900 rows))" in msg
-    assert "expect_compound_columns_to_be_unique on whole rows (9 columns): 900 of 900 rows share their values with another row; expected at most 1.0 % of rows" in msg
+    assert "expect_compound_columns_to_be_unique on whole rows (10 columns): 900 of 900 rows share their values with another row; expected at most 1.0 % of rows" in msg
 
 
 def test_a_few_duplicates_are_tolerated_up_to_the_configured_share(settings, synthetic_config):
@@ -106,7 +106,7 @@ def test_a_few_duplicates_are_tolerated_up_to_the_configured_share(settings, syn
     _write(settings, synthetic_config, pd.concat([df, df.iloc[:1]]))  # one repeated row: 2 of 301 rows
     assert validate_partition(synthetic_config, settings, IV)["success"]
     _write(settings, synthetic_config, pd.concat([df, df.iloc[:3]]))  # 6 of 303 rows: 2 %
-    with pytest.raises(ValidationFailed, match=r"whole rows \(9 columns\): 6 of 303 rows"):
+    with pytest.raises(ValidationFailed, match=r"whole rows \(10 columns\): 6 of 303 rows"):
         validate_partition(synthetic_config, settings, IV)
     relaxed = synthetic_config.model_copy(update={"validation": synthetic_config.validation.model_copy(update={"max_duplicate_fraction": 0.05})})
     _write(settings, relaxed, pd.concat([df, df.iloc[:3]]))
@@ -118,7 +118,7 @@ def test_key_columns_catch_a_row_sent_twice_with_a_change(settings, synthetic_co
 
     from mlops.config import load_dataset
 
-    config = load_dataset("synthetic", override={"source": {"options": {"drift": []}}, "validation": {"key_columns": ["ts", "x0"]}})
+    config = load_dataset("synthetic", override={"source": {"options": {"drift": []}}, "labels": {"delay_days": 0}, "validation": {"key_columns": ["ts", "x0"]}})
     df = SyntheticSource(rows_per_day=300, seed=1).read(IV)
     corrected = df.iloc[:1].assign(x1=df["x1"].iloc[0] + 1)  # the same event again, with another value
     _write(settings, config, pd.concat([df, corrected]))

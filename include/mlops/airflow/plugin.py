@@ -1,6 +1,7 @@
 """The product's Airflow plugin, registered by the installed package (entry point ``airflow.plugins``).
 
 - the ``PartitionIntervalTimetable`` (the scheduler and API server must know it by name);
+- a listener that writes each finished scoring run's note (``mlops.airflow.listeners``);
 - the deadline reference of the ``nightly_late`` alert (``DataIntervalEndDeadline``: the
   scheduler looks custom Deadline Alert references up among plugins);
 - the *Models* page: a FastAPI app under ``/mlops`` (``mlops.airflow.ui_app``; Airflow's
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from mlops.airflow import listeners as mlops_listeners
 from mlops.airflow.runconf import RunConfGuard
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.airflow.ui_app import app as models_app
@@ -26,6 +28,7 @@ from mlops.alerts.deadline import DataIntervalEndDeadline
 class MlopsPlugin(AirflowPlugin):
     name = "mlops"
     timetables = [PartitionIntervalTimetable]
+    listeners = [mlops_listeners]
     deadline_references = [DataIntervalEndDeadline]
     fastapi_apps = [{"app": models_app, "url_prefix": "/mlops", "name": "MLOps models"}]
     fastapi_root_middlewares = [{"middleware": RunConfGuard, "args": [], "kwargs": {}, "name": "MLOps run conf guard"}]

@@ -158,7 +158,28 @@ def sql_url(conn_id: str) -> str:
     return conn.get_uri()
 
 
-def source_for(config: DatasetConfig, settings: Settings) -> Source:
+def prediction_store_url(config: DatasetConfig, settings: Settings) -> str:
+    """URL of the prediction store: the Airflow connection ``scoring.conn_id``, else the embedded SQLite file.
+
+    Works in tasks and in the API server (the Models page). The URL may hold a password:
+    never log it (``mlops.predictions.store.safe_url`` hides it).
+    """
+    import logging
+
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from mlops.predictions.store import embedded_url
+
+    conn_id = config.scoring.conn_id if config.scoring else "mlops_predictions"
+    try:
+        return sql_url(conn_id)
+    except AirflowNotFoundException:
+        url = embedded_url(settings.home)
+        logging.getLogger(__name__).info("Airflow connection %r is not defined: using the embedded prediction store %s", conn_id, url)
+        return url
+
+
+def source_for(config: DatasetConfig, settings: Settings, *, columns: list[str] | None = None) -> Source:
     from mlops.sources import build_source
 
     url = None
@@ -166,7 +187,7 @@ def source_for(config: DatasetConfig, settings: Settings) -> Source:
         if config.source.options.get("conn_id"):
             url = sql_url(config.source.options["conn_id"])
         _mask_password(url or config.source.options.get("url"))
-    return build_source(config, settings, sql_url=url)
+    return build_source(config, settings, sql_url=url, columns=columns)
 
 
 def _mask_password(url: str | None) -> None:
@@ -182,6 +203,12 @@ def _mask_password(url: str | None) -> None:
         return
     if password:
         mask_secret(str(password))
+def labels_source_for(config: DatasetConfig, settings: Settings) -> Source:
+    """Where the dataset's late labels come from: ``labels.source``, else the dataset's own source."""
+    if config.labels.source is None:
+        return source_for(config, settings)
+    columns = [config.timestamp_column, *(c for c in config.row_key if c != config.timestamp_column), config.target]
+    return source_for(config.model_copy(update={"source": config.labels.source}), settings, columns=columns)
 
 
 def lineage_tags(context: dict[str, Any]) -> dict[str, str]:

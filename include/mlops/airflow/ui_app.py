@@ -186,9 +186,15 @@ def _overview_now(dataset: str, days: int) -> dict:
     tracking.use_interactive_limits()
     settings = _settings()
     config = load_dataset(dataset)
+    store = None
+    if config.scoring is not None:
+        from mlops.airflow.runtime import prediction_store_url
+        from mlops.predictions.store import PredictionStore
+
+        store = PredictionStore(prediction_store_url(config, settings))
     since = date.today() - timedelta(days=days) if days else None
     with tracking.reachable(doing=f"reading model {config.model_name!r} for the Models page", tracking_uri=settings.tracking_uri, then=AFTER_ON_PAGE):
-        return model_overview(config, settings, tracking.client(settings), since=since)
+        return model_overview(config, settings, tracking.client(settings), since=since, store=store)
 
 
 async def _overview(dataset: str, days: int) -> dict:

@@ -9,8 +9,11 @@ from mlops.errors import ConfigError
 from mlops.sources.base import Interval, Source
 
 
-def build_source(config: DatasetConfig, settings: Settings, *, sql_url: str | None = None) -> Source:
+def build_source(config: DatasetConfig, settings: Settings, *, sql_url: str | None = None, columns: list[str] | None = None) -> Source:
     """Instantiate the source a dataset config declares.
+
+    ``columns``: what each file of a files source must hold (default: a partition's columns,
+    ``DatasetConfig.partition_columns``; a source of late labels passes its own).
 
     ``sql_url`` is the SQLAlchemy URL for ``kind: sql`` (resolved from an Airflow
     connection by the caller, or given as ``options.url`` outside Airflow).
@@ -30,7 +33,7 @@ def build_source(config: DatasetConfig, settings: Settings, *, sql_url: str | No
 
             return FilesSource(
                 timestamp_column=config.timestamp_column,
-                columns=config.columns,
+                columns=columns or config.partition_columns,
                 base_dir=settings.home,
                 quarantine_dir=source_files_quarantine(config, settings),
                 **options,

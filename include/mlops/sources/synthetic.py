@@ -22,6 +22,11 @@ optional): ``{"features": [...], "start": "2024-01-10", "end": null,
 * ``category_mass``: this share of a categorical feature's values is moved to its last level;
 * ``concept``: the sign of the label weights flips (the relation changes, not the inputs).
 
+``id_column`` (default ``row_id``; None for none) names an int64 column that identifies each
+row (the day's ordinal times 10,000,000 plus the row's position), for a dataset's
+``row_key``; it draws nothing from the generator, so the other columns are the same with or
+without it.
+
 ``incidents`` inject data-quality failures the validation step must catch:
 ``{"kind": "nulls" | "missing_column" | "out_of_range", "feature": "x0", "start": …,
 "end": …, "fraction": 0.5}``.
@@ -37,6 +42,9 @@ from mlops.sources.base import Interval, clip_to_interval
 
 if TYPE_CHECKING:
     import pandas as pd
+
+#: Ids of one day's rows lie in ``[ordinal * ROWS_PER_ID_DAY, (ordinal + 1) * ROWS_PER_ID_DAY)``.
+ROWS_PER_ID_DAY = 10_000_000
 
 
 def _day(value: Any) -> date | None:
@@ -66,9 +74,15 @@ class SyntheticSource:
         seed: int = 0,
         drift: list[dict] | None = None,
         incidents: list[dict] | None = None,
+        id_column: str | None = "row_id",
     ):
         if task not in ("classification", "regression"):
             raise ConfigError(f"synthetic source: task must be 'classification' or 'regression', got {task!r}")
+        if id_column is not None and id_column in (timestamp_column, target):
+            raise ConfigError(f"synthetic source: id_column {id_column!r} clashes with the timestamp or target column")
+        if rows_per_day > ROWS_PER_ID_DAY:
+            raise ConfigError(f"synthetic source: rows_per_day is at most {ROWS_PER_ID_DAY:,}, got {rows_per_day:,}")
+        self.id_column = id_column
         if rows_per_day < 1 or n_numeric < 1 or n_categories < 2:
             raise ConfigError("synthetic source: rows_per_day >= 1, n_numeric >= 1 and n_categories >= 2 are required")
         self.timestamp_column, self.target, self.task = timestamp_column, target, task
@@ -95,6 +109,8 @@ class SyntheticSource:
         seconds = np.sort(rng.integers(0, 86400, size=n))
         ts = pd.Timestamp(day.isoformat(), tz="UTC") + pd.to_timedelta(seconds, unit="s")
         cols: dict[str, Any] = {self.timestamp_column: ts.astype("datetime64[us, UTC]")}
+        if self.id_column:
+            cols[self.id_column] = np.arange(n, dtype="int64") + day.toordinal() * ROWS_PER_ID_DAY
         x = rng.standard_normal((n, self.n_numeric))
         base_p = np.arange(self.n_categories, 0, -1, dtype=float)
         base_p /= base_p.sum()

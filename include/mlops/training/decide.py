@@ -17,6 +17,8 @@ class ChampionState:
     data_end: datetime | None
     reference_metric: float | None
     current_metric: float | None
+    #: Where ``current_metric`` comes from, for the reason (realised live, re-scored, estimated).
+    evidence: str = "on the new partition"
 
 
 def policy_drift(drift: dict, policy: RetrainPolicy, features: list[str]) -> tuple[float | None, list[str]]:
@@ -93,8 +95,8 @@ def decide_retrain(
             decay = performance_decay(policy, primary_metric, reference=champion.reference_metric, current=champion.current_metric)
             if decay:
                 reasons.append(
-                    f"performance decay: champion v{champion.version} {primary_metric}={champion.current_metric:.4f} on the new "
-                    f"partition vs {champion.reference_metric:.4f} on its holdout, {decay}"
+                    f"performance decay: champion v{champion.version} {primary_metric}={champion.current_metric:.4f} {champion.evidence} "
+                    f"vs {champion.reference_metric:.4f} on its holdout, {decay}"
                 )
         if champion.data_end is not None:
             age = (interval_end - champion.data_end).days

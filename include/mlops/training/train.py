@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from mlops import schema
 from mlops.config import DatasetConfig, Settings
 from mlops.errors import ConfigError, InsufficientData
+from mlops.predictions.labels import labelled_end
 from mlops.sources.base import Interval, Source
 from mlops.training.metrics import CLASSIFICATION, TWO_CLASS_METRICS, compute_metrics
 from mlops.training.model import build_pipeline, predict_scores, prepare_features
@@ -110,6 +111,7 @@ def train_model(
     from mlops.lake import path_to_uri
 
     window_days, holdout_days = config.training.windows(window_days, holdout_days)
+    end = labelled_end(config, settings, end)  # late labels: the window ends at the last labelled day
     train_iv, holdout_iv = split_windows(end, window_days, holdout_days)
     train_w = read_window(config, settings, train_iv, source=source, min_rows=config.training.min_train_rows)
     holdout_w = read_window(config, settings, holdout_iv, source=source, min_rows=1)

@@ -5,7 +5,10 @@
 - the promotion history (who, when, why), newest first;
 - drift over time: each day's score per feature, with the threshold and the verdict, from the
   drift reports the nightly runs wrote (``reports/<dataset>/drift/ds=…/drift.json``);
-- the latest validation result of a partition, with a link to the Data Docs.
+- the latest validation result of a partition, with a link to the Data Docs;
+- "In production": each day's realised metric of the champion (predictions joined with the
+  labels that arrived), its estimate while labels are pending, the shadow challenger's,
+  champion changes and the drift of the champion's scores (``production_series``).
 
 A year of history is ~365 small JSON files and a handful of MLflow calls; parsed reports
 are cached by file modification time, so a page load reads only what changed.
@@ -17,6 +20,7 @@ import json
 import re
 import threading
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +112,48 @@ def latest_validation(settings: Settings, dataset: str) -> dict | None:
     }
 
 
+def production_series(config: DatasetConfig, store, *, since: date | None = None) -> dict[str, Any]:
+    """The live metrics of the registered model, one entry per scored day (oldest first).
+
+    ``champion`` / ``shadow``: the version that served in that role and its realised and
+    estimated primary metric (None when unknown); ``changes``: days on which the champion's
+    version changed; ``drift``: the champion's prediction drift score, verdict and threshold.
+    """
+    metric = config.training.primary_metric
+    out: dict[str, Any] = {"enabled": config.scoring is not None, "metric": metric, "days": [], "changes": [],
+                           "champion": {"version": [], "realised": [], "estimated": [], "labelled_rows": []},
+                           "shadow": {"version": [], "realised": [], "estimated": []},
+                           "drift": {"scores": [], "drifted": [], "threshold": None, "method": "drift of the scores vs the holdout's"}}
+    if store is None:
+        return out
+    frame = store.live_metrics(config.name, config.model_name, since=since)
+    if frame.empty:
+        return out
+    frame = frame.assign(day=frame["partition_date"].astype(str))
+    days = sorted(frame["day"].unique())
+    cell = {(r.day, r.role, r.kind, r.metric): (r.value, int(r.version), int(r.rows)) for r in frame.itertuples()}
+
+    def value(day: str, role: str, kind: str, name: str = metric, field: int = 0):
+        hit = cell.get((day, role, kind, name))
+        return None if hit is None or hit[field] is None or hit[field] != hit[field] else hit[field]
+
+    versions = {(r.day, r.role): int(r.version) for r in frame.itertuples()}
+    for role in ("champion", "shadow"):
+        series = out[role]
+        series["version"] = [versions.get((d, role)) for d in days]
+        series["realised"] = [value(d, role, "realised") for d in days]
+        series["estimated"] = [value(d, role, "estimated") for d in days]
+    out["champion"]["labelled_rows"] = [value(d, "champion", "realised", field=2) for d in days]
+    out["drift"]["scores"] = [value(d, "champion", "drift", "drift_score") for d in days]
+    out["drift"]["drifted"] = [bool(value(d, "champion", "drift", "drifted")) for d in days]
+    thresholds = [value(d, "champion", "drift", "drift_threshold") for d in days]
+    out["drift"]["threshold"] = next((t for t in reversed(thresholds) if t is not None), None)
+    served = [(d, v) for d, v in zip(days, out["champion"]["version"], strict=True) if v is not None]
+    out["changes"] = [{"day": d, "from": p, "to": v} for (_, p), (d, v) in pairwise(served) if v != p]
+    out["days"] = days
+    return out
+
+
 def _version_card(client, settings: Settings, name: str, mv, primary: str) -> dict[str, Any]:
     from mlops import tracking
 
@@ -143,8 +189,8 @@ def _version_card(client, settings: Settings, name: str, mv, primary: str) -> di
     }
 
 
-def model_overview(config: DatasetConfig, settings: Settings, client, *, since: date | None = None) -> dict[str, Any]:
-    """Everything the Models page shows for ``config``'s registered model."""
+def model_overview(config: DatasetConfig, settings: Settings, client, *, since: date | None = None, store=None) -> dict[str, Any]:
+    """Everything the Models page shows for ``config``'s registered model (``store``: the prediction store, if scored)."""
     from mlflow.exceptions import MlflowException
 
     from mlops.promotion.history import history
@@ -176,4 +222,5 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
         "history": entries,
         "drift": drift,
         "validation": latest_validation(settings, config.name),
+        "production": production_series(config, store, since=since),
     }

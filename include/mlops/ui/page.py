@@ -91,6 +91,21 @@ def _history(entries: list[dict]) -> str:
 
 
 
+def _polylines(values: list[float | None], x, y, attrs: str) -> str:
+    """SVG polylines through the values that are known (a gap where a value is None)."""
+    path, parts = [], []
+    for i, v in enumerate(values):
+        if v is None:
+            if path:
+                parts.append(path)
+            path = []
+            continue
+        path.append(f"{x(i):.1f},{y(v):.1f}")
+    if path:
+        parts.append(path)
+    return "".join(f'<polyline fill="none" {attrs} points="{" ".join(p)}"/>' for p in parts)
+
+
 def _sparkline(name: str, feature: dict, days: list[str]) -> str:
     """One feature's daily scores as an SVG line with its threshold (dashed) and drifted days (red)."""
     w, h, pad = 320, 90, 6
@@ -106,17 +121,7 @@ def _sparkline(name: str, feature: dict, days: list[str]) -> str:
     def y(v: float) -> float:
         return h - pad - (h - 2 * pad) * (v / top)
 
-    path, parts = [], []
-    for i, v in enumerate(scores):
-        if v is None:
-            if path:
-                parts.append(path)
-            path = []
-            continue
-        path.append(f"{x(i):.1f},{y(v):.1f}")
-    if path:
-        parts.append(path)
-    lines = "".join(f'<polyline fill="none" stroke="#3182ce" stroke-width="1.3" points="{" ".join(p)}"/>' for p in parts)
+    lines = _polylines(scores, x, y, 'stroke="#3182ce" stroke-width="1.3"')
     # Every day gets a dot while they are few enough to tell apart; drifted days always, in red.
     few = len(days) <= 60
     dots = "".join(
@@ -148,6 +153,77 @@ def _drift(drift: dict, dataset: str) -> str:
     )
     charts = "".join(_sparkline(name, f, days) for name, f in sorted(drift["features"].items()))
     return head + f'<div class="charts" id="drift-charts">{charts}</div>'
+
+
+#: Line styles of the "In production" chart: (series, role, kind) -> (colour, dash, label).
+PRODUCTION_LINES = (
+    ("champion", "realised", "#2b6cb0", "", "champion, realised (labels arrived)"),
+    ("champion", "estimated", "#2b6cb0", ' stroke-dasharray="5 4"', "champion, estimated (labels pending)"),
+    ("shadow", "realised", "#dd6b20", "", "shadow challenger, realised"),
+    ("shadow", "estimated", "#dd6b20", ' stroke-dasharray="5 4"', "shadow challenger, estimated"),
+)
+
+
+def _production(prod: dict | None) -> str:
+    """The champion's live metric per day (realised solid, estimated dashed), the shadow beside it, champion changes, prediction drift."""
+    if not prod or not prod.get("enabled"):
+        return '<p class="empty">This dataset has no <code>scoring</code> section: nothing is scored in production.</p>'
+    days = prod["days"]
+    if not days:
+        return '<p class="empty">No live metrics yet: the scoring DAG records them for each validated partition once a champion serves.</p>'
+    w, h, pad, left = 700, 220, 14, 46
+    series = [(role, kind, colour, dash, label, prod[role][kind]) for role, kind, colour, dash, label in PRODUCTION_LINES]
+    values = [v for *_, vals in series for v in vals if v is not None]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    span = max(hi - lo, 0.02)
+    lo, hi = lo - span * 0.15, hi + span * 0.15
+    n = max(len(days) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + (w - left - pad) * i / n
+
+    def y(v: float) -> float:
+        return h - pad - (h - 2 * pad) * (v - lo) / (hi - lo)
+
+    lines, dots = [], []
+    for role, kind, colour, dash, _label, vals in series:
+        lines.append(_polylines(vals, x, y, f'stroke="{colour}" stroke-width="1.8"{dash}'))
+        versions = prod[role]["version"]
+        dots += [
+            f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.4" fill="{colour}" fill-opacity="{1 if kind == "realised" else 0.45}">'
+            f'<title>{escape(days[i])}: {role} v{versions[i]} {kind} {v:.4f}</title></circle>'
+            for i, v in enumerate(vals) if v is not None and len(days) <= 120
+        ]
+    index = {d: i for i, d in enumerate(days)}
+    marks = "".join(
+        f'<line x1="{x(index[c["day"]]):.1f}" x2="{x(index[c["day"]]):.1f}" y1="{pad}" y2="{h - pad}" stroke="#718096" stroke-dasharray="2 3"/>'
+        f'<text x="{x(index[c["day"]]) + 3:.1f}" y="{pad + 9}" font-size="10" fill="#4a5568">v{escape(str(c["from"]))}→v{escape(str(c["to"]))}</text>'
+        for c in prod["changes"]
+    )
+    axis = (
+        f'<text x="4" y="{y(hi - span * 0.15) + 4:.1f}" font-size="10" fill="#718096">{hi - span * 0.15:.3f}</text>'
+        f'<text x="4" y="{y(lo + span * 0.15) + 4:.1f}" font-size="10" fill="#718096">{lo + span * 0.15:.3f}</text>'
+    )
+    legend = " · ".join(
+        f'<span style="color:{colour}">{"- -" if dash else "—"} {escape(label)}</span>' for _r, _k, colour, dash, label, vals in series if any(v is not None for v in vals)
+    )
+    champion = prod["champion"]
+    last = next((i for i in range(len(days) - 1, -1, -1) if champion["realised"][i] is not None), None)
+    latest = (
+        f'Latest realised: <b>{champion["realised"][last]:.4f}</b> on {escape(days[last])} (v{champion["version"][last]}, '
+        f'{champion["labelled_rows"][last]} labelled rows).' if last is not None else "No labels have arrived yet."
+    )
+    chart = (
+        f'<svg id="production-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{escape(prod["metric"])} in production">'
+        f'<rect width="{w}" height="{h}" fill="#f7fafc"/>{axis}{marks}{"".join(lines)}{"".join(dots)}</svg>'
+    )
+    drift = prod["drift"]
+    drift_chart = _sparkline("prediction drift", {"scores": drift["scores"], "drifted": drift["drifted"], "threshold": drift["threshold"], "method": drift["method"]}, days) \
+        if any(v is not None for v in drift["scores"]) else ""
+    return (
+        f'<p class="muted">{escape(prod["metric"])} per day, {escape(days[0])} .. {escape(days[-1])}; dotted lines: champion changes. {latest}</p>'
+        f'<div id="production" class="chart">{chart}<div class="muted">{legend}</div></div><div class="charts">{drift_chart}</div>'
+    )
 
 
 def _validation(v: dict | None) -> str:
@@ -204,6 +280,7 @@ def render(overview: dict, datasets: list[str], *, user: str | None = None, aler
 <nav class="muted">datasets: {nav}</nav>
 {registered}
 <h2>Versions</h2><div class="cards">{cards}</div>
+<h2>In production</h2>{_production(overview.get("production"))}
 <h2>Promotion history</h2>{_history(overview["history"])}
 <h2>Drift over time</h2>{_drift(overview["drift"], ds)}
 <h2>Latest validation</h2>{_validation(overview["validation"])}

@@ -2,8 +2,10 @@
 
 Defaults, each tightened or relaxed by the config's ``validation`` section:
 
-* schema: exactly the declared columns (timestamp, features, target) and
-  ``extra_columns``; with ``allow_extra_columns`` other columns may come along;
+* schema: exactly the declared columns (timestamp, features, the target only when labels come
+  with the partition (``labels.delay_days`` 0), the row key) and ``extra_columns``; with
+  ``allow_extra_columns`` other columns may come along;
+* row key columns: never null;
 * row count between ``min_rows`` and ``max_rows``;
 * duplicates: each combination of ``key_columns`` at most once; rows that are exact copies
   of another row (over the declared and extra columns) at most ``max_duplicate_fraction``
@@ -11,8 +13,9 @@ Defaults, each tightened or relaxed by the config's ``validation`` section:
 * timestamp: never null and inside the partition's data interval (suite parameters
   ``interval_start`` / ``interval_end``, so one stored suite serves every interval and
   concurrent runs never overwrite each other's bounds);
-* target: never null; in ``{0, 1}`` (or ``validation.categories[target]``) for classification;
-  inside ``validation.ranges[target]`` when declared (e.g. a price that is never negative);
+* target (when in the partition): never null; in ``{0, 1}`` (or ``validation.categories[target]``)
+  for classification; inside ``validation.ranges[target]`` when declared (e.g. a price that is
+  never negative);
 * numeric features: a numeric dtype, at most ``max_null_fraction`` nulls, inside ``ranges``;
 * categorical features: at most ``max_null_fraction`` nulls, values in ``categories`` for
   all but ``max_unknown_category_fraction`` of the rows.
@@ -49,7 +52,7 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
     import great_expectations.expectations as gxe
 
     v = config.validation
-    schema = [*config.columns, *(c for c in v.extra_columns if c not in config.columns)]
+    schema = [*config.partition_columns, *(c for c in v.extra_columns if c not in config.partition_columns)]
     exps: list = [
         gxe.ExpectTableColumnsToMatchSet(column_set=schema, exact_match=not v.allow_extra_columns),
         gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows, max_value=v.max_rows),
@@ -70,6 +73,10 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
     if config.target in v.ranges:
         lo, hi = v.ranges[config.target]
         exps.append(gxe.ExpectColumnValuesToBeBetween(column=config.target, min_value=lo, max_value=hi))
+    if config.labels.delay_days:  # late labels: the partition has no target; labels are checked when they arrive
+        exps = [e for e in exps if getattr(e, "column", None) != config.target]
+    # Row keys join labels and predictions: never null (their uniqueness is checked where they are used).
+    exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in config.row_key if c != config.timestamp_column]
     for col in config.features:
         allowed_nulls = v.null_fraction.get(col, v.max_null_fraction)
         if allowed_nulls < 1:
