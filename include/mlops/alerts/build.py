@@ -237,9 +237,17 @@ def decision(context: dict, config: DatasetConfig) -> list[Event]:
             "dataset drift": drift.get("dataset_drift"), "drifted": drifted,
         }
         share_text = f"{share:.0%}" if isinstance(share, (int, float)) else "n/a"
+        if share is not None and share >= threshold:
+            summary = f"{share_text} of the watched features drifted on {day} (threshold {threshold:.0%}): {', '.join(drifted[:8])}"
+        else:  # the dataset as a whole drifted, while the features the retraining rule watches did not
+            everything = list(drift.get("drifted_features") or [])
+            summary = (
+                f"dataset drift on {day}: {drift.get('drift_share', 0):.0%} of all features drifted ({', '.join(everything[:8])}); "
+                f"the watched features stay below the retraining threshold ({share_text} < {threshold:.0%})"
+            )
         events.append(Event(
             type="drift_alarm", dataset=config.name, day=day, run=run,
-            summary=f"{share_text} of the watched features drifted on {day} (threshold {threshold:.0%})",
+            summary=summary,
             numbers={k: v for k, v in numbers.items() if v is not None}, details=[f"reference: {(drift.get('reference') or {}).get('why', 'n/a')}"],
             links=links_of(run, drift_report=report),
         ))
