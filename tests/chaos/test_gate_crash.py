@@ -9,17 +9,21 @@ so the first run after the cause is fixed decides it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 
 from e2e.helpers import aliases as model_aliases
-from e2e.helpers import run_dag, set_variable, states, variable, xcom
+from e2e.helpers import delete_variable, run_dag, set_variable, states, xcom
+from mlops.config import DEFAULT_DATASETS_DIR
 
 NIGHTLY, PROMOTION = "mlops_nightly_training_synthetic", "mlops_model_promotion_synthetic"
 MODEL = "synthetic_model"
 VARIABLE = "mlops_dataset__synthetic"
+#: The synthetic dataset as a regression task (its file's roc_auc floor taken out: a regression has no roc_auc).
 REGRESSION = {
     "task": "regression",
     "source": {"options": {"rows_per_day": 300, "seed": 5, "drift": []}},
@@ -27,6 +31,7 @@ REGRESSION = {
     "training": {"window_days": 4, "holdout_days": 1, "min_train_rows": 500, "primary_metric": "rmse", "metric_floors": {}},
     "drift": {"reference_days": 2},
     "promotion": {"latency_budget_ms": 5000},
+    "labels": {"delay_days": 0},
 }
 DAY = "2024-02-10"
 #: What the first test leaves for the next ones (the module's tests run in order on one stack).
@@ -34,11 +39,20 @@ STATE: dict = {}
 
 
 @pytest.fixture(scope="module")
-def client(stack):
+def client(stack, tmp_path_factory):
     from mlops import tracking
 
-    with variable(VARIABLE, REGRESSION):
+    folder = tmp_path_factory.mktemp("datasets")
+    raw = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    for key, value in REGRESSION.items():
+        raw[key] = {**raw[key], **value} if isinstance(value, dict) and key in raw else value
+    raw["training"]["metric_floors"] = {}
+    (folder / "synthetic.yaml").write_text(yaml.safe_dump(raw))
+    os.environ["MLOPS_DATASETS_DIR"] = str(folder)
+    try:
         yield tracking.client(stack)
+    finally:
+        os.environ.pop("MLOPS_DATASETS_DIR", None)
 
 
 def aliases(client) -> dict[str, str]:
@@ -53,11 +67,11 @@ def test_a_wrong_primary_metric_fails_the_run_with_the_reason(client):
     dr = run_dag(NIGHTLY, DAY, {"force_retrain": True}, run_after=datetime(2024, 2, 11, 3, tzinfo=UTC))
     assert dr.state == "success", states(dr)
     STATE["version"], STATE["partition_uri"] = xcom(dr, "retrain.register")["version"], xcom(dr, "ingest")["partition_uri"]
-    set_variable(VARIABLE, {**REGRESSION, "training": {**REGRESSION["training"], "primary_metric": "roc_auc"}})
+    set_variable(VARIABLE, {"training": {"primary_metric": "roc_auc"}})
     try:
         dr = run_dag(PROMOTION, "2024-02-11")
     finally:
-        set_variable(VARIABLE, REGRESSION)
+        delete_variable(VARIABLE)
     s = states(dr)
     assert dr.state == "failed", s
     assert s["check_gates"] == "failed" and s["finalize"] == "failed" and s["promote"] == "upstream_failed", s
@@ -87,9 +101,7 @@ def test_missing_evaluation_data_fails_the_run_then_the_fixed_run_decides(client
 
     dr = run_dag(PROMOTION, "2024-02-13")  # the data is back: the same challenger is decided
     assert dr.state == "success", states(dr)
-    # The synthetic config's roc_auc floor stays in a merged override, and a regression model has no roc_auc:
-    # the floors gate rejects it (a decision, so the run succeeds).
+    # No champion yet and every gate passes: the challenger becomes the champion.
     mv = client.get_model_version(MODEL, STATE["version"])
-    assert mv.tags["mlops.decision"] == "rejected", mv.tags
-    assert json.loads(mv.tags["mlops.rejection_reasons"]) == ["floors: metric roc_auc is missing; the config sets a bound of 0.6"]
-    assert aliases(client) == {}
+    assert mv.tags["mlops.decision"] == "promoted", mv.tags
+    assert aliases(client) == {"champion": STATE["version"]}

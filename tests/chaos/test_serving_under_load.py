@@ -19,8 +19,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from mlops.config import load_dataset
+from mlops.config import DatasetConfig, dataset_file, load_dataset
 from mlops.errors import InconclusiveMeasurement
 
 FEATURES = ["x0", "x1", "x2", "x3", "x4"]
@@ -67,16 +68,24 @@ def log(estimator, settings, train: pd.DataFrame) -> str:
     return info.model_uri
 
 
-def test_a_fast_model_is_not_rejected_under_cpu_load_and_a_slow_one_is(settings):
+def numeric_only_synthetic(folder) -> DatasetConfig:
+    """The synthetic dataset's config with its categorical features (and their allowed values) taken out."""
+    data = yaml.safe_load(dataset_file("synthetic").read_text())
+    data["categorical_features"] = []
+    data["validation"].pop("categories", None)
+    data["promotion"] = {"latency_budget_ms": BUDGET_MS, "serving_sample_rows": 200}
+    (folder / "synthetic.yaml").write_text(yaml.safe_dump(data))
+    return load_dataset("synthetic", datasets_dir=folder)
+
+
+def test_a_fast_model_is_not_rejected_under_cpu_load_and_a_slow_one_is(settings, tmp_path):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.neighbors import KNeighborsClassifier
 
     from mlops.promotion.gates import serving_gate
 
-    config = load_dataset("synthetic", override={
-        "numeric_features": FEATURES, "categorical_features": [],
-        "promotion": {"latency_budget_ms": BUDGET_MS, "serving_sample_rows": 200},
-    })
+    config = numeric_only_synthetic(tmp_path)
+    assert config.numeric_features == FEATURES and not config.categorical_features
     holdout = frame(200, seed=1)
     fast = log(RandomForestClassifier(n_estimators=100, random_state=0), settings, frame(2000))
     slow = log(KNeighborsClassifier(n_neighbors=5, algorithm="brute"), settings, frame(200_000, seed=2))

@@ -46,6 +46,7 @@ def env(stack, tmp_path_factory):
     config["source"]["options"].update(rows_per_day=400, drift=[{"features": ["x0", "x1", "x2"], "start": "2024-01-13", "shift": 1.5}], incidents=[{"kind": "nulls", "feature": "x0", "start": QUARANTINE_DAY, "end": "2024-01-13", "fraction": 0.5}])
     config["training"].update(window_days=4, holdout_days=1, min_train_rows=600)
     config["drift"] = {"reference_days": 2}
+    config["labels"] = {"delay_days": 0}  # labels with the partition: the champion is judged the same night
     config["retrain"]["max_model_age_days"] = 1
     config["alerts"] = {
         "channels": [

@@ -125,7 +125,7 @@ def _config(folder) -> dict:
         },
         "drift": {"reference_days": 3, "small_sample_rows": 5000},
         # A quiet policy: the good day after the bad ones must not retrain unless asked to.
-        "retrain": {"drift_share": 1.0, "performance_tolerance": 5.0, "max_model_age_days": 60},
+        "retrain": {"drift_share": 1.0, "performance_tolerance_absolute": 5.0, "max_model_age_days": 60},
     }
 
 

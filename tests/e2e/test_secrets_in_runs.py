@@ -43,6 +43,7 @@ def sql_dataset(stack, tmp_path_factory):
     config.update(name="sqlurl", source={"kind": "sql", "options": {"url": url, "table": "events"}}, dag={"dag_id": "e2e_sqlurl", "schedule": None})
     config["training"].update(window_days=5, holdout_days=1, min_train_rows=500)
     config["drift"] = {"reference_days": 3}
+    config["labels"] = {"delay_days": 0}  # labels in the same table as the features
     (folder / "sqlurl.yaml").write_text(yaml.safe_dump(config))
     os.environ["MLOPS_DATASETS_DIR"] = str(folder)
     yield stack

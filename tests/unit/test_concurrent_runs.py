@@ -25,7 +25,7 @@ from mlops.validation import validate_partition
 pytestmark = pytest.mark.chaos
 
 ROUNDS = 12
-OVERRIDE = {"source": {"options": {"rows_per_day": 300, "drift": []}}}
+OVERRIDE = {"source": {"options": {"rows_per_day": 300, "drift": []}}, "labels": {"delay_days": 0}}  # as the synthetic_config fixture
 BAD = {"kind": "nulls", "feature": "x1", "start": "2024-01-09", "end": "2024-01-10", "fraction": 0.5}
 
 CHILD = r"""
