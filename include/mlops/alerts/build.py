@@ -325,10 +325,11 @@ def gate_rejected(context: dict, config: DatasetConfig) -> list[Event]:
         return []
     version = str(result.get("version"))
     gates = _gates(context)
-    by_person = bool(gates.get("passed"))
+    reasons = list(result.get("reasons") or [])
+    by = "the gates" if not gates.get("passed") else "its shadow soak" if any(str(r).startswith("shadow:") for r in reasons) else "its approver"
     return [Event(
         type="gate_rejected", dataset=config.name, day=day_of(context), version=version, run=run,
-        summary=f"{config.model_name} version {version} rejected {'by its approver' if by_person else 'by the gates'}; the champion stays",
+        summary=f"{config.model_name} version {version} rejected by {by}; the champion stays",
         numbers={"champion": gates.get("champion_version") or "none"}, details=list(result.get("reasons") or []) + _gate_lines(gates),
         links=links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version)),
     )]
