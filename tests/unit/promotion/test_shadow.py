@@ -205,3 +205,31 @@ def test_a_look_is_never_written_twice(store):
     assert store.add_shadow_look(values) is False
     assert store.add_shadow_look({**values, "partition_date": START + timedelta(days=1)}) is False  # seq 1 is taken
     assert len(store.shadow_looks("synthetic", "m", 2)) == 1
+
+
+def test_the_models_page_draws_the_soak_per_day_with_its_decision(store, registry, settings):
+    from mlops.ui.overview import model_overview
+    from mlops.ui.page import render
+
+    client, name, _ = registry
+    config = config_for(name, min_days=2, max_days=20)
+    assert model_overview(config, settings, client)["shadow"] is None
+    assert "No shadow soak yet" in render(model_overview(config, settings, client), ["synthetic"])
+    result = None
+    for i in range(20):
+        d = START + timedelta(days=i)
+        label(store, d, scored_day(store, name, d, champion=1, challenger=2, challenger_noise=2.5))
+        result = soak_look(config, client, store, "2", now=NOW)
+        if result["decision"] != "continue":
+            break
+    assert result["decision"] == "reject"
+    client.delete_registered_model_alias(name, "challenger")  # a rejected version loses the alias: the page still finds its soak
+    data = model_overview(config, settings, client)
+    soak = data["shadow"]
+    assert soak["version"] == "2" and soak["decision"] == "reject" and len(soak["looks"]) == result["days"]
+    assert soak["looks"][-1]["upper"] < 0 and soak["looks"][-1]["rows"] == 400 * result["days"]
+    json.dumps(data)
+    html = render(data, ["synthetic"])
+    assert 'id="shadow-chart"' in html and "<polygon" in html
+    assert '<span id="shadow-decision" class="bad">reject</span>' in html
+    assert html.count("<tr><td>2024-03-") == result["days"] and "challenger significantly worse" in html
