@@ -47,6 +47,13 @@ def _link(url: str | None, text: str) -> str:
     return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(text)}</a>' if url else ""
 
 
+def _gate_state(result: dict) -> tuple[str, str]:
+    """CSS class and word of a gate's result; a shadow soak that still waits for labelled days is "running"."""
+    if result.get("decision") == "continue":
+        return "muted", "running"
+    return ("ok", "passed") if result.get("passed") else ("bad", "failed")
+
+
 def _card(alias: str, card: dict | None) -> str:
     if card is None:
         return f'<div class="card" data-alias="{alias}"><h3>{alias}</h3><p class="empty">no version</p></div>'
@@ -54,7 +61,7 @@ def _card(alias: str, card: dict | None) -> str:
     rows = [f'<tr><th>{escape(key)}</th><td class="primary">{_fmt(card["primary"]["value"])}</td></tr>']
     rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != key and not k.startswith("fit_")][:6]
     gates = "".join(
-        f'<tr><th>gate {escape(g)}</th><td class="{"ok" if r.get("passed") else "bad"}">{"passed" if r.get("passed") else "failed"}</td></tr>'
+        f'<tr><th>gate {escape(g)}</th><td class="{_gate_state(r)[0]}">{_gate_state(r)[1]}</td></tr>'
         for g, r in sorted(card["gates"].items())
     )
     links = " · ".join(x for x in (_link(card["links"].get("model_version"), "MLflow model version"), _link(card["links"].get("run"), "MLflow run")) if x)

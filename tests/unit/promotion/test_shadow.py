@@ -233,3 +233,16 @@ def test_the_models_page_draws_the_soak_per_day_with_its_decision(store, registr
     assert 'id="shadow-chart"' in html and "<polygon" in html
     assert '<span id="shadow-decision" class="bad">reject</span>' in html
     assert html.count("<tr><td>2024-03-") == result["days"] and "challenger significantly worse" in html
+
+
+def test_a_running_soak_shows_as_running_on_the_challenger_card(store, registry, settings):
+    from mlops.ui.overview import model_overview
+    from mlops.ui.page import render
+
+    client, name, _ = registry
+    config = config_for(name)
+    label(store, START, scored_day(store, name, START, champion=1, challenger=2, challenger_noise=1.0))
+    assert soak_look(config, client, store, "2", now=NOW)["decision"] == "continue"
+    html = render(model_overview(config, settings, client), ["synthetic"])
+    assert '<tr><th>gate shadow</th><td class="muted">running</td></tr>' in html
+    assert '<span id="shadow-decision" class="muted">running</span>' in html
