@@ -133,7 +133,7 @@ def stack(tmp_path_factory):
     (datasets / "livescore.yaml").write_text(yaml.safe_dump(scoring))
     soak = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
     soak.update(SOAK_DATASET)
-    soak["source"]["options"].update(rows_per_day=300, drift=[])
+    soak["source"]["options"].update(rows_per_day=500, drift=[])
     soak["training"].update(window_days=4, holdout_days=1, min_train_rows=300, metric_floors={"roc_auc": 0.0})
     soak["drift"] = {"reference_days": 2}
     soak["retrain"].update(drift_share=0.9, performance_tolerance_relative=0.5)  # the nights between must not retrain
