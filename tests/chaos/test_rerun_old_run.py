@@ -21,6 +21,7 @@ BASE = {
     "training": {"window_days": 4, "holdout_days": 1, "min_train_rows": 500},
     "drift": {"reference_days": 2},
     "promotion": {"latency_budget_ms": 5000, "shadow": {"enabled": False}},
+    "labels": {"delay_days": 0},  # the scenario's dates assume the target comes with the partition
 }
 
 

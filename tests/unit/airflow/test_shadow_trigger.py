@@ -102,3 +102,16 @@ def test_operator_looks_then_defers_and_completes_with_the_trigger_result(soak):
         label(store, d, scored_day(store, name, d, champion=1, challenger=2, challenger_noise=0.2))
     decided = operator.execute(context)
     assert decided["decision"] == "promote"
+
+
+def test_run_keeps_looking_through_failures_then_gives_up_with_the_error(settings, monkeypatch):
+    monkeypatch.setenv("MLOPS_HOME", str(settings.home))
+    trigger = ShadowSoakTrigger(dataset="no_such_dataset", version="2", poke_interval=0.1, tracking_uri=settings.tracking_uri, max_failures=3)
+
+    async def first_event():
+        return await asyncio.wait_for(trigger.run().__anext__(), timeout=60)
+
+    event = asyncio.run(first_event())
+    assert event.payload["status"] == "error"
+    assert event.payload["error"].startswith("3 looks in a row failed, the last with ConfigError: dataset config ")
+    assert "no_such_dataset.yaml not found" in event.payload["error"]
