@@ -107,3 +107,20 @@ def test_live_metrics_are_replaced_per_unit_and_kind(store):
 
 def test_the_url_shown_never_holds_the_password():
     assert store_module.safe_url("postgresql+psycopg2://u:s3cret@h:5432/db") == "postgresql+psycopg2://u:***@h:5432/db"
+
+
+def test_a_store_of_schema_1_is_migrated_with_the_shadow_look_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = sa.create_engine(url)
+    old = [t for name, t in store_module.metadata.tables.items() if name != "shadow_looks"]
+    with engine.begin() as conn:
+        store_module.metadata.create_all(conn, tables=old)
+        conn.execute(sa.text("insert into mlops_store_schema (component, version, migrated_at) values ('prediction_store', 1, '2024-01-01')"))
+        conn.execute(sa.text("insert into labels (dataset, partition_date, row_key, label, arrived_at) values ('synthetic', '2024-01-10', 'k', 1, '2024-01-11')"))
+    engine.dispose()
+    store = PredictionStore(url)
+    assert "shadow_looks" in sa.inspect(store.engine).get_table_names()
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select version from mlops_store_schema")).scalar() == SCHEMA_VERSION == 2
+    assert store.label_count("synthetic", DAY) == 1  # what was there stays
+    assert store.shadow_looks("synthetic", "m", 2).empty
