@@ -13,9 +13,18 @@ yet. Then:
    from `models:/<name>/<version>` in a fresh process, enforces its signature, scores the
    holdout sample within the latency budget).
 2. **route**: gates failed → `finalize` rejects the version (`mlops.decision=rejected` with
-   the reasons; the champion stays). Gates passed → `approve` when approval is required
-   (dataset config `promotion.require_approval`, the environment's `MLOPS_REQUIRE_APPROVAL`,
-   or this run's `require_approval` param), else straight to `promote`.
+   the reasons; the champion stays). Gates passed → `shadow_soak` when the dataset config
+   enables `promotion.shadow`, else `approve` when approval is required (dataset config
+   `promotion.require_approval`, the environment's `MLOPS_REQUIRE_APPROVAL`, or this run's
+   `require_approval` param), else straight to `promote`.
+   **shadow_soak** (the fifth gate): the challenger is scored in shadow beside the champion
+   by the scoring DAG; the task waits **deferred in the triggerer** (no worker slot) and, on
+   each newly labelled day, runs a sequential paired test on the per-row loss differences.
+   It ends when the challenger is significantly better (→ approval if required, then
+   promote), significantly worse (→ rejected with the numbers), at `max_days` (→
+   `on_inconclusive`), or when a newer challenger arrives (→ `superseded`). Every look is
+   stored, so a triggerer restart loses none; the tag `mlops.gate.shadow` and the Models
+   page show the running estimate and interval. See docs/shadow.md.
 3. **approve** (human in the loop): in the Airflow UI open this run, the task `approve`, then
    *Required Actions*; read the gate results, add a comment, press **Approve** or **Reject**.
    Approver, time and comment are recorded.
@@ -44,7 +53,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 
 from mlops.airflow.defaults import common_dag_args
-from mlops.airflow.operators import PromoteModelOperator
+from mlops.airflow.operators import PromoteModelOperator, ShadowSoakOperator
 from mlops.airflow.sensors import ChallengerSensor
 from mlops.alerts.notifiers import AlertNotifier
 from mlops.dagspec import dag_specs
@@ -72,13 +81,23 @@ def check_gates(dataset: str, model_name: str, version: str) -> dict:
         return run_gates(dataset_config(dataset), settings, version)
 
 
-@task.branch(doc_md="Gates failed: reject. Passed: ask for approval when required, else promote.")
+@task.branch(doc_md="Gates failed: reject. Passed: the shadow soak when enabled, else ask for approval when required, else promote.")
 def route(dataset: str, gates: dict) -> str:
     from mlops.airflow.runtime import dataset_config
     from mlops.promotion import decisions
 
+    config = dataset_config(dataset)
+    required = decisions.approval_required(config, get_current_context()["params"])
+    return decisions.route(gates, approval=required, soak=config.promotion.shadow.enabled)
+
+
+@task.branch(doc_md="Shadow soak says promote: ask for approval when required, else promote. Reject or superseded: finalize.")
+def after_soak(dataset: str, soak: dict) -> str:
+    from mlops.airflow.runtime import dataset_config
+    from mlops.promotion import decisions
+
     required = decisions.approval_required(dataset_config(dataset), get_current_context()["params"])
-    return decisions.route(gates, approval=required)
+    return decisions.after_soak(soak, approval=required)
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE, doc_md="Record a rejection (gates or approver); fail the run, with the reason, if any task of the path failed.")
@@ -98,7 +117,7 @@ def finalize(model_name: str) -> dict:
             tracking.client(Settings.from_env()), model_name, run_key=run_key(context),
             version=ti.xcom_pull(task_ids="wait_for_challenger"), gates=ti.xcom_pull(task_ids="check_gates"),
             promoted=ti.xcom_pull(task_ids="promote"), approval=approval_info(ti.xcom_pull(task_ids="approve")),
-            states=run_task_states(context),
+            states=run_task_states(context), soak=ti.xcom_pull(task_ids="shadow_soak"),
         )
     if result is None:
         raise AirflowSkipException("no challenger was checked in this run")
@@ -127,6 +146,14 @@ def build_dag(spec: dict) -> DAG:
         )
         gates = check_gates(dataset, model_name, version.output)
         branch = route(dataset, gates)
+        soak = ShadowSoakOperator(
+            task_id="shadow_soak",
+            dataset=dataset,
+            version="{{ ti.xcom_pull(task_ids='check_gates')['version'] }}",
+            execution_timeout=None,  # the deferral's own timeout (max_days + label delay + 7 days) governs the wait
+            doc_md="Shadow soak: wait deferred for labelled shadow days; sequential paired test of challenger vs champion.",
+        )
+        soaked = after_soak(dataset, soak.output)
         approve = ApprovalOperator(
             task_id="approve",
             subject=f"Promote {model_name} version {{{{ ti.xcom_pull(task_ids='check_gates')['version'] }}}} to champion?",
@@ -135,10 +162,12 @@ def build_dag(spec: dict) -> DAG:
                 "(champion: {{ ti.xcom_pull(task_ids='check_gates')['champion_version'] or 'none' }}):\n\n"
                 "{% for name, g in ti.xcom_pull(task_ids='check_gates')['gates'].items() %}"
                 "- **{{ name }}**: {{ 'pass' if g.passed else 'FAIL' }}: {{ g.detail }}\n{% endfor %}"
+                "{% set s = ti.xcom_pull(task_ids='shadow_soak') %}{% if s %}- **shadow**: {{ s.decision }}: {{ s.detail }}\n{% endif %}"
             ),
             params={"comment": Param(None, type=["null", "string"], maxLength=500, title="Comment", description="Why you approve or reject (optional); recorded in the promotion history.")},
             response_timeout=timedelta(days=3),
             execution_timeout=None,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after route or after the shadow soak
             on_execute_callback=AlertNotifier("approval_waiting"),
             doc_md="A person approves or rejects in the Airflow UI (Required Actions).",
         )
@@ -148,14 +177,19 @@ def build_dag(spec: dict) -> DAG:
             version="{{ ti.xcom_pull(task_ids='check_gates')['version'] }}",
             gates=gates,
             approval="{{ ti.xcom_pull(task_ids='approve') }}",
-            reason="challenger passed the gates",
+            shadow="{{ ti.xcom_pull(task_ids='shadow_soak') }}",
+            reason=(
+                "challenger passed the gates{% set s = ti.xcom_pull(task_ids='shadow_soak') %}"
+                "{% if s %}; shadow soak: {{ s.detail }}{% endif %}"
+            ),
             pool="mlops_promotion",
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             on_success_callback=AlertNotifier("promoted"),
             doc_md="Move `champion` (and `previous`), clear `challenger`, append to the promotion history.",
         )
         done = finalize.override(on_success_callback=AlertNotifier("gate_rejected"))(model_name)
-        branch >> [approve, promote, done]
+        branch >> [soak, approve, promote, done]
+        soaked >> [approve, promote, done]
         approve >> promote >> done
     return dag
 

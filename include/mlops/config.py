@@ -250,6 +250,32 @@ class RetrainPolicy(_Strict):
         return data
 
 
+class ShadowSoakConfig(_Strict):
+    """The shadow soak gate: after the offline gates, the challenger proves itself on new, labelled days.
+
+    The scoring DAG scores the waiting challenger in shadow beside the champion; on each day
+    whose labels have arrived, a sequential paired test compares their per-row losses on the
+    same rows (``mlops.promotion.sequential``; method and figures in docs/shadow.md).
+    """
+
+    enabled: bool = Field(False, description="Run the shadow soak after the offline gates pass (needs scoring.shadow and labels)")
+    min_days: int = Field(3, ge=1, le=60, description="Labelled shadow days before any verdict")
+    max_days: int = Field(14, ge=1, le=60, description="Labelled shadow days after which an undecided soak ends as inconclusive")
+    min_rows: int = Field(500, ge=2, description="Paired labelled rows before any verdict")
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="Error rate of each early verdict, whatever the number of looks")
+    margin: float = Field(0.01, ge=0, lt=1, description="promote_if_non_inferior: how much worse (relative mean loss) the challenger may be")
+    on_inconclusive: Literal["reject", "promote_if_non_inferior"] = Field(
+        "reject", description="What an inconclusive soak at max_days does: reject, or promote when shown non-inferior within margin",
+    )
+    poke_seconds: float = Field(300.0, gt=0, le=86_400, description="Seconds between two looks for newly labelled days (in the triggerer)")
+
+    @model_validator(mode="after")
+    def _days(self) -> ShadowSoakConfig:
+        if self.min_days > self.max_days:
+            raise ValueError(f"min_days ({self.min_days}) must not exceed max_days ({self.max_days})")
+        return self
+
+
 class PromotionConfig(_Strict):
     """Gates and approval of the promotion DAG."""
 
@@ -264,6 +290,7 @@ class PromotionConfig(_Strict):
     )
     sensor_poke_seconds: int = Field(60, ge=1)
     sensor_timeout_hours: float = Field(24.0, gt=0)
+    shadow: ShadowSoakConfig = ShadowSoakConfig()
 
 
 Severity = Literal["info", "warning", "critical"]
@@ -414,6 +441,20 @@ class DatasetConfig(_Strict):
                 f"labels.delay_days > 0 with a {self.source.kind} source needs labels.source: where the labels arrive "
                 "(a files path or a sql table/query with the timestamp, row_key and target columns)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _shadow_soak_inputs(self) -> DatasetConfig:
+        if not self.promotion.shadow.enabled:
+            return self
+        problems = []
+        if self.scoring is None:
+            problems.append("there is no scoring section, so nothing scores the challenger in shadow; add scoring: {shadow: true}")
+        elif not self.scoring.shadow:
+            problems.append("scoring.shadow is false, so the challenger is never scored in shadow; set scoring.shadow: true")
+        if problems:
+            raise ConfigProblems([(("promotion", "shadow", "enabled"), "the shadow soak needs shadow predictions: " + "; ".join(problems)
+                                   + ", or set promotion.shadow.enabled: false")])
         return self
 
     @property

@@ -30,7 +30,7 @@ REGRESSION = {
     "model": {"estimator": "sklearn.linear_model.Ridge", "params": {}},
     "training": {"window_days": 4, "holdout_days": 1, "min_train_rows": 500, "primary_metric": "rmse", "metric_floors": {}},
     "drift": {"reference_days": 2},
-    "promotion": {"latency_budget_ms": 5000},
+    "promotion": {"latency_budget_ms": 5000, "shadow": {"enabled": False}},
     "labels": {"delay_days": 0},
 }
 DAY = "2024-02-10"

@@ -20,7 +20,7 @@ BASE = {
     "source": {"options": {"rows_per_day": 300, "seed": 5, "drift": []}},
     "training": {"window_days": 4, "holdout_days": 1, "min_train_rows": 500},
     "drift": {"reference_days": 2},
-    "promotion": {"latency_budget_ms": 5000},
+    "promotion": {"latency_budget_ms": 5000, "shadow": {"enabled": False}},
     "labels": {"delay_days": 0},  # labels with the partition: the version's data ends on the run's day
 }
 

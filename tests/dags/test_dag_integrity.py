@@ -115,3 +115,18 @@ def test_scoring_dags_run_on_the_asset_that_validation_updates(bag):
         scoring = bag.dags[scoring_id]
         assert [a.name for a in scoring.timetable.asset_condition.objects] == [asset.name]
         assert scoring.max_active_runs == 1 and [t.task_id for t in scoring.topological_sort()] == ["select_partitions", "score"]
+
+
+def test_the_promotion_path_passes_through_the_shadow_soak(bag):
+    from airflow.sdk import TriggerRule
+
+    dag = bag.dags["mlops_model_promotion_synthetic"]
+    soak = dag.get_task("shadow_soak")
+    assert type(soak).__name__ == "ShadowSoakOperator" and soak.execution_timeout is None
+    assert soak.upstream_task_ids == {"route"} and soak.downstream_task_ids == {"after_soak"}
+    assert dag.get_task("after_soak").downstream_task_ids == {"approve", "promote", "finalize"}
+    assert dag.get_task("route").downstream_task_ids == {"shadow_soak", "approve", "promote", "finalize"}
+    # approve and promote run after route or after the soak, whichever branch chose them.
+    for task_id in ("approve", "promote"):
+        assert dag.get_task(task_id).trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, task_id
+    assert dag.get_task("finalize").trigger_rule == TriggerRule.ALL_DONE

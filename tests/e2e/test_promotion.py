@@ -22,7 +22,7 @@ BASE = {
     "source": {"options": {"rows_per_day": 500, "seed": 21, "drift": [{"features": ["x0"], "start": "2024-01-14", "concept": True}]}},
     "training": {"window_days": 5, "holdout_days": 2, "min_train_rows": 800},
     "drift": {"reference_days": 3},
-    "promotion": {"latency_budget_ms": 2000},
+    "promotion": {"latency_budget_ms": 2000, "shadow": {"enabled": False}},
     "labels": {"delay_days": 0},
 }
 # A constant predictor: registered (its run had no floors), then stopped by the gates.

@@ -38,6 +38,18 @@ SCORING_DATASET = {
 }
 
 
+#: A copy of the synthetic dataset for the shadow soak test: labels a day late, a soak of two to four days.
+SOAK_DATASET = {
+    "name": "livesoak",
+    "dag": {"dag_id": "live_soak_nightly", "promotion_dag_id": "live_soak_promotion", "rollback_dag_id": "live_soak_rollback",
+            "scoring_dag_id": "live_soak_scoring", "schedule": None, "start_date": "2024-01-01"},
+    "registered_model_name": "livesoak_model",
+    "labels": {"delay_days": 1},
+    "promotion": {"latency_budget_ms": 5000, "min_improvement": -1.0,
+                  "shadow": {"enabled": True, "min_days": 2, "max_days": 4, "min_rows": 400, "alpha": 0.05, "on_inconclusive": "reject", "poke_seconds": 5}},
+}
+
+
 #: A dataset whose alerts go to receivers the alert test starts on 127.0.0.1 (tests/live/test_alerts.py).
 ALERTS_DATASET = {
     "name": "livealerts",
@@ -119,6 +131,13 @@ def stack(tmp_path_factory):
     scoring["training"].update(window_days=5, holdout_days=1, min_train_rows=500)
     scoring["drift"] = {"reference_days": 3}
     (datasets / "livescore.yaml").write_text(yaml.safe_dump(scoring))
+    soak = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
+    soak.update(SOAK_DATASET)
+    soak["source"]["options"].update(rows_per_day=500, drift=[])
+    soak["training"].update(window_days=4, holdout_days=1, min_train_rows=300, metric_floors={"roc_auc": 0.0})
+    soak["drift"] = {"reference_days": 2}
+    soak["retrain"].update(drift_share=0.9, performance_tolerance_relative=0.5)  # the nights between must not retrain
+    (datasets / "livesoak.yaml").write_text(yaml.safe_dump(soak))
     s = live_stack(
         home,
         api_port=int(os.environ.get("MLOPS_TEST_API_PORT", "18080")),

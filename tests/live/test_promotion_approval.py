@@ -65,6 +65,8 @@ def test_approval_in_the_loop_promotes_the_challenger(stack):
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     (entry,) = history(client, MODEL)
     assert entry["approved_by"] == "admin" and entry["comment"] == "gates look good" and entry["approved_at"]
-    assert entry["gates"] == {"lineage": True, "floors": True, "beats_champion": True, "serving": True}
+    # synthetic soaks challengers in shadow; the first one has no champion to soak against.
+    assert entry["gates"] == {"lineage": True, "floors": True, "beats_champion": True, "serving": True, "shadow": True}
+    assert entry["shadow"]["detail"] == "no champion to compare with in shadow: the offline gates decide"
     # The next run is already waiting for the next challenger.
     stack.wait_for("the next promotion run", lambda: (r := _promotion_run(stack)) and r["dag_run_id"] != run_id, timeout=120)

@@ -84,3 +84,32 @@ def test_labels_join_and_null_scores_in_postgresql(store):
     store.replace_live_metrics(unit, "realised", {"rmse": 0.4}, rows=2, computed_at=NOW)
     live = store.live_metrics("pg", "m")
     assert list(zip(live["metric"], live["value"], live["rows"], strict=True)) == [("rmse", 0.4, 2)]
+
+
+def test_shadow_soak_looks_in_postgresql(store, logged_model):
+    """The soak's queries and its look table on PostgreSQL: the same looks as on SQLite, a look never written twice."""
+    from datetime import timedelta
+
+    from mlops.config import load_dataset
+    from mlops.promotion.shadow import soak_look
+    from mlops.registry import register_version
+    from unit.promotion.soak_data import NOW as LOOKED
+    from unit.promotion.soak_data import label, scored_day
+
+    client, model_uri, run_id = logged_model
+    name = f"pg_shadow_{os.getpid()}"
+    for k in (1, 2):
+        register_version(client, name=name, model_uri=model_uri, run_id=run_id, run_key=f"dag/pg{k}", tags={})
+    client.set_registered_model_alias(name, "champion", "1")
+    config = load_dataset("synthetic", override={"registered_model_name": name, "promotion": {"shadow": {"min_days": 2, "max_days": 6, "min_rows": 200}}})
+    days = [date(2024, 3, 1) + timedelta(days=i) for i in range(6)]
+    for d in days:
+        label(store, d, scored_day(store, name, d, champion=1, challenger=2, challenger_noise=0.2))
+    assert store.shadow_days("synthetic", name, challenger=2, champion=1) == days
+    result = soak_look(config, client, store, "2", now=LOOKED)
+    assert result["decision"] == "promote" and 2 <= result["days"] < 6
+    looks = store.shadow_looks("synthetic", name, 2)
+    assert list(looks["partition_date"]) == days[: result["days"]] and list(looks["seq"]) == list(range(1, result["days"] + 1))
+    row = {c: looks.iloc[0][c] for c in looks.columns}
+    assert store.add_shadow_look({**row, "partition_date": days[0], "looked_at": LOOKED}) is False
+    assert soak_look(config, client, store, "2", now=LOOKED)["days"] == result["days"]  # looked again: nothing added

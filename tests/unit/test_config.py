@@ -179,3 +179,27 @@ def test_estimator_is_imported_and_checked_against_task_and_params():
     assert "'max_iters' (did you mean 'max_iter'?) is not a parameter; it accepts" in problem({"params": {"max_iters": 3}})
     assert "is not a classifier, and the dataset's task is classification" in problem({"estimator": "sklearn.linear_model.LinearRegression"})
     assert "The 'max_iter' parameter of HistGradientBoostingClassifier must be an int" in problem({"params": {"max_iter": "many"}})
+
+
+def test_shadow_soak_is_on_for_synthetic_off_for_flights_and_needs_shadow_predictions(tmp_path):
+    assert load_dataset("flights").promotion.shadow.enabled is False
+    soak = load_dataset("synthetic").promotion.shadow
+    assert soak.enabled and soak.on_inconclusive == "reject" and soak.min_days <= soak.max_days
+    # The file's scoring section without shadow scoring: the error names the file, the line of the key and the fix.
+    text = (DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text().replace("  shadow: true\n", "  shadow: false\n", 1)
+    path = _write(tmp_path, "synthetic", text)
+    line = 1 + text.splitlines().index("    enabled: true")
+    with pytest.raises(ConfigError, match=(
+        rf"{path}, line {line}: promotion.shadow.enabled: the shadow soak needs shadow predictions: scoring.shadow is false, "
+        r"so the challenger is never scored in shadow; set scoring.shadow: true, or set promotion.shadow.enabled: false"
+    )):
+        load_dataset("synthetic", datasets_dir=tmp_path)
+    text = (DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text()
+    assert "\nscoring:\n  shadow: true\n" in text
+    _write(tmp_path, "synthetic", text.replace("\nscoring:\n  shadow: true\n", "\n"))
+    with pytest.raises(ConfigError, match=r"promotion.shadow.enabled: the shadow soak needs shadow predictions: there is no scoring section"):
+        load_dataset("synthetic", datasets_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"promotion.shadow: .*min_days \(5\) must not exceed max_days \(3\)"):
+        load_dataset("synthetic", override={"promotion": {"shadow": {"min_days": 5, "max_days": 3}}})
+    with pytest.raises(ConfigError, match=r"promotion.shadow.on_inconclusive: .*'reject' or 'promote_if_non_inferior'"):
+        load_dataset("synthetic", override={"promotion": {"shadow": {"on_inconclusive": "hold"}}})

@@ -1,9 +1,10 @@
-"""Custom operators: model registration (and its extra links)."""
+"""Custom operators: model registration (and its extra links), promotion, the shadow soak, the policy report."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
@@ -217,15 +218,20 @@ class PromoteModelOperator(BaseOperator):
         ``promotion`` or ``rollback``.
     reason : str
         Why; recorded in the history entry.
+    shadow : dict, optional
+        The shadow soak's result (``ShadowSoakOperator``); when given it must say ``promote``
+        for this version, and the history entry keeps its numbers.
     """
 
-    template_fields: Sequence[str] = ("dataset", "version", "gates", "approval", "kind", "reason")
+    template_fields: Sequence[str] = ("dataset", "version", "gates", "approval", "kind", "reason", "shadow")
     operator_extra_links = (MlflowModelVersionLink(),)
     ui_color = "#fde9c9"
 
-    def __init__(self, *, dataset: str, version: Any, gates: Any = None, approval: Any = None, kind: str = "promotion", reason: str = "", **kwargs: Any) -> None:
+    def __init__(self, *, dataset: str, version: Any, gates: Any = None, approval: Any = None, kind: str = "promotion", reason: str = "",
+                 shadow: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
+        self.shadow = shadow
         self.version = version
         self.gates = gates
         self.approval = approval
@@ -259,19 +265,96 @@ class PromoteModelOperator(BaseOperator):
                 f"PromoteModelOperator: version {version} has no passing gate result for it (got {str(gates)[:200]}); "
                 "the champion only moves to a version that passed the gates"
             )
+        shadow = json_dict(type(self).__name__, "shadow", self.shadow) or None
+        if shadow is not None and not (shadow.get("decision") == "promote" and str(shadow.get("version")) == version):
+            raise ConfigError(
+                f"PromoteModelOperator: the shadow soak did not end with 'promote' for version {version} "
+                f"(got {str(shadow)[:200]}); the champion only moves to a version its soak promoted"
+            )
         config = dataset_config(self.dataset)
         settings = Settings.from_env()
         client = tracking.client(settings)
+        from mlops.promotion.shadow import summary
+
         with recording_failure(client, config.model_name, version, task=self.task_id, run_key=run_key(context)) if self.kind == "promotion" else nullcontext():
             entry = move_champion(
                 client, config.model_name, version, kind=self.kind, run_key=run_key(context),
                 reason=self.reason or self.kind, approval=approval_info(self.approval), gates=(gates or {}).get("gates"),
+                shadow=summary(shadow),
             )
             if self.kind == "promotion":
                 entry["superseded"] = supersede_older(client, config.model_name, version, run_key=run_key(context))
         self.mlflow_links = {"model_version": tracking.model_version_url(settings, config.model_name, version) or ""}
         self.log.info("%s: champion is now %s version %s (was %s)", self.kind, config.model_name, version, entry["from_version"])
         return entry
+
+
+class ShadowSoakOperator(BaseOperator):
+    """The shadow soak gate: wait, deferred, for labelled shadow days and decide with a sequential test.
+
+    ``execute`` looks once at what is labelled already (``mlops.promotion.shadow.soak_look``);
+    when that does not decide, the task defers to ``ShadowSoakTrigger``, which looks again every
+    ``promotion.shadow.poke_seconds`` in the triggerer (no worker slot) and ends the wait at the
+    first look that decides. Returns the soak's result: ``decision`` (``promote``, ``reject`` or
+    ``superseded``), ``detail`` with the numbers, and the looks.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset config name.
+    version : str
+        The challenger (templated; usually the gates' XCom).
+    """
+
+    template_fields: Sequence[str] = ("dataset", "version")
+    ui_color = "#e8e0f5"
+
+    def __init__(self, *, dataset: str, version: Any, tracking_uri: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.version = version
+        self.tracking_uri = tracking_uri
+
+    def execute(self, context: Context) -> dict:
+        from mlops import tracking
+        from mlops.airflow.runtime import dataset_config, fail_fast, prediction_store_url, run_key
+        from mlops.airflow.triggers import ShadowSoakTrigger
+        from mlops.config import Settings
+        from mlops.predictions.store import PredictionStore
+        from mlops.promotion.decisions import recording_failure
+        from mlops.promotion.shadow import soak_look
+
+        version = str(self.version or "").strip()
+        if not version.isdigit():
+            raise ConfigError(f"ShadowSoakOperator: version must be a model version number, got {self.version!r}")
+        with fail_fast():
+            config, settings = dataset_config(self.dataset), Settings.from_env()
+            client = tracking.client(settings)
+            with recording_failure(client, config.model_name, version, task=self.task_id, run_key=run_key(context)):
+                result = soak_look(config, client, PredictionStore(prediction_store_url(config, settings)), version)
+        self.log.info("shadow soak of %s v%s: %s", config.model_name, version, result["detail"])
+        if result["decision"] != "continue":
+            return result
+        soak = config.promotion.shadow
+        # A soak that gets no labelled day (scoring stopped) fails after this long instead of waiting for ever.
+        wait = timedelta(days=soak.max_days + config.labels.delay_days + 7)
+        self.defer(
+            trigger=ShadowSoakTrigger(dataset=self.dataset, version=version, poke_interval=soak.poke_seconds, tracking_uri=self.tracking_uri),
+            method_name="execute_complete",
+            timeout=wait,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict:
+        from mlops.errors import PromotionFailed
+
+        if not event or event.get("status") != "decided":
+            raise PromotionFailed(
+                f"the shadow soak of version {self.version} ended without a decision: {(event or {}).get('error', event)!r}. "
+                "See the triggerer log, fix the cause, then clear this task: the soak resumes from its stored looks"
+            )
+        result = event["result"]
+        self.log.info("shadow soak of version %s: %s", self.version, result["detail"])
+        return result
 
 
 class PolicyReportOperator(BaseOperator):

@@ -65,6 +65,78 @@ class ChallengerTrigger(BaseTrigger):
             await asyncio.sleep(self.poke_interval)
 
 
+def shadow_look(dataset: str, version: str, tracking_uri: str | None = None) -> dict:
+    """One pass of the shadow soak (blocking): the config, the registry and the prediction store as a task sees them."""
+    from mlops import tracking
+    from mlops.airflow.runtime import dataset_config, prediction_store_url
+    from mlops.config import Settings
+    from mlops.predictions.store import PredictionStore
+    from mlops.promotion.shadow import soak_look
+
+    settings = Settings.from_env()
+    if tracking_uri:
+        settings = settings.model_copy(update={"tracking_uri": tracking_uri})
+    config = dataset_config(dataset)
+    return soak_look(config, tracking.client(settings), PredictionStore(prediction_store_url(config, settings)), version)
+
+
+class ShadowSoakTrigger(BaseTrigger):
+    """Looks for newly labelled shadow days every ``poke_interval`` seconds; fires when the soak decides.
+
+    It keeps nothing of its own: each look starts from the looks stored in the prediction
+    store (``mlops.promotion.shadow``), so a triggerer that restarts resumes where the last
+    stored look ended, and looks at every day labelled meanwhile, in order.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset config name (read with its Airflow Variable override at each look).
+    version : str
+        The challenger that soaks.
+    poke_interval : float
+        Seconds between two looks.
+    tracking_uri : str, optional
+        Override of the environment's tracking URI.
+    max_failures : int
+        Consecutive failed looks (registry or store down, a broken config) after which the
+        trigger gives up with the error; the task then fails and a clear resumes the soak.
+    """
+
+    def __init__(self, dataset: str, version: str, poke_interval: float = 300.0, tracking_uri: str | None = None, max_failures: int = 30):
+        super().__init__()
+        self.dataset, self.version, self.poke_interval = dataset, str(version), poke_interval
+        self.tracking_uri, self.max_failures = tracking_uri, max_failures
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "mlops.airflow.triggers.ShadowSoakTrigger",
+            {"dataset": self.dataset, "version": self.version, "poke_interval": self.poke_interval,
+             "tracking_uri": self.tracking_uri, "max_failures": self.max_failures},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        failures = 0
+        while True:
+            try:
+                result = await asyncio.to_thread(shadow_look, self.dataset, self.version, self.tracking_uri)
+                failures = 0
+            except Exception as e:  # a store or registry that is briefly down must not end the soak
+                failures += 1
+                self.log.warning("shadow look of %s v%s failed (%d in a row; %s: %s); retrying in %ss",
+                                 self.dataset, self.version, failures, type(e).__name__, e, self.poke_interval)
+                if failures >= self.max_failures:
+                    yield TriggerEvent({"status": "error", "error": f"{failures} looks in a row failed, the last with {type(e).__name__}: {e}"})
+                    return
+                result = None
+            if result is not None and result["decision"] != "continue":
+                self.log.info("shadow soak of %s v%s decided: %s", self.dataset, self.version, result["detail"])
+                yield TriggerEvent({"status": "decided", "result": result})
+                return
+            if result is not None:
+                self.log.info("shadow soak of %s v%s: %s", self.dataset, self.version, result["detail"])
+            await asyncio.sleep(self.poke_interval)
+
+
 #: Task instance states of a task that ended without doing its work.
 FAILED_STATES = frozenset({"failed", "upstream_failed", "removed"})
 #: Task instance states after which a task will not run again by itself.

@@ -298,8 +298,11 @@ def _gates(context: dict) -> dict:
     return _as_dict(_xcom(context, "check_gates"))
 
 
-def _gate_lines(gates: dict) -> list[str]:
-    return [f"{name}: {'pass' if g.get('passed') else 'FAIL'}: {g.get('detail', '')}" for name, g in (gates.get("gates") or {}).items()]
+def _gate_lines(gates: dict, soak: dict | None = None) -> list[str]:
+    lines = [f"{name}: {'pass' if g.get('passed') else 'FAIL'}: {g.get('detail', '')}" for name, g in (gates.get("gates") or {}).items()]
+    if soak and soak.get("decision"):
+        lines.append(f"shadow: {soak['decision']}: {soak.get('detail', '')}")
+    return lines
 
 
 def approval_waiting(context: dict, config: DatasetConfig) -> list[Event]:
@@ -312,7 +315,7 @@ def approval_waiting(context: dict, config: DatasetConfig) -> list[Event]:
     return [Event(
         type="approval_waiting", dataset=config.name, day=day_of(context), version=version, run=run,
         summary=f"{config.model_name} version {version} passed the gates and waits for approval",
-        numbers={"champion": gates.get("champion_version") or "none"}, details=_gate_lines(gates),
+        numbers={"champion": gates.get("champion_version") or "none"}, details=_gate_lines(gates, _as_dict(_xcom(context, "shadow_soak"))),
         links={"approve or reject": approve, **links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version))},
     )]
 
@@ -325,10 +328,11 @@ def gate_rejected(context: dict, config: DatasetConfig) -> list[Event]:
         return []
     version = str(result.get("version"))
     gates = _gates(context)
-    by_person = bool(gates.get("passed"))
+    reasons = list(result.get("reasons") or [])
+    by = "the gates" if not gates.get("passed") else "its shadow soak" if any(str(r).startswith("shadow:") for r in reasons) else "its approver"
     return [Event(
         type="gate_rejected", dataset=config.name, day=day_of(context), version=version, run=run,
-        summary=f"{config.model_name} version {version} rejected {'by its approver' if by_person else 'by the gates'}; the champion stays",
+        summary=f"{config.model_name} version {version} rejected by {by}; the champion stays",
         numbers={"champion": gates.get("champion_version") or "none"}, details=list(result.get("reasons") or []) + _gate_lines(gates),
         links=links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version)),
     )]

@@ -4,7 +4,7 @@ The embedded default is a SQLite file under ``MLOPS_HOME``; the production profi
 PostgreSQL. Tasks reach it through the Airflow connection named by ``scoring.conn_id``
 (``mlops.airflow.runtime.prediction_store``).
 
-Tables (``SCHEMA_VERSION`` 1, created and migrated by :func:`ensure_schema`):
+Tables (``SCHEMA_VERSION`` 2, created and migrated by :func:`ensure_schema`):
 
 ``predictions``
     One row per (dataset, partition_date, model_name, version, role, row_key): the model's
@@ -14,6 +14,11 @@ Tables (``SCHEMA_VERSION`` 1, created and migrated by :func:`ensure_schema`):
 ``live_metrics``
     One row per (dataset, model_name, version, role, partition_date, kind, metric): realised
     and estimated performance and prediction drift of a version on a day.
+``shadow_looks``
+    One row per look of a shadow soak (dataset, model_name, version, epoch, partition_date):
+    the day looked at, the running estimate and confidence sequence of the paired test, and
+    the test's state after it (``mlops.promotion.shadow``). ``epoch`` counts restarts (the
+    champion changed during the soak). A look, once written, is never rewritten.
 ``mlops_store_schema``
     The schema version, so a newer or older release never writes a schema it does not know.
 
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 COMPONENT = "prediction_store"
 ROLES = ("champion", "shadow")
 
@@ -107,8 +112,35 @@ live_metrics = sa.Table(
     sa.Index("ix_live_metrics_day", "dataset", "partition_date"),
 )
 
+shadow_looks = sa.Table(
+    "shadow_looks",
+    metadata,
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("model_name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # the challenger
+    sa.Column("epoch", sa.Integer, nullable=False),  # 0, then +1 each time the champion changed during the soak
+    sa.Column("champion_version", sa.Integer, nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # 1, 2, ... within the epoch
+    sa.Column("rows", sa.Integer, nullable=False),  # paired labelled rows so far
+    sa.Column("day_rows", sa.Integer, nullable=False),
+    sa.Column("estimate", sa.Float, nullable=True),
+    sa.Column("lower", sa.Float, nullable=True),
+    sa.Column("upper", sa.Float, nullable=True),
+    sa.Column("p_value", sa.Float, nullable=False),
+    sa.Column("e_value", sa.Float, nullable=True),
+    sa.Column("champion_loss", sa.Float, nullable=True),
+    sa.Column("challenger_loss", sa.Float, nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # JSON: the test's running sums after this look
+    sa.Column("looked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ux_shadow_looks_day", "dataset", "model_name", "version", "epoch", "partition_date", unique=True),
+    sa.Index("ux_shadow_looks_seq", "dataset", "model_name", "version", "epoch", "seq", unique=True),
+)
+
 #: ``{target version: function(connection)}`` that brings the schema from the version before.
-MIGRATIONS: dict[int, Any] = {}
+#: Version 2 adds ``shadow_looks``, which ``metadata.create_all`` has created by then.
+MIGRATIONS: dict[int, Any] = {2: lambda conn: None}
 
 
 @dataclass(frozen=True, order=True)
@@ -389,6 +421,83 @@ class PredictionStore:
         stmt = sa.select(live_metrics).where(*clauses).order_by(c.partition_date, c.version, c.role, c.kind, c.metric)
         with _transaction(self.engine, write=False) as conn:
             return pd.read_sql(stmt, conn)
+
+
+    # --- shadow soaks ----------------------------------------------------------------------
+
+    def shadow_days(self, dataset: str, model_name: str, *, challenger: int, champion: int) -> list[date]:
+        """Days with predictions of ``challenger`` as shadow and of ``champion`` as champion, and labels; oldest first."""
+        p, lab = predictions.c, labels.c
+        shadow = sa.select(p.partition_date).where(p.dataset == dataset, p.model_name == model_name, p.version == int(challenger), p.role == "shadow").distinct()
+        serving = sa.select(p.partition_date).where(p.dataset == dataset, p.model_name == model_name, p.version == int(champion), p.role == "champion").distinct()
+        labelled = sa.select(lab.partition_date).where(lab.dataset == dataset).distinct()
+        stmt = sa.intersect(shadow, serving, labelled)
+        with _transaction(self.engine, write=False) as conn:
+            days = [r[0] for r in conn.execute(stmt).all()]
+        return sorted(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days)
+
+    def paired_labelled(self, dataset: str, day: date, model_name: str, *, challenger: int, champion: int) -> pd.DataFrame:
+        """The day's rows scored by both versions (challenger as shadow, champion as champion) with their label.
+
+        Columns ``row_key``, ``label``, ``champion_prediction``, ``champion_score``,
+        ``challenger_prediction``, ``challenger_score``; one row per row key, ordered by it.
+        """
+        import pandas as pd
+
+        champ, chall, lab = predictions.alias("champ"), predictions.alias("chall"), labels.c
+        stmt = (
+            sa.select(
+                champ.c.row_key, lab.label,
+                champ.c.prediction.label("champion_prediction"), champ.c.score.label("champion_score"),
+                chall.c.prediction.label("challenger_prediction"), chall.c.score.label("challenger_score"),
+            )
+            .join_from(champ, chall, sa.and_(
+                chall.c.dataset == champ.c.dataset, chall.c.partition_date == champ.c.partition_date, chall.c.row_key == champ.c.row_key,
+                chall.c.model_name == champ.c.model_name, chall.c.version == int(challenger), chall.c.role == "shadow",
+            ))
+            .join(labels, sa.and_(lab.dataset == champ.c.dataset, lab.partition_date == champ.c.partition_date, lab.row_key == champ.c.row_key))
+            .where(champ.c.dataset == dataset, champ.c.partition_date == day, champ.c.model_name == model_name,
+                   champ.c.version == int(champion), champ.c.role == "champion")
+            .order_by(champ.c.row_key)
+        )
+        with _transaction(self.engine, write=False) as conn:
+            return pd.read_sql(stmt, conn)
+
+    def shadow_looks(self, dataset: str, model_name: str, version: int, *, epoch: int | None = None) -> pd.DataFrame:
+        """The looks of the soak of ``version`` (of one epoch, or all), in order."""
+        import pandas as pd
+
+        c = shadow_looks.c
+        where = [c.dataset == dataset, c.model_name == model_name, c.version == int(version)] + ([c.epoch == int(epoch)] if epoch is not None else [])
+        with _transaction(self.engine, write=False) as conn:
+            frame = pd.read_sql(sa.select(shadow_looks).where(*where).order_by(c.epoch, c.seq), conn)
+        frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
+        return frame
+
+    def add_shadow_look(self, values: dict[str, Any]) -> bool:
+        """Append one look; False (nothing written) when that look or that day of the epoch is already stored."""
+        key = f"shadow/{values['dataset']}/{values['model_name']}/{values['version']}/{values['epoch']}"
+        c = shadow_looks.c
+        try:
+            with _transaction(self.engine, write=True, lock_key=key) as conn:
+                taken = conn.execute(
+                    sa.select(sa.func.count()).select_from(shadow_looks).where(
+                        c.dataset == values["dataset"], c.model_name == values["model_name"], c.version == int(values["version"]),
+                        c.epoch == int(values["epoch"]), sa.or_(c.seq == int(values["seq"]), c.partition_date == values["partition_date"]),
+                    )
+                ).scalar()
+                if taken:
+                    return False
+                conn.execute(shadow_looks.insert().values(**values))
+        except sa.exc.IntegrityError:
+            return False
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(
+                f"prediction store {safe_url(self.url)}: writing the shadow look of {values['model_name']} v{values['version']} "
+                f"on {values['partition_date']} failed ({type(e).__name__}: {getattr(e, 'orig', e)}); the soak's earlier looks are "
+                "unchanged and the next look retries it."
+            ) from e
+        return True
 
 
 def open_store(url: str) -> PredictionStore:

@@ -5,13 +5,16 @@ A run of the promotion DAG ends in one of four ways:
 ``promoted``
     the challenger passed the gates (and the approver, when one is required) and is champion.
 ``rejected``
-    the gates or the approver said no: the version is marked ``rejected`` with the reasons, the
+    the gates, the shadow soak or the approver said no: the version is marked ``rejected`` with the reasons, the
     champion stays, and the run succeeds (a rejection is a decision, not an error).
 ``failed``
     a task of the path crashed (the sensor, the gates, the approval, the promotion). The run
     fails with the reason, so Airflow's ``max_consecutive_failed_dag_runs`` can pause the DAG;
     the version gets no decision (it stays the undecided ``challenger`` and the next run tries
     again) but carries the error in ``mlops.promotion_error``.
+``superseded``
+    a newer challenger was registered while this one soaked in shadow: the older one is
+    marked superseded, the champion stays, and the next run soaks the newer one.
 nothing
     no challenger was checked (the sensor gave up waiting): the final task is skipped.
 """
@@ -27,7 +30,7 @@ from mlops.config import DatasetConfig
 from mlops.errors import PromotionFailed
 
 #: The promotion path's tasks in order; a failure of any fails the run.
-PATH_TASKS = ("wait_for_challenger", "check_gates", "route", "approve", "promote")
+PATH_TASKS = ("wait_for_challenger", "check_gates", "route", "shadow_soak", "after_soak", "approve", "promote")
 #: Task states that mean the task itself crashed (not one of its upstreams).
 CRASHED = frozenset({"failed"})
 
@@ -39,11 +42,20 @@ def approval_required(config: DatasetConfig, params: Mapping) -> bool:
     return Settings.value("require_approval") or config.promotion.require_approval or bool(params.get("require_approval"))
 
 
-def route(gates: Mapping, *, approval: bool) -> str:
-    """The task after the gates: ``finalize`` (reject) when they failed, else ``approve`` or ``promote``."""
+def route(gates: Mapping, *, approval: bool, soak: bool = False) -> str:
+    """The task after the gates: ``finalize`` (reject) when they failed, else ``shadow_soak``, ``approve`` or ``promote``."""
     if not gates["passed"]:
         return "finalize"
+    if soak:
+        return "shadow_soak"
     return "approve" if approval else "promote"
+
+
+def after_soak(soak: Mapping, *, approval: bool) -> str:
+    """The task after the shadow soak: ``approve`` or ``promote`` when it says promote, else ``finalize``."""
+    if soak.get("decision") == "promote":
+        return "approve" if approval else "promote"
+    return "finalize"
 
 
 def failure_reasons(gates: Mapping) -> list[str]:
@@ -51,10 +63,12 @@ def failure_reasons(gates: Mapping) -> list[str]:
     return [f"{g}: {r['detail']}" for g, r in gates["gates"].items() if not r["passed"]]
 
 
-def rejection_reasons(gates: Mapping, approval: Mapping | None) -> list[str] | None:
-    """Why the version is rejected (gates first, then the approver), or None when nobody rejected it."""
+def rejection_reasons(gates: Mapping, approval: Mapping | None, soak: Mapping | None = None) -> list[str] | None:
+    """Why the version is rejected (gates first, then the shadow soak, then the approver), or None when nobody rejected it."""
     if not gates["passed"]:
         return failure_reasons(gates)
+    if soak and soak.get("decision") == "reject":
+        return [f"shadow: {soak.get('detail')}"]
     if approval and approval.get("chosen") == "Reject":
         return [f"rejected by {approval.get('by')} at {approval.get('at')}: {approval.get('comment') or 'no comment'}"]
     return None
@@ -95,11 +109,12 @@ def crash_reason(states: Mapping[str, str], error: Mapping | None, *, run_key: s
 
 
 def finalize_promotion(client, name: str, *, run_key: str, version: str | None, gates: Mapping | None,
-                       promoted: Mapping | None, approval: Mapping | None, states: Mapping[str, str]) -> dict | None:
+                       promoted: Mapping | None, approval: Mapping | None, states: Mapping[str, str],
+                       soak: Mapping | None = None) -> dict | None:
     """End a promotion run: ``{decision: promoted|rejected, ...}``, None when no challenger was checked.
 
-    ``version`` is the sensor's challenger (None when it found none), ``gates``, ``promoted`` and
-    ``approval`` the other tasks' results, ``states`` the run's task states. Raises
+    ``version`` is the sensor's challenger (None when it found none), ``gates``, ``promoted``,
+    ``approval`` and ``soak`` (the shadow soak's result) the other tasks' results, ``states`` the run's task states. Raises
     ``PromotionFailed`` with the reason when a task of the path crashed, and when a version
     passed the gates but was neither promoted nor rejected by the approver.
     """
@@ -116,7 +131,9 @@ def finalize_promotion(client, name: str, *, run_key: str, version: str | None, 
         return None
     if promoted:
         return {"decision": "promoted", "version": version}
-    reasons = rejection_reasons(gates, approval)
+    if soak and soak.get("decision") == "superseded":
+        return {"decision": "superseded", "version": version, "reason": soak.get("detail")}
+    reasons = rejection_reasons(gates, approval, soak)
     if reasons is None:
         raise PromotionFailed(
             f"version {version} passed the gates but was neither promoted nor rejected (task states: {dict(states)}); "

@@ -51,6 +51,7 @@ def move_champion(
     reason: str,
     approval: dict | None = None,
     gates: dict | None = None,
+    shadow: dict | None = None,
     now: datetime | None = None,
 ) -> dict:
     """Point ``champion`` at ``version``, ``previous`` at the old champion, clear ``challenger``; append history.
@@ -59,6 +60,7 @@ def move_champion(
     (tag ``mlops.gates_passed=true``); the champion never points at one that did not. A promotion
     never moves the champion back to an older version (one whose data ends before the champion's,
     or with a lower number; see ``version_key``): only a rollback does.
+    ``shadow`` is the shadow soak's summary (``mlops.promotion.shadow.summary``), kept in the entry.
     Returns the history entry (the existing one when this run already made the move).
     """
     version = str(version)
@@ -103,6 +105,9 @@ def move_champion(
         "comment": (approval or {}).get("comment"),
         "gates": {g: r.get("passed") for g, r in (gates or {}).items()},
     }
+    if shadow:
+        entry["gates"]["shadow"] = shadow.get("decision") == "promote"
+        entry["shadow"] = shadow
     client.set_registered_model_tag(name, *schema.HISTORY.tag(seq).item(entry))
     record_decision(client, name, version, "rolled_back_to" if kind == "rollback" else "promoted", run_key=run_key, at=now)
     client.delete_model_version_tag(name, version, schema.PROMOTION_PENDING.name)

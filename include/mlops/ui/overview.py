@@ -189,6 +189,27 @@ def _version_card(client, settings: Settings, name: str, mv, primary: str) -> di
     }
 
 
+def shadow_soak(client, name: str, cards: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest shadow soak of ``name`` (running or decided): its looks and decision from the gate tag ``mlops.gate.shadow``."""
+    from mlops.promotion.shadow import GATE_NAME, series
+
+    for alias in ("challenger", "champion"):
+        card = cards.get(alias)
+        if card and card["gates"].get(GATE_NAME, {}).get("looks"):
+            newest = card
+            break
+    else:
+        newest = None
+    candidates = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda mv: int(mv.version), reverse=True)
+    for mv in candidates:
+        if newest is not None and int(mv.version) <= int(newest["version"]):
+            break
+        gate = schema.GATE.tag(GATE_NAME).get(mv.tags or {})
+        if isinstance(gate, dict) and gate.get("looks"):
+            return series(gate)
+    return series(newest["gates"][GATE_NAME]) if newest else None
+
+
 def model_overview(config: DatasetConfig, settings: Settings, client, *, since: date | None = None, store=None) -> dict[str, Any]:
     """Everything the Models page shows for ``config``'s registered model (``store``: the prediction store, if scored)."""
     from mlflow.exceptions import MlflowException
@@ -199,7 +220,7 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
     name = config.model_name
     cards: dict[str, Any] = {alias: None for alias in ALIASES}
     entries: list[dict] = []
-    exists = True
+    exists, soak = True, None
     try:
         model = client.get_registered_model(name)
     except MlflowException as e:
@@ -212,6 +233,8 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
             if alias in aliases:
                 cards[alias] = _version_card(client, settings, name, client.get_model_version(name, aliases[alias]), config.training.primary_metric)
         entries = list(reversed(history(client, name)))
+        soak = shadow_soak(client, name, cards) if config.promotion.shadow.enabled or any(
+            c and "shadow" in c["gates"] for c in cards.values()) else None
     drift = drift_series(settings, config.name, since=since)
     return {
         "dataset": config.name,
@@ -223,4 +246,5 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
         "drift": drift,
         "validation": latest_validation(settings, config.name),
         "production": production_series(config, store, since=since),
+        "shadow": soak,
     }

@@ -47,6 +47,13 @@ def _link(url: str | None, text: str) -> str:
     return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(text)}</a>' if url else ""
 
 
+def _gate_state(result: dict) -> tuple[str, str]:
+    """CSS class and word of a gate's result; a shadow soak that still waits for labelled days is "running"."""
+    if result.get("decision") == "continue":
+        return "muted", "running"
+    return ("ok", "passed") if result.get("passed") else ("bad", "failed")
+
+
 def _card(alias: str, card: dict | None) -> str:
     if card is None:
         return f'<div class="card" data-alias="{alias}"><h3>{alias}</h3><p class="empty">no version</p></div>'
@@ -54,7 +61,7 @@ def _card(alias: str, card: dict | None) -> str:
     rows = [f'<tr><th>{escape(key)}</th><td class="primary">{_fmt(card["primary"]["value"])}</td></tr>']
     rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != key and not k.startswith("fit_")][:6]
     gates = "".join(
-        f'<tr><th>gate {escape(g)}</th><td class="{"ok" if r.get("passed") else "bad"}">{"passed" if r.get("passed") else "failed"}</td></tr>'
+        f'<tr><th>gate {escape(g)}</th><td class="{_gate_state(r)[0]}">{_gate_state(r)[1]}</td></tr>'
         for g, r in sorted(card["gates"].items())
     )
     links = " · ".join(x for x in (_link(card["links"].get("model_version"), "MLflow model version"), _link(card["links"].get("run"), "MLflow run")) if x)
@@ -226,6 +233,73 @@ def _production(prod: dict | None) -> str:
     )
 
 
+SOAK_WORDS = {"promote": ("ok", "promote"), "reject": ("bad", "reject"), "superseded": ("muted", "superseded"), "continue": ("muted", "running")}
+
+
+def _shadow(soak: dict | None) -> str:
+    """The shadow soak: the running estimate (champion − challenger mean loss) per look, its confidence sequence as a band, the decision."""
+    if not soak:
+        return '<p class="empty">No shadow soak yet: with <code>promotion.shadow.enabled</code>, a challenger that passes the offline gates soaks here.</p>'
+    looks = soak["looks"]
+    w, h, pad, left = 700, 200, 14, 60
+    known = [v for x in looks for v in (x.get("estimate"), x.get("lower"), x.get("upper")) if v is not None]
+    estimates = [x["estimate"] for x in looks if x.get("estimate") is not None]
+    # Early intervals are wide: the scale follows the estimates (and 0), and the band is clipped to it.
+    core = [*estimates, 0.0]
+    span = max(max(core) - min(core), max((abs(v) for v in known), default=0.01) * 0.05, 1e-4)
+    lo, hi = min(core) - span * 0.8, max(core) + span * 0.8
+    n = max(len(looks) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + (w - left - pad) * i / n
+
+    def y(v: float) -> float:
+        v = min(max(v, lo), hi)
+        return h - pad - (h - 2 * pad) * (v - lo) / (hi - lo)
+
+    band_top = [(x(i), y(look["upper"] if look.get("upper") is not None else hi)) for i, look in enumerate(looks)]
+    band_bottom = [(x(i), y(look["lower"] if look.get("lower") is not None else lo)) for i, look in enumerate(looks)]
+    band = " ".join(f"{a:.1f},{b:.1f}" for a, b in band_top + band_bottom[::-1])
+    line = _polylines([look.get("estimate") for look in looks], x, y, 'stroke="#2b6cb0" stroke-width="2"')
+    dots = "".join(
+        f'<circle cx="{x(i):.1f}" cy="{y(look["estimate"]):.1f}" r="3" fill="#2b6cb0"><title>{escape(str(look["day"]))}: '
+        f'estimate {look["estimate"]:+.5f}, interval [{_signed(look.get("lower"))}, {_signed(look.get("upper"))}], {look.get("rows")} rows, '
+        f'p = {_fmt(look.get("p_value"))}</title></circle>'
+        for i, look in enumerate(looks) if look.get("estimate") is not None
+    )
+    zero = f'<line x1="{left}" x2="{w - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#4a5568" stroke-dasharray="4 3"/>'
+    axis = (
+        f'<text x="4" y="{y(hi) + 10:.1f}" font-size="10" fill="#718096">{hi:+.4f}</text>'
+        f'<text x="4" y="{y(0) + 4:.1f}" font-size="10" fill="#4a5568">0 (equal)</text>'
+        f'<text x="4" y="{y(lo) - 2:.1f}" font-size="10" fill="#718096">{lo:+.4f}</text>'
+    )
+    chart = (
+        f'<svg id="shadow-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="shadow soak estimate and interval per day">'
+        f'<rect width="{w}" height="{h}" fill="#f7fafc"/><polygon points="{band}" fill="#bee3f8" fill-opacity="0.7"/>{zero}{axis}{line}{dots}</svg>'
+    )
+    css, word = SOAK_WORDS.get(soak.get("decision") or "continue", ("muted", str(soak.get("decision"))))
+    restarts = "".join(
+        f' Restarted after {r["after_days"]} days: the champion changed from v{r["from_champion"]} to v{r["to_champion"]}.' for r in soak.get("restarts") or []
+    )
+    rows = "".join(
+        f'<tr><td>{escape(str(look["day"]))}</td><td>{look.get("rows")}</td><td>{_signed(look.get("estimate"))}</td>'
+        f'<td>[{_signed(look.get("lower"))}, {_signed(look.get("upper"))}]</td><td>{_fmt(look.get("p_value"))}</td><td>{escape(str(look.get("verdict")))}</td></tr>'
+        for look in looks
+    )
+    table = f'<details><summary>{len(looks)} looks</summary><table id="shadow-looks"><tr><th>day</th><th>rows</th><th>estimate</th><th>interval</th><th>p</th><th>verdict</th></tr>{rows}</table></details>'
+    return (
+        f'<p class="muted">Version {escape(str(soak.get("version")))} in shadow against champion v{escape(str(soak.get("champion_version")))}: '
+        f'mean per-row loss of the champion minus the challenger on the same labelled rows (above 0: the challenger is better), '
+        f'with its confidence sequence (valid at every look).{restarts}</p>'
+        f'<div id="shadow" class="chart">{chart}<div>Decision: <span id="shadow-decision" class="{css}">{escape(word)}</span> · '
+        f'{escape(str(soak.get("detail") or ""))}</div></div>{table}'
+    )
+
+
+def _signed(value: Any) -> str:
+    return f"{value:+.5f}" if isinstance(value, (int, float)) else "–"
+
+
 def _validation(v: dict | None) -> str:
     if v is None:
         return '<p class="empty">No partition validated yet.</p>'
@@ -281,6 +355,7 @@ def render(overview: dict, datasets: list[str], *, user: str | None = None, aler
 {registered}
 <h2>Versions</h2><div class="cards">{cards}</div>
 <h2>In production</h2>{_production(overview.get("production"))}
+<h2>Shadow soak</h2>{_shadow(overview.get("shadow"))}
 <h2>Promotion history</h2>{_history(overview["history"])}
 <h2>Drift over time</h2>{_drift(overview["drift"], ds)}
 <h2>Latest validation</h2>{_validation(overview["validation"])}

@@ -46,3 +46,25 @@ def test_watched_drift_names_the_features():
     events = {e.type: e for e in decision(_context(decided, drift), config)}
     assert events["drift_alarm"].summary == "60% of the watched features drifted on 2013-03-01 (threshold 40%): dep_delay, carrier, origin"
     assert "retrain_decided" in events
+
+
+def _promotion_context(task_id: str, values: dict) -> dict:
+    ti = _TaskInstance(values)
+    ti.task_id, ti.dag_id, ti.run_id = task_id, "mlops_model_promotion_synthetic", "manual__2024-03-04"
+    day = datetime(2024, 3, 4, tzinfo=UTC)
+    return {"ti": ti, "run_id": ti.run_id, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
+
+
+def test_the_shadow_soak_is_named_in_the_approval_request_and_the_rejection():
+    from mlops.alerts.build import approval_waiting, gate_rejected
+
+    config = load_dataset("synthetic")
+    gates = {"version": "2", "passed": True, "champion_version": "1", "gates": {"floors": {"passed": True, "detail": "ok"}}}
+    better = {"decision": "promote", "detail": "challenger significantly better: mean loss difference (champion − challenger) +0.10000"}
+    (waiting,) = approval_waiting(_promotion_context("approve", {("check_gates", "return_value"): gates, ("shadow_soak", "return_value"): better}), config)
+    assert waiting.details == ["floors: pass: ok", f"shadow: promote: {better['detail']}"]
+    rejected = {"decision": "rejected", "version": "2", "reasons": ["shadow: challenger significantly worse: mean loss difference -0.1"]}
+    (event,) = gate_rejected(_promotion_context("finalize", {("check_gates", "return_value"): gates, ("finalize", "return_value"): rejected}), config)
+    assert event.summary == "synthetic_model version 2 rejected by its shadow soak; the champion stays"
+    assert gate_rejected(_promotion_context("finalize", {("check_gates", "return_value"): gates,
+                                                        ("finalize", "return_value"): {"decision": "superseded", "version": "2"}}), config) == []

@@ -7,6 +7,7 @@ import pytest
 from mlops.config import load_dataset
 from mlops.errors import PromotionFailed, RegistryError
 from mlops.promotion.decisions import (
+    after_soak,
     approval_required,
     crash_reason,
     finalize_promotion,
@@ -98,3 +99,21 @@ def test_rollback_target_resolution_and_checks(version):
     check_target(mv, None)
     with pytest.raises(RegistryError, match="version 1 already is the champion"):
         check_target(mv, mv)
+
+
+def test_the_shadow_soak_routes_and_ends_a_run(version):
+    assert route(PASSED, approval=True, soak=True) == "shadow_soak" and route(FAILED, approval=True, soak=True) == "finalize"
+    assert after_soak({"decision": "promote"}, approval=True) == "approve" and after_soak({"decision": "promote"}, approval=False) == "promote"
+    assert after_soak({"decision": "reject"}, approval=True) == "finalize" and after_soak({"decision": "superseded"}, approval=False) == "finalize"
+    worse = {"decision": "reject", "detail": "challenger significantly worse: mean loss difference (champion − challenger) -0.05000"}
+    assert rejection_reasons(PASSED, None, worse) == [f"shadow: {worse['detail']}"]
+    client, name = version
+    states = {**OK_STATES, "shadow_soak": "success", "after_soak": "success"}
+    common = dict(run_key="p/3", version="1", approval=None, promoted=None, states=states, gates=PASSED)
+    gone = {"decision": "superseded", "detail": "soak ended: version 2 was registered during the soak and is the challenger now"}
+    assert finalize_promotion(client, name, soak=gone, **common) == {"decision": "superseded", "version": "1", "reason": gone["detail"]}
+    assert "mlops.decision" not in client.get_model_version(name, "1").tags  # the soak marks it superseded, finalize adds nothing
+    with pytest.raises(PromotionFailed, match="failed in shadow_soak"):
+        finalize_promotion(client, name, soak=None, **{**common, "states": {**states, "shadow_soak": "failed", "after_soak": "upstream_failed"}})
+    out = finalize_promotion(client, name, soak=worse, **common)
+    assert out["decision"] == "rejected" and out["reasons"] == [f"shadow: {worse['detail']}"]
