@@ -16,7 +16,7 @@ from mlops.predictions.labels import labelled_end
 from mlops.sources.base import Interval, Source
 from mlops.training.metrics import CLASSIFICATION, TWO_CLASS_METRICS, compute_metrics
 from mlops.training.model import build_pipeline, predict_scores, prepare_features
-from mlops.windows import data_fingerprint, read_window
+from mlops.windows import RowCap, data_fingerprint, read_window
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,23 @@ def check_holdout_classes(config: DatasetConfig, holdout_df, holdout: Interval) 
     )
 
 
+def training_cap(config: DatasetConfig) -> RowCap | None:
+    """The bound on the rows the train step fits on (``training.max_rows``), or None."""
+    if config.training.max_rows is None:
+        return None
+    stratify = config.target if config.task == "classification" else None
+    return RowCap(max_rows=config.training.max_rows, seed=config.model.seed, stratify=stratify)
+
+
+def sample_record(window) -> dict | None:
+    """What ``training.max_rows`` kept of the training window, with the hash of the rows fitted on; None without a cap."""
+    if window.sample is None:
+        return None
+    from mlops.lake import content_hash
+
+    return {**window.sample, "sample_hash": content_hash(window.frame)}
+
+
 def fit(config: DatasetConfig, train_df, holdout_df):
     """Fit on ``train_df`` (rows sorted deterministically) and score ``holdout_df``; pure, no MLflow."""
     if train_df[config.target].nunique() < 2 and config.task == "classification":
@@ -113,7 +130,7 @@ def train_model(
     window_days, holdout_days = config.training.windows(window_days, holdout_days)
     end = labelled_end(config, settings, end)  # late labels: the window ends at the last labelled day
     train_iv, holdout_iv = split_windows(end, window_days, holdout_days)
-    train_w = read_window(config, settings, train_iv, source=source, min_rows=config.training.min_train_rows)
+    train_w = read_window(config, settings, train_iv, source=source, min_rows=config.training.min_train_rows, cap=training_cap(config))
     holdout_w = read_window(config, settings, holdout_iv, source=source, min_rows=1)
     check_holdout_classes(config, holdout_w.frame, holdout_iv)
     hashes = {**train_w.data_hashes, **holdout_w.data_hashes}
@@ -136,6 +153,9 @@ def train_model(
     if closed:
         log.warning("run %s: closed MLflow runs %s that an earlier attempt left unfinished", run_key, closed)
 
+    sample = sample_record(train_w)
+    if sample is not None and sample["sampled"]:
+        log.info("training window %s: %d rows, fitting on a sample of %d (training.max_rows)", train_iv, sample["window_rows"], sample["rows"])
     started = time.perf_counter()
     pipe, metrics = fit(config, train_w.frame, holdout_w.frame)
     fit_seconds = time.perf_counter() - started
@@ -150,6 +170,7 @@ def train_model(
         schema.CONFIG_FINGERPRINT: config.fingerprint(),
         schema.CODE_VERSION: tracking.code_version(),
         schema.DATA_INTERVAL_END: end,
+        schema.TRAINING_SAMPLE: sample,
     }) | (lineage or {})
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train {train_iv.start.date()}..{end.date()}", tags=tags) as run:
         mlflow.log_params({
@@ -159,6 +180,8 @@ def train_model(
             "window_days": window_days,
             "holdout_days": holdout_days,
             "train_rows": len(train_w.frame),
+            "train_window_rows": sample["window_rows"] if sample else len(train_w.frame),
+            "max_rows": config.training.max_rows,
             "holdout_rows": len(holdout_w.frame),
             "features": ",".join(config.features)[:500],
         })
@@ -201,6 +224,7 @@ def train_model(
             "input_fingerprint": fingerprint,
             "train_rows": len(train_w.frame),
             "holdout_rows": len(holdout_w.frame),
+            "training_sample": sample,
         }
         mlflow.log_dict(result, "lineage/train_result.json")
         # Set last: it marks the run as complete for the idempotency look-up.
