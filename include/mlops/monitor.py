@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlops import schema
 from mlops.config import DatasetConfig, Settings
-from mlops.errors import InsufficientData
+from mlops.errors import InsufficientData, LakeError
 from mlops.lake import Lake, path_to_uri
 from mlops.sources.base import Interval, Source
 from mlops.windows import read_window, trailing
@@ -102,7 +102,7 @@ def reference_profile(config: DatasetConfig, settings: Settings, window: Interva
     import shutil
     import time
 
-    from mlops.drift.profile import build_profile, load_profile, save_profile
+    from mlops.drift.profile import ReferenceProfile, build_profile, load_profile, save_profile
 
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
     root = lake.dir / PROFILES_DIR
@@ -116,13 +116,26 @@ def reference_profile(config: DatasetConfig, settings: Settings, window: Interva
             except OSError:
                 pass
             return found, "stored"
-    features = [config.timestamp_column, *config.features]  # drift needs no labels (they may arrive days later)
-    w = read_window(config, settings, window, source=source, columns=features, min_rows=1)
-    key = profile_key(config, champion, window, w.data_hashes)
-    profile = build_profile(w.frame, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift,
-                            expected_current=current_rows)
+    # One feature at a time (drift needs no labels): memory holds one column of the window, not all of them.
+    profile, used = ReferenceProfile(rows=0, discrete_max_values=config.drift.discrete_max_values), None
+    for name in config.features:
+        w = read_window(config, settings, window, source=source, columns=[config.timestamp_column, name], min_rows=1)
+        if used is None:
+            used, profile.rows = w.data_hashes, len(w.frame)
+        elif w.data_hashes != used:
+            raise LakeError(
+                f"dataset {config.name!r}: the reference window {window} changed while it was profiled (partitions "
+                f"{sorted(set(used.items()) ^ set(w.data_hashes.items()))[:4]}); another run rewrote them. Clear this task."
+            )
+        numeric = name in config.numeric_features
+        part = build_profile(w.frame, numeric=[name] if numeric else [], categorical=[] if numeric else [name], config=config.drift,
+                             expected_current=current_rows)
+        profile.numeric.update(part.numeric)
+        profile.categorical.update(part.categorical)
+        del w, part
+    key = profile_key(config, champion, window, used)
     profile.meta = {"key": key, "champion_version": getattr(champion, "version", None), "window": [window.start.isoformat(), window.end.isoformat()],
-                    "data_hashes": w.data_hashes, "built_at": time.time()}
+                    "data_hashes": used, "built_at": time.time()}
     save_profile(profile, root / key)
     others = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != key),
                     key=lambda p: (p / "profile.json").stat().st_mtime if (p / "profile.json").exists() else 0, reverse=True)

@@ -232,7 +232,11 @@ def reference_counts(reference: pd.DataFrame | ReferenceProfile, name: str) -> t
 
 
 def save_profile(profile: ReferenceProfile, folder: Path) -> None:
-    """Write ``profile`` into ``folder`` (created; replaced whole: written aside, then renamed)."""
+    """Write ``profile`` into ``folder``: written aside, then renamed into place.
+
+    A folder of the same key already stored by a concurrent run holds the same profile and is
+    kept; a folder without its ``profile.json`` (damaged) is replaced.
+    """
     import os
     import shutil
     import tempfile
@@ -270,12 +274,15 @@ def save_profile(profile: ReferenceProfile, folder: Path) -> None:
         doc = {"format": PROFILE_FORMAT, "rows": profile.rows, "discrete_max_values": profile.discrete_max_values,
                "numeric": numeric, "categorical": categorical, "meta": profile.meta}
         (tmp / "profile.json").write_text(json.dumps(doc, default=str))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
+        try:
+            os.replace(tmp, folder)  # atomic; fails when the folder exists
+        except OSError:
+            if not (folder / "profile.json").is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a damaged or partial folder
+                os.replace(tmp, folder)
+            # else: a concurrent run stored the profile of the same key (the same content) first: keep it
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_profile(folder: Path) -> ReferenceProfile | None:

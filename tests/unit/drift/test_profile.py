@@ -114,3 +114,16 @@ def test_a_profile_for_other_features_or_settings_is_refused(tmp_path):
     save_profile(profile, tmp_path / "p")
     (tmp_path / "p" / "profile.json").write_text('{"format": 0}')
     assert load_profile(tmp_path / "p") is None  # an older format is built again
+
+
+def test_a_profile_stored_concurrently_under_the_same_key_is_kept(tmp_path):
+    ref, _ = _frames(500, 200, 6)
+    profile = build_profile(ref, numeric=["normal_shift"], categorical=["cat"], config=CONFIG)
+    save_profile(profile, tmp_path / "p")
+    first = (tmp_path / "p" / "profile.json").stat().st_ino
+    save_profile(profile, tmp_path / "p")  # a second run of the same key: no error, the stored one stays
+    assert (tmp_path / "p" / "profile.json").stat().st_ino == first
+    assert [p.name for p in tmp_path.iterdir()] == ["p"]  # nothing left aside
+    (tmp_path / "p" / "profile.json").unlink()  # damaged: replaced
+    save_profile(profile, tmp_path / "p")
+    assert load_profile(tmp_path / "p") is not None
