@@ -152,3 +152,27 @@ def test_the_run_records_the_sample_it_trained_on(settings):
 
     train_iv, _ = split_windows(end, 6, 2)
     assert content_hash(read_window(cfg, settings, train_iv, cap=training_cap(cfg)).frame) == tag["sample_hash"]
+
+
+def test_dataset_inputs_carry_the_full_schema_and_the_partitions_digest(settings):
+    """The logged inputs' schema is read from the first rows: it equals MLflow's inference over every row."""
+    import json
+
+    from mlops.training.train import logged_dataset, split_windows
+    from mlops.windows import data_fingerprint
+
+    cfg = load_dataset("synthetic", override={"source": {"options": {"rows_per_day": 300, "drift": []}}, "labels": {"delay_days": 0}})
+    end = datetime(2024, 1, 15, tzinfo=UTC)
+    result = train_model(cfg, settings, run_key="dag/inputs", end=end, source=SyntheticSource(rows_per_day=300, seed=5),
+                         window_days=6, holdout_days=2)
+    run = mlflow.get_run(result["run_id"])
+    inputs = {i.dataset.name: i.dataset for i in run.inputs.dataset_inputs}
+    _, holdout_iv = split_windows(end, 6, 2)
+    holdout = read_window(cfg, settings, holdout_iv)
+    logged = inputs["synthetic-holdout"]
+    assert logged.digest == data_fingerprint(holdout.data_hashes)
+    assert json.loads(logged.profile)["num_rows"] == len(holdout.frame) == 600
+    full = mlflow.data.from_pandas(holdout.frame, targets="y")  # MLflow's own inference over every row
+    assert json.loads(logged.schema)["mlflow_colspec"] == full.schema.to_dict()
+    mine = logged_dataset(holdout.frame, "x", "y", "file:///tmp", "d")
+    assert mine.schema == full.schema and mine.profile == full.profile
