@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS
 from mlops.configfile import ConfigFile, did_you_mean, read_config_file
-from mlops.errors import ConfigError
+from mlops.errors import ConfigError, MlopsError
 from mlops.settings import Settings
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
@@ -197,7 +197,7 @@ def scan_datasets(datasets_dir: str | Path | None = None) -> DatasetScan:
             from mlops.lake import atomic_write_json
 
             atomic_write_json(cache, {"specs": scan.specs, "problems": scan.problems})
-        except OSError:
+        except (OSError, MlopsError):  # read-only or full file system: parse without the cache
             pass
     return scan
 

@@ -132,3 +132,21 @@ def test_a_scan_is_kept_until_a_config_changes(folder, tmp_path, monkeypatch):
     for f in (home / "cache" / "dagspec").glob("*.json"):
         f.write_text("{not json")
     assert scan_datasets(folder) == fixed and checked == [3, 3, 3, 3]
+
+
+def test_a_full_file_system_never_breaks_parsing(folder, tmp_path, monkeypatch):
+    """The scan cache is written with atomic_write, which reports a full disk as StorageFull: parsing goes on without it."""
+    import errno
+
+    import mlops.dagspec as dagspec
+    import mlops.lake as lake
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
+    dagspec._memo.clear()
+
+    def full(path, write):
+        raise lake.disk_full_error(path, OSError(errno.ENOSPC, "No space left on device"), atomic=True)
+
+    monkeypatch.setattr(lake, "atomic_write", full)
+    scan = scan_datasets(folder)
+    assert {s["dag_id"] for s in scan.specs} == SHIPPED_DAGS and not (tmp_path / "home" / "cache" / "dagspec").exists()
