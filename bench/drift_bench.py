@@ -180,7 +180,28 @@ def child(args: argparse.Namespace) -> None:
     t2, c2 = time.perf_counter(), time.process_time()
     result = detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=DriftConfig())
     t_detect, c_detect = time.perf_counter() - t2, time.process_time() - c2
+    profiled = {}
+    if args.profiled:
+        from mlops.drift.profile import build_profile, compare_with_profile, load_profile, save_profile
+
+        t4 = time.perf_counter()
+        profile = build_profile(ref, numeric=NUMERIC, categorical=CATEGORICAL, config=DriftConfig())
+        folder = Path(args.out).with_suffix(".profile")
+        save_profile(profile, folder)
+        t_build = time.perf_counter() - t4
+        del profile
+        times, cpus = [], []
+        for _ in range(3):  # the nightly step: load the stored profile, compare the current partition with it
+            t5, c5 = time.perf_counter(), time.process_time()
+            stored = load_profile(folder)
+            again = compare_with_profile(stored, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=DriftConfig())
+            times.append(time.perf_counter() - t5)
+            cpus.append(time.process_time() - c5)
+        same = again.drifted_features == result.drifted_features and again.missing_drifted_features == result.missing_drifted_features
+        profiled = {"profile_build_s": t_build, "profiled_s": times, "profiled_cpu_s": cpus, "profiled_same_flags": same,
+                    "profile_bytes": sum(f.stat().st_size for f in folder.iterdir())}
     out = {
+        **profiled,
         "rows": len(ref),
         "import_s": t_import,
         "data_s": t_data,
@@ -209,9 +230,11 @@ def _run_measured(cmd: list[str], out: Path, env: dict | None = None) -> tuple[d
     return json.loads(out.read_text()), wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
-def _ours(rows: int, seed: int, workdir: Path, parquet_dir: Path | None = None, strings: str = "str") -> tuple[dict, float, int]:
+def _ours(rows: int, seed: int, workdir: Path, parquet_dir: Path | None = None, strings: str = "str", profiled: bool = False) -> tuple[dict, float, int]:
     out = workdir / f"ours-{rows}.json"
     cmd = [sys.executable, __file__, "--child", "--rows", str(rows), "--seed", str(seed), "--out", str(out), "--strings", strings]
+    if profiled:
+        cmd.append("--profiled")
     if parquet_dir:
         cmd += ["--parquet-dir", str(parquet_dir)]
     return _run_measured(cmd, out)
@@ -330,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20131104)
     parser.add_argument("--strings", choices=["str", "object", "category"], default="str",
                         help="dtype of the categorical columns in the scale run (default: str, as read from Parquet)")
+    parser.add_argument("--profiled", action="store_true",
+                        help="also profile the reference once (mlops.drift.profile), store it, and time the nightly comparison from the stored profile")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parquet-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -343,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         print(f"scale: {args.rows:,} rows per side, {N_NUMERIC} numeric + {N_CATEGORICAL} categorical features ({args.strings} dtype), "
               "fresh subprocess", flush=True)
-        run, wall, peak = _ours(args.rows, args.seed, workdir, strings=args.strings)
+        run, wall, peak = _ours(args.rows, args.seed, workdir, strings=args.strings, profiled=args.profiled)
         res = run["result"]
         missed = sorted(set(EXPECTED_DRIFTED) - set(res["drifted_features"]))
         extra = sorted(set(res["drifted_features"]) - set(EXPECTED_DRIFTED))
@@ -356,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  data generation {run['data_s']:.1f} s, imports {run['import_s']:.1f} s, child total {wall:.1f} s")
         print(f"  verdicts: {len(res['drifted_features'])}/50 drifted, drift_share {res['drift_share']:.2f}; "
               f"expected {len(EXPECTED_DRIFTED)}: missed {missed or 'none'}, unexpected {extra or 'none'}")
+        if args.profiled:
+            print(f"  profiled reference: built and stored once in {run['profile_build_s']:.2f} s ({_gb(run['profile_bytes'])} on disk); "
+                  f"nightly load + compare {', '.join(f'{t:.2f}' for t in run['profiled_s'])} s (CPU {', '.join(f'{t:.2f}' for t in run['profiled_cpu_s'])} s); "
+                  f"flags {'the same as' if run['profiled_same_flags'] else 'DIFFERENT from'} detect_drift's")
         results["scale"] = {k: v for k, v in run.items() if k != "result"} | {
             "child_wall_s": wall, "child_peak_rss_bytes": peak, "drifted": res["drifted_features"], "missed": missed, "unexpected": extra,
             "goal_time_met": run["detect_s"] <= GOAL_SECONDS, "goal_memory_met": peak <= GOAL_BYTES,

@@ -165,6 +165,59 @@ def report(name: str, entry: dict) -> None:
     print()
 
 
+def generate_configs(folder: Path, n: int) -> None:
+    """``n`` valid variants of the synthetic config, scheduled daily, each with its own name and DAG ids (3 DAGs each)."""
+    import yaml
+
+    base = yaml.safe_load((ROOT / "include" / "datasets" / "synthetic.yaml").read_text())
+    base.pop("scoring", None)  # nightly, promotion and rollback DAGs only
+    for i in range(n):
+        name = f"variant_{i:03d}"
+        raw = {**base, "name": name, "dag": {"dag_id": f"mlops_nightly_training_{name}", "promotion_dag_id": f"mlops_model_promotion_{name}",
+                                              "rollback_dag_id": f"mlops_model_rollback_{name}", "schedule": "@daily"}}
+        raw["source"] = {**base["source"], "options": {**base["source"]["options"], "seed": i}}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def many_configs(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """Every DAG file parsed with ``--configs`` generated configs: cold (no cached scan) and warm, fresh interpreters."""
+    import shutil
+
+    files = [f.resolve() for f in args.files] or sorted((ROOT / "dags").glob("*.py"))
+    with tempfile.TemporaryDirectory(prefix="parse-bench-configs.") as tmp:
+        folder, home = Path(tmp) / "datasets", Path(tmp) / "home"
+        folder.mkdir()
+        generate_configs(folder, args.configs)
+        env = {**env, "MLOPS_DATASETS_DIR": str(folder), "MLOPS_HOME": str(home)}
+        print(f"parse_bench: {args.configs} generated dataset configs in {folder}; {len(files)} DAG files, {args.repeat} fresh "
+              f"interpreters each; load average {os.getloadavg()[0]:.2f}\n")
+        results: dict = {"configs": args.configs, "files": {}}
+        for state in ("cold", "warm"):
+            total = 0.0
+            for dag_file in files:
+                runs = []
+                for _ in range(args.repeat):
+                    if state == "cold":
+                        shutil.rmtree(home / "cache" / "dagspec", ignore_errors=True)
+                    runs.append(sample(dag_file, env))
+                b = statistics.median(r["run_path"] for r in runs)
+                total += b
+                results["files"].setdefault(dag_file.name, {})[state] = {
+                    "run_path_median": b, "dags": len(runs[0]["dags"]), "runs": [r["run_path"] for r in runs], "load1": [r["load1"] for r in runs],
+                }
+                shown = ", ".join(f"{r['run_path']:.2f}" for r in runs)
+                loads = [r["load1"] for r in runs]
+                print(f"  {state:4} {dag_file.name:32} {len(runs[0]['dags']):4d} DAGs  (b) median {b:.3f} s  runs {shown}  "
+                      f"[load {min(loads):.1f}-{max(loads):.1f}]")
+            results[f"sum_{state}"] = total
+            print(f"  {state:4} sum over the DAG files of (b): {total:.2f} s\n")
+    out = args.out if args.out != RESULTS / "parse.json" else RESULTS / f"parse-{args.configs}-configs.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"parse_bench: results in {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", type=Path, help="DAG files (default: dags/*.py)")
@@ -175,10 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         help="measure again with Python's bytecode cache on, in a throw-away PYTHONPYCACHEPREFIX (warmed by one run); "
         "the virtualenv is not touched",
     )
+    ap.add_argument(
+        "--configs", type=int, default=0,
+        help="parse with this many generated dataset configs (variants of synthetic.yaml, 3 DAGs each) instead of the shipped "
+        "ones; prints the sum over the DAG files with the scan cache cold and warm",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "parse.json")
     args = ap.parse_args(argv)
 
     env = dict(os.environ) if os.environ.get("MLOPS_ROOT") else env_sh_environment()
+    if args.configs:
+        return many_configs(args, env)
     files = [f.resolve() for f in args.files] or sorted((ROOT / "dags").glob("*.py"))
     home = Path(env["AIRFLOW_HOME"])
     before = _tree(home)

@@ -26,6 +26,9 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, action="append", help="partition rows (repeatable); default 100000 and 1000000")
+    parser.add_argument("--numeric", type=int, default=5, help="numeric features (default 5; 15 with --categorical 3 gives 20 columns)")
+    parser.add_argument("--categorical", type=int, default=2, help="categorical features (default 2)")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of one timed run of the last suite to this file")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -35,14 +38,18 @@ def main() -> None:
     from mlops.validation.run import validate_frame
 
     day = Interval.days(date(2024, 1, 10))
-    base = {"source": {"options": {"drift": []}}, "validation": {"max_rows": None}}
+    numeric = [f"x{i}" for i in range(args.numeric)]
+    categorical = [f"c{i}" for i in range(args.categorical)]
+    base = {"source": {"options": {"drift": [], "n_numeric": args.numeric, "n_categorical": args.categorical}}, "labels": {"delay_days": 0},
+            "numeric_features": numeric, "categorical_features": categorical,
+            "validation": {"ranges": {c: [-20, 20] for c in numeric}, "categories": {c: list("abcde") for c in categorical}}}
     configs = {
-        "with duplicate checks": load_dataset("synthetic", override={**base, "validation": {"key_columns": ["ts", "x0"], "max_duplicate_fraction": 0.01}}),
-        "without": load_dataset("synthetic", override={**base, "validation": {"key_columns": [], "max_duplicate_fraction": 1.0}}),
+        "with duplicate checks": load_dataset("synthetic", override={**base, "validation": {**base["validation"], "key_columns": ["ts", "x0"], "max_duplicate_fraction": 0.01}}),
+        "without": load_dataset("synthetic", override={**base, "validation": {**base["validation"], "key_columns": [], "max_duplicate_fraction": 1.0}}),
     }
     print(f"{'rows':>9}  {'suite':<22} {'expectations':>12} {'median s':>9}")
     for rows in args.rows or [100_000, 1_000_000]:
-        df = SyntheticSource(rows_per_day=rows, seed=3).read(day)
+        df = SyntheticSource(rows_per_day=rows, seed=3, n_numeric=args.numeric, n_categorical=args.categorical).read(day)
         for label, config in configs.items():
             with tempfile.TemporaryDirectory() as tmp:
                 gx_dir = Path(tmp) / "gx"
@@ -53,7 +60,13 @@ def main() -> None:
                     t0 = time.perf_counter()
                     validate_frame(df, config, day, gx_dir=gx_dir, build_docs=False)
                     times.append(time.perf_counter() - t0)
-            print(f"{rows:>9}  {label:<22} {result['evaluated_expectations']:>12} {statistics.median(times):>9.2f}")
+                if args.profile:
+                    import cProfile
+
+                    cProfile.runctx("validate_frame(df, config, day, gx_dir=gx_dir, build_docs=False)", globals(),
+                                    {"validate_frame": validate_frame, "df": df, "config": config, "day": day, "gx_dir": gx_dir}, str(args.profile))
+            print(f"{rows:>9}  {label:<22} {result['evaluated_expectations']:>12} {statistics.median(times):>9.2f}   "
+                  f"({len(df.columns)} columns; runs {', '.join(f'{t:.2f}' for t in times)})")
 
 
 if __name__ == "__main__":

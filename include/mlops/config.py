@@ -82,6 +82,15 @@ class TrainingConfig(_Strict):
     window_days: int = Field(28, ge=2, le=3660, description="Days of data ending at data_interval_end used to train and evaluate")
     holdout_days: int = Field(3, ge=1, description="The most recent days of the window, held out for evaluation")
     min_train_rows: int = Field(500, ge=10)
+    max_rows: int | None = Field(
+        None,
+        ge=10,
+        description=(
+            "Most rows the train step fits on: a longer training window is sampled to this many rows (seeded by "
+            "model.seed, stratified by class for classification, drawn while the partitions are read so memory holds "
+            "one partition plus this many rows per class); the sample is recorded on the MLflow run. None: every row"
+        ),
+    )
     primary_metric: str = Field(
         "roc_auc",
         description=(
@@ -96,6 +105,11 @@ class TrainingConfig(_Strict):
     def _holdout_inside_window(self) -> TrainingConfig:
         if self.holdout_days >= self.window_days:
             raise ValueError(f"holdout_days ({self.holdout_days}) must be smaller than window_days ({self.window_days})")
+        if self.max_rows is not None and self.max_rows < self.min_train_rows:
+            raise ValueError(
+                f"max_rows ({self.max_rows}) must be at least min_train_rows ({self.min_train_rows}): a sample smaller than the "
+                "minimum could never be trained on"
+            )
         return self
 
     def windows(self, window_days: int | None = None, holdout_days: int | None = None, *, source: str = "the run's params (trigger form or conf)") -> tuple[int, int]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mlops.alerts.events import DEFAULT_LATE_AFTER_HOURS
 from mlops.configfile import ConfigFile, did_you_mean, read_config_file
-from mlops.errors import ConfigError
+from mlops.errors import ConfigError, MlopsError
 from mlops.settings import Settings
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
@@ -132,13 +132,81 @@ def _spec(file: ConfigFile) -> dict | None:
     }
 
 
+#: Source files whose code decides a scan's result: a change to any of them invalidates cached scans.
+_CHECKING_CODE = ("dagspec.py", "config.py", "configfile.py", "schema.py", "settings.py", "alerts/events.py", "training/metrics.py")
+_memo: dict[str, DatasetScan] = {}
+
+
+def _scan_key(folder: Path, paths: list[Path]) -> str | None:
+    """Hash of every config's name and bytes, the checking code and the library versions; None when a file cannot be read."""
+    import hashlib
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    try:
+        for name in _CHECKING_CODE:
+            st = (here / name).stat()
+            h.update(f"{name}:{st.st_mtime_ns}:{st.st_size};".encode())
+        h.update(f"{version('pydantic')};{version('apache-airflow')};{version('croniter')};{folder.resolve()};".encode())
+        for path in paths:
+            h.update(path.name.encode() + b"\0")
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    except OSError:
+        return None
+    return h.hexdigest()[:32]
+
+
+def _cache_file(key: str) -> Path | None:
+    home = Settings.value("home", default=None)
+    return Path(home).expanduser() / "cache" / "dagspec" / f"{key}.json" if home else None
+
+
 def scan_datasets(datasets_dir: str | Path | None = None) -> DatasetScan:
-    """Read and check every ``*.yaml`` of the datasets folder; a bad file affects only itself."""
+    """Read and check every ``*.yaml`` of the datasets folder; a bad file affects only itself.
+
+    Every DAG file scans the folder when it is parsed, each in its own process. A scan's
+    result is therefore kept, in the process and in ``$MLOPS_HOME/cache/dagspec/``, keyed by
+    the bytes of every config, the checking code and the library versions: an unchanged folder
+    is checked once, not once per DAG file and parse loop. Any change to a config, or to the
+    code that checks it, gives another key. The cache is an optimisation only: when it cannot
+    be read or written the folder is scanned as before.
+    """
+    import json
+
     folder = Path(datasets_dir or Settings.value("datasets_dir") or DATASETS_DIR)
+    paths = sorted(folder.glob("*.yaml"))
+    key = _scan_key(folder, paths)
+    if key is not None and key in _memo:
+        return _memo[key]
+    cache = _cache_file(key) if key is not None else None
+    if cache is not None:
+        try:
+            stored = json.loads(cache.read_text())
+            scan = DatasetScan(specs=stored["specs"], problems=stored["problems"])
+        except (OSError, ValueError, KeyError, TypeError):
+            scan = None
+        if scan is not None:
+            _memo[key] = scan
+            return scan
+    scan = _scan(folder, paths)
+    if key is not None:
+        _memo[key] = scan
+    if cache is not None:
+        try:
+            from mlops.lake import atomic_write_json
+
+            atomic_write_json(cache, {"specs": scan.specs, "problems": scan.problems})
+        except (OSError, MlopsError):  # read-only or full file system: parse without the cache
+            pass
+    return scan
+
+
+def _scan(folder: Path, paths: list[Path]) -> DatasetScan:
     specs: list[dict] = []
     problems: list[str] = []
     owner: dict[str, str] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in paths:
         try:
             file = read_config_file(path)
             spec = _spec(file)

@@ -261,12 +261,17 @@ class Lake:
             raise self._absent(interval) from None
 
     def load(self, interval: Interval, columns: list[str] | None = None) -> tuple[PartitionInfo, pd.DataFrame]:
-        """Metadata and rows read from one opening of the file, so the hash always describes these rows."""
+        """Metadata and rows read from one opening of the file, so the hash always describes these rows.
+
+        ``columns``: read only these (those the file does not hold are left out, not an error).
+        """
         import pyarrow.parquet as pq
 
         path = self.path_for(interval)
         try:
-            table = pq.read_table(path, columns=columns)
+            with pq.ParquetFile(path) as f:
+                names = f.schema_arrow.names
+                table = f.read(columns=None if columns is None else [c for c in names if c in set(columns)])
         except FileNotFoundError:
             raise self._absent(interval) from None
         except (OSError, ValueError) as e:

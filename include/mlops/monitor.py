@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlops import schema
 from mlops.config import DatasetConfig, Settings
-from mlops.errors import InsufficientData
+from mlops.errors import InsufficientData, LakeError
 from mlops.lake import Lake, path_to_uri
 from mlops.sources.base import Interval, Source
 from mlops.windows import read_window, trailing
@@ -45,6 +45,105 @@ def reference_interval(config: DatasetConfig, interval: Interval, champion) -> t
     return trailing(interval.start, config.drift.reference_days), f"trailing {config.drift.reference_days} days (no usable champion window)"
 
 
+#: Folder of a dataset's lake holding its drift reference profiles.
+PROFILES_DIR = "reference-profiles"
+#: Profiles kept per dataset (the most recently used): concurrent backfill runs may compare with different references.
+PROFILES_KEPT = 4
+
+
+def _window_hashes(lake: Lake, window: Interval, source: Source | None) -> dict[str, str] | None:
+    """The content hashes ``read_window`` would record for ``window`` (features only), read from the partitions' footers.
+
+    None when a day still has to be ingested or validated (``read_window`` does that first).
+    """
+    from datetime import timedelta
+
+    hashes = {}
+    for day_start in window.day_starts():
+        day = Interval(day_start, day_start + timedelta(days=1))
+        state, found = lake.state(day)
+        if state == "validated":
+            hashes[day.key] = found.content_hash
+        elif state == "quarantined" or (state == "missing" and source is None):
+            continue  # read_window skips such a day
+        else:
+            return None
+    return hashes
+
+
+def profile_key(config: DatasetConfig, champion, window: Interval, hashes: dict[str, str]) -> str:
+    """Key of a reference profile: the champion version, the window, its partitions' content hashes, the features and the drift settings it depends on."""
+    import hashlib
+    import json
+
+    from mlops.drift.profile import PROFILE_FORMAT
+
+    payload = {
+        "format": PROFILE_FORMAT,
+        "model": config.model_name,
+        "champion": getattr(champion, "version", None),
+        "window": [window.start.isoformat(), window.end.isoformat()],
+        "hashes": sorted(hashes.items()),
+        "numeric": config.numeric_features,
+        "categorical": config.categorical_features,
+        "discrete_max_values": config.drift.discrete_max_values,
+    }
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
+
+
+def reference_profile(config: DatasetConfig, settings: Settings, window: Interval, champion, *, source: Source | None = None, current_rows: int | None = None):
+    """``(profile, "stored" | "built")``: the drift reference of ``window``, profiled once per champion and reference content.
+
+    A profile is stored under ``<lake>/<dataset>/reference-profiles/<key>/`` (``profile_key``:
+    champion version, window, content hashes of its partitions, features, drift settings). A
+    new champion, a rewritten or newly quarantined partition, or another config gives another
+    key, so a stale profile is never read; the ``PROFILES_KEPT`` most recently used are kept.
+    """
+    import shutil
+    import time
+
+    from mlops.drift.profile import ReferenceProfile, build_profile, load_profile, save_profile
+
+    lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
+    root = lake.dir / PROFILES_DIR
+    hashes = _window_hashes(lake, window, source)
+    if hashes:
+        key = profile_key(config, champion, window, hashes)
+        found = load_profile(root / key)
+        if found is not None:
+            try:
+                (root / key / "profile.json").touch()  # recently used
+            except OSError:
+                pass
+            return found, "stored"
+    # One feature at a time (drift needs no labels): memory holds one column of the window, not all of them.
+    profile, used = ReferenceProfile(rows=0, discrete_max_values=config.drift.discrete_max_values), None
+    for name in config.features:
+        w = read_window(config, settings, window, source=source, columns=[config.timestamp_column, name], min_rows=1)
+        if used is None:
+            used, profile.rows = w.data_hashes, len(w.frame)
+        elif w.data_hashes != used:
+            raise LakeError(
+                f"dataset {config.name!r}: the reference window {window} changed while it was profiled (partitions "
+                f"{sorted(set(used.items()) ^ set(w.data_hashes.items()))[:4]}); another run rewrote them. Clear this task."
+            )
+        numeric = name in config.numeric_features
+        part = build_profile(w.frame, numeric=[name] if numeric else [], categorical=[] if numeric else [name], config=config.drift,
+                             expected_current=current_rows)
+        profile.numeric.update(part.numeric)
+        profile.categorical.update(part.categorical)
+        del w, part
+    key = profile_key(config, champion, window, used)
+    profile.meta = {"key": key, "champion_version": getattr(champion, "version", None), "window": [window.start.isoformat(), window.end.isoformat()],
+                    "data_hashes": used, "built_at": time.time()}
+    save_profile(profile, root / key)
+    others = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != key),
+                    key=lambda p: (p / "profile.json").stat().st_mtime if (p / "profile.json").exists() else 0, reverse=True)
+    for stale in others[PROFILES_KEPT - 1:]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return profile, "built"
+
+
 def run_drift_step(
     config: DatasetConfig,
     settings: Settings,
@@ -63,24 +162,21 @@ def run_drift_step(
     import mlflow
 
     from mlops import tracking
-    from mlops.drift import as_categories, detect_drift, write_report
+    from mlops.drift import write_report
+    from mlops.drift.profile import compare_with_profile
 
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
-    current = lake.read(interval)
+    current = lake.read(interval, columns=[config.timestamp_column, *config.features])
     champion = champion_version(config, settings)
     ref_interval, why = reference_interval(config, interval, champion)
-    features = [config.timestamp_column, *config.features]  # drift needs no labels (they may arrive days later)
     try:
-        reference = read_window(config, settings, ref_interval, source=source, columns=features, min_rows=1).frame
+        reference, profile_state = reference_profile(config, settings, ref_interval, champion, source=source, current_rows=len(current))
     except InsufficientData:
         if champion is None:
             raise
         ref_interval, why = trailing(interval.start, config.drift.reference_days), "trailing window (champion's training data no longer in the lake)"
-        reference = read_window(config, settings, ref_interval, source=source, columns=features, min_rows=1).frame
-    # Categorical columns become `category` dtype once: the test and the report's plots then count codes.
-    reference = as_categories(reference, config.categorical_features)
-    current = as_categories(current, config.categorical_features)
-    result = detect_drift(reference, current, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
+        reference, profile_state = reference_profile(config, settings, ref_interval, champion, source=source, current_rows=len(current))
+    result = compare_with_profile(reference, current, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
     for warning in result.warnings:
         log.warning("drift of %s, %s: %s", config.name, interval, warning["message"])
     out_dir = Path(settings.reports_dir) / config.name / "drift" / interval.key
@@ -113,7 +209,8 @@ def run_drift_step(
         "missing_drift_share": summary["missing_drift_share"],
         "warnings": summary["warnings"],
         "report_uri": path_to_uri(Path(paths["html"])),
-        "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": len(reference)},
+        "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": reference.rows,
+                      "profile": profile_state},
         "monitoring_run_id": monitoring_run_id,
         "monitoring_experiment_id": exp_id,
     }

@@ -68,12 +68,12 @@ def _score(model, frame, config: DatasetConfig) -> float | None:
 
 def daily_baseline(config: DatasetConfig, settings: Settings, day: date):
     """A model fitted like the train step would have on ``day``'s start (None when the window is too thin)."""
-    from mlops.training.train import fit, split_windows
+    from mlops.training.train import fit, split_windows, training_cap
     from mlops.windows import read_window
 
     train_iv, holdout_iv = split_windows(_day_start(day), config.training.window_days, config.training.holdout_days)
     try:
-        train = read_window(config, settings, train_iv, min_rows=config.training.min_train_rows).frame
+        train = read_window(config, settings, train_iv, min_rows=config.training.min_train_rows, cap=training_cap(config)).frame
         holdout = read_window(config, settings, holdout_iv, min_rows=1).frame
     except InsufficientData:
         return None

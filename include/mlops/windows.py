@@ -34,6 +34,38 @@ class Window:
     frame: pd.DataFrame
     data_hashes: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: With a ``RowCap``: what was kept of how many rows (``RowCap.record``); None without a cap.
+    sample: dict | None = None
+
+
+@dataclass(frozen=True)
+class RowCap:
+    """At most ``max_rows`` rows of a window: a seeded sample, stratified by ``stratify`` (a column) when given.
+
+    Every row of the window draws a uniform key from a generator seeded with ``seed`` and the
+    day's ordinal, so the same partitions give the same keys whatever else is read. Within
+    each stratum (class) the rows with the smallest keys are kept: a simple random sample
+    without replacement. Strata get ``max_rows`` split in proportion to their rows (largest
+    remainders; every class present keeps at least one row). Rows are read one partition at a
+    time, and after each at most ``max_rows`` rows per stratum are kept, so memory holds one
+    partition plus ``max_rows`` rows per class, whatever the window's size.
+    """
+
+    max_rows: int
+    seed: int
+    stratify: str | None = None
+
+    def record(self, window_rows: int, rows: int, strata: dict) -> dict:
+        return {
+            "max_rows": self.max_rows,
+            "window_rows": window_rows,
+            "rows": rows,
+            "sampled": rows < window_rows,
+            "seed": self.seed,
+            "stratified_by": self.stratify,
+            "method": "per-day seeded uniform keys (numpy PCG64, seed [seed, day ordinal]); smallest keys per stratum, largest-remainder quotas",
+            "strata_rows": {str(k): int(v) for k, v in sorted(strata.items(), key=lambda kv: str(kv[0]))},
+        }
 
 
 def data_fingerprint(hashes: dict[str, str]) -> str:
@@ -56,6 +88,7 @@ def read_window(
     source: Source | None = None,
     columns: list[str] | None = None,
     min_rows: int = 1,
+    cap: RowCap | None = None,
 ) -> Window:
     """Rows of validated partitions inside ``window`` (never a row at or after ``window.end``).
 
@@ -69,6 +102,11 @@ def read_window(
     Safe beside concurrent runs: a partition that another run moves to quarantine while
     this one reads it is skipped with the reason; one that vanished for another reason is
     looked up once more (and ingested again with ``source``).
+
+    Only the wanted columns (``columns``, default the config's, plus the timestamp) are read
+    from each partition. With ``cap`` the window holds at most ``cap.max_rows`` rows, a seeded
+    (stratified) sample kept while the partitions are read (see ``RowCap``); ``min_rows`` is
+    checked against the window's rows before sampling, and ``Window.sample`` says what was kept.
     """
     import pandas as pd
 
@@ -79,11 +117,13 @@ def read_window(
     wanted = set(columns or config.columns) | {config.timestamp_column}
     # Late labels (labels.delay_days > 0): the target comes from each day's labels; unlabelled rows are left out.
     late_labels = bool(config.labels.delay_days) and config.target in wanted
+    read_columns = sorted(wanted | (set(config.row_key) if late_labels else set()))
+    sampler = _Reservoir(cap) if cap is not None else None
     for day_start in window.day_starts():
         day = Interval(day_start, day_start + timedelta(days=1))
         for attempt in (1, 2):
             try:
-                got = _read_day(config, settings, lake, day, source)
+                got = _read_day(config, settings, lake, day, source, read_columns)
             except PartitionQuarantined as e:
                 got = f"in quarantine: {first_line(str(e))}"
             except LakeError:
@@ -104,18 +144,132 @@ def read_window(
             hashes[f"{day.key}.labels"] = labels_hash
         df = df[[c for c in df.columns if c in wanted]]
         ts = df[config.timestamp_column]
-        frames.append(df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))])
+        df = df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))]
+        if sampler is not None:
+            sampler.add(df, day_start)
+        else:
+            frames.append(df)
         hashes[day.key] = info.content_hash
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=sorted(wanted))
-    if len(frame) < min_rows:
+    if sampler is not None:
+        frame, window_rows = sampler.result(sorted(wanted)), sampler.rows
+    else:
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=sorted(wanted))
+        window_rows = len(frame)
+    if window_rows < min_rows:
         raise InsufficientData(
-            f"dataset {config.name!r}: window {window} holds {len(frame)} validated rows, expected at least {min_rows}. "
+            f"dataset {config.name!r}: window {window} holds {window_rows} validated rows, expected at least {min_rows}. "
             f"Partitions used: {len(hashes)}; skipped: {skipped or 'none'}. Ingest the missing days (or lower the minimum in the config)."
         )
-    return Window(interval=window, frame=frame, data_hashes=hashes, skipped=skipped)
+    sample = cap.record(window_rows, len(frame), sampler.strata) if sampler is not None else None
+    return Window(interval=window, frame=frame, data_hashes=hashes, skipped=skipped, sample=sample)
 
 
-def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None):
+_KEY, _ROW = "__mlops_sample_key", "__mlops_sample_row"
+
+
+class _Reservoir:
+    """The rows of a ``RowCap`` sample, kept while partitions arrive (see ``RowCap``)."""
+
+    def __init__(self, cap: RowCap):
+        self.cap = cap
+        self.rows = 0
+        self.strata: dict = {}
+        self.kept = None
+        #: Per full stratum, the largest key kept: a new row with a larger key can never enter.
+        self.thresholds: dict = {}
+
+    def _codes(self, df: pd.DataFrame):
+        """``(codes, stratum keys)`` of the rows."""
+        import numpy as np
+        import pandas as pd
+
+        if self.cap.stratify is None:
+            return np.zeros(len(df), dtype=np.int64), [None]
+        codes, uniques = pd.factorize(df[self.cap.stratify], use_na_sentinel=False)
+        return codes, [_stratum(u) for u in uniques]
+
+    def add(self, df: pd.DataFrame, day_start: datetime) -> None:
+        import numpy as np
+        import pandas as pd
+
+        n = len(df)
+        if not n:
+            return
+        keys = np.random.default_rng([self.cap.seed, day_start.toordinal()]).random(n)
+        rows = np.arange(self.rows, self.rows + n, dtype=np.int64)
+        self.rows += n
+        codes, strata = self._codes(df)
+        for k, count in zip(strata, np.bincount(codes, minlength=len(strata)), strict=True):
+            self.strata[k] = self.strata.get(k, 0) + int(count)
+        if self.thresholds:
+            limit = np.array([self.thresholds.get(k, np.inf) for k in strata])
+            entering = keys < limit[codes]
+            df, keys, rows = df[entering], keys[entering], rows[entering]
+        df = df.assign(**{_KEY: keys, _ROW: rows})
+        both = df if self.kept is None else pd.concat([self.kept, df], ignore_index=True)
+        self.kept = self._smallest(both, self.cap.max_rows)
+        codes, strata = self._codes(self.kept)
+        kept_keys = self.kept[_KEY].to_numpy()
+        for i, k in enumerate(strata):
+            mine = kept_keys[codes == i]
+            if len(mine) >= self.cap.max_rows:
+                self.thresholds[k] = mine.max()
+
+    def _smallest(self, df: pd.DataFrame, quota) -> pd.DataFrame:
+        """Per stratum, the ``quota`` rows with the smallest keys (``quota``: a number, or ``{stratum: number}``)."""
+        import numpy as np
+
+        keys = df[_KEY].to_numpy()
+        codes, strata = self._codes(df)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(strata) + 1))
+        chosen = []
+        for i, k in enumerate(strata):
+            idx = order[bounds[i]:bounds[i + 1]]
+            q = quota if isinstance(quota, int) else quota.get(k, 0)
+            if len(idx) > q:
+                idx = idx[np.argpartition(keys[idx], q - 1)[:q]] if q > 0 else idx[:0]
+            chosen.append(idx)
+        picked = np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
+        return df if len(picked) == len(df) else df.iloc[picked]
+
+    def quotas(self) -> dict:
+        """Rows per stratum: ``max_rows`` in proportion to the strata's rows, largest remainders first."""
+        total, cap = self.rows, self.cap.max_rows
+        if total <= cap:
+            return dict(self.strata)
+        order = sorted(self.strata, key=str)
+        exact = {k: cap * self.strata[k] / total for k in order}
+        out = {k: int(exact[k]) for k in order}
+        for k in sorted(order, key=lambda k: (-(exact[k] - out[k]), str(k)))[: cap - sum(out.values())]:
+            out[k] += 1
+        for k in order:  # a class present in the window keeps at least one row
+            if out[k] == 0:
+                donor = max(order, key=lambda d: (out[d], str(d)))
+                if out[donor] > 1:
+                    out[donor] -= 1
+                    out[k] = 1
+        return out
+
+    def result(self, columns: list[str]) -> pd.DataFrame:
+        import pandas as pd
+
+        if self.kept is None:
+            return pd.DataFrame(columns=columns)
+        kept = self._smallest(self.kept, self.quotas())
+        return kept.sort_values(_ROW, kind="mergesort").drop(columns=[_KEY, _ROW]).reset_index(drop=True)
+
+
+def _stratum(value):
+    """A stratum's key: the class value, with every missing value as one key."""
+    import pandas as pd
+
+    if pd.isna(value):
+        return "<missing>"
+    return value.item() if hasattr(value, "item") else value
+
+
+def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None, columns: list[str] | None = None):
     """``(info, rows, ingested now)`` of a validated day, or why the day is skipped (a string)."""
     from mlops.ingest import ingest_interval
     from mlops.validation import validate_partition
@@ -137,7 +291,7 @@ def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interv
             validate_partition(config, settings, day, build_docs=False)
         except ValidationFailed as e:
             return f"failed validation: {len(e.failed_expectations)} expectations"
-    info, df = lake.load(day)
+    info, df = lake.load(day, columns)
     mark = lake.validation(day)
     if mark is None or mark.get("content_hash") != info.content_hash:
         raise LakeError(

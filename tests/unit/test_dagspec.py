@@ -100,3 +100,53 @@ def test_shipped_configs_have_no_problems():
     scan = scan_datasets(DEFAULT_DATASETS_DIR)
     assert scan.problems == []
     assert {s["dag_id"] for s in dag_specs(DEFAULT_DATASETS_DIR)} == SHIPPED_DAGS
+
+
+def test_a_scan_is_kept_until_a_config_changes(folder, tmp_path, monkeypatch):
+    """Each DAG file scans the folder in its own process: an unchanged folder is checked once (cache under MLOPS_HOME)."""
+    import mlops.dagspec as dagspec
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLOPS_HOME", str(home))
+    checked = []
+    real = dagspec._scan
+    monkeypatch.setattr(dagspec, "_scan", lambda f, p: checked.append(len(p)) or real(f, p))
+    bad = synthetic_copy(folder, "extra", training__primary_metric="roc_acu")
+    first = scan_datasets(folder)
+    assert checked == [3] and len(first.problems) == 1 and "roc_acu" in first.problems[0]
+    cached = list((home / "cache" / "dagspec").glob("*.json"))
+    assert len(cached) == 1
+    # Another process (the memo emptied): read from the file, the same result, nothing checked again.
+    dagspec._memo.clear()
+    again = scan_datasets(folder)
+    assert checked == [3] and again == first
+    # A fixed config is checked again and gets its DAGs; so does a config whose bytes change at all.
+    synthetic_copy(folder, "extra", training__primary_metric="roc_auc")
+    fixed = scan_datasets(folder)
+    assert checked == [3, 3] and not fixed.problems and "extra_n" in {s["dag_id"] for s in fixed.specs}
+    Path(bad).write_text(Path(bad).read_text() + "\n# a comment\n")
+    scan_datasets(folder)
+    assert checked == [3, 3, 3]
+    # A damaged cache file is ignored (and replaced); parsing never depends on the cache.
+    dagspec._memo.clear()
+    for f in (home / "cache" / "dagspec").glob("*.json"):
+        f.write_text("{not json")
+    assert scan_datasets(folder) == fixed and checked == [3, 3, 3, 3]
+
+
+def test_a_full_file_system_never_breaks_parsing(folder, tmp_path, monkeypatch):
+    """The scan cache is written with atomic_write, which reports a full disk as StorageFull: parsing goes on without it."""
+    import errno
+
+    import mlops.dagspec as dagspec
+    import mlops.lake as lake
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
+    dagspec._memo.clear()
+
+    def full(path, write):
+        raise lake.disk_full_error(path, OSError(errno.ENOSPC, "No space left on device"), atomic=True)
+
+    monkeypatch.setattr(lake, "atomic_write", full)
+    scan = scan_datasets(folder)
+    assert {s["dag_id"] for s in scan.specs} == SHIPPED_DAGS and not (tmp_path / "home" / "cache" / "dagspec").exists()

@@ -143,6 +143,7 @@ class RegisterModelOperator(BaseOperator):
             schema.DATA_INTERVAL_END: (train.get("holdout_window") or [None, None])[1],
             schema.TRAINING_WINDOW: train.get("training_window"),
             schema.HOLDOUT_WINDOW: train.get("holdout_window"),
+            schema.TRAINING_SAMPLE: train.get("training_sample"),
             schema.DATA_HASHES: {k: v[:16] for k, v in train.get("data_hashes", {}).items()},
             schema.DATA_FINGERPRINT: train.get("data_fingerprint"),
             schema.INPUT_FINGERPRINT: train.get("input_fingerprint"),

@@ -112,9 +112,117 @@ def _robust_range(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+class Side:
+    """One sample placed on a grid: per-bin counts and sums of offsets, and how to find each bin's points.
+
+    ``values`` are the sample's values (any order); ``placed`` gives the bin index and offset
+    of a subset of them. :func:`reference_side` builds one from sorted values, where a bin's
+    points are a contiguous slice, so a stored reference profile answers without its points
+    being placed again.
+    """
+
+    def __init__(self, values: np.ndarray, lo: float, inv: float, bins: int, idx: np.ndarray, off: np.ndarray, *, sorted_values: bool = False,
+                 extremes: tuple[float, float] | None = None):
+        nb = bins + 2
+        self.values, self.lo, self.inv, self.bins = values, lo, inv, bins
+        self.n = int(values.size)
+        if extremes is None:
+            extremes = (float(values[0]), float(values[-1])) if sorted_values else (float(values.min()), float(values.max()))
+        self.min, self.max = extremes
+        self.counts = np.bincount(idx, minlength=nb)
+        self.sums = np.bincount(idx, weights=off, minlength=nb)
+        self.sorted_values = sorted_values
+        self._idx, self._off = (None, None) if sorted_values else (idx, off)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)]) if sorted_values else None
+
+    @classmethod
+    def stored(cls, sorted_values: np.ndarray, lo: float, inv: float, bins: int, *, counts: np.ndarray, sums: np.ndarray) -> Side:
+        """A reference side read back from storage (see :func:`reference_side`)."""
+        side = cls.__new__(cls)
+        side.values, side.lo, side.inv, side.bins = sorted_values, float(lo), float(inv), int(bins)
+        side.n = int(sorted_values.size)
+        side.min, side.max = float(sorted_values[0]), float(sorted_values[-1])
+        side.counts, side.sums = np.asarray(counts), np.asarray(sums)
+        side.sorted_values = True
+        side._idx = side._off = None
+        side.starts = np.concatenate([[0], np.cumsum(side.counts)])
+        return side
+
+    def points_in(self, mask: np.ndarray, work: Workspace, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Bin indices and offsets of the points that fall in the bins selected by ``mask``."""
+        if not self.sorted_values:
+            sel = np.flatnonzero(mask[self._idx])
+            return self._idx[sel], self._off[sel]
+        chosen = np.flatnonzero(mask)
+        lengths = self.counts[chosen]
+        if not lengths.sum():
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        first = self.starts[chosen]
+        pos = np.repeat(first - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(int(lengths.sum()))
+        values = np.asarray(self.values[pos], dtype=np.float64)
+        safe = max(abs((self.min - self.lo) * self.inv), abs((self.max - self.lo) * self.inv)) < 2.0**62
+        idx, off = _place(values, self.lo, self.inv, self.bins, safe, work, side + "w")
+        return idx.copy(), off.copy()
+
+
+def grid_for(x_sample: np.ndarray, y_sample: np.ndarray | None, total: int, x_min: float, x_max: float, y_min: float | None = None, y_max: float | None = None):
+    """``(lo, inv, bins)`` of the binned pass's grid, or None when every value is the same.
+
+    The grid spans the central 99 % of the pooled samples (about 16 values per bin, a power of
+    two between 256 and ``_BINS``), starting one bin below it; the results never depend on it.
+    """
+    bins = int(min(_BINS, max(256, 2 ** round(math.log2(total / 16)))))
+    sample = x_sample if y_sample is None else np.concatenate([x_sample, y_sample])
+    lo, hi = np.quantile(sample, [0.005, 0.995])
+    if not hi > lo:
+        lo = x_min if y_min is None else min(x_min, y_min)
+        hi = x_max if y_max is None else max(x_max, y_max)
+    lo, hi = float(lo), float(hi)
+    if not hi > lo:
+        return None
+    inv = bins / (hi - lo)
+    return lo - 1.0 / inv, inv, bins
+
+
+def reference_side(sorted_values: np.ndarray, *, expected_current: int | None = None) -> Side | None:
+    """The reference's side of the binned pass on a grid of its own (None: a single value, or values near the float limits).
+
+    ``sorted_values`` are the reference's finite values in ascending order (kept, e.g. memory-mapped,
+    for the few bins walked point by point). The grid is sized for ``expected_current`` current
+    values (default: as many as the reference).
+    """
+    x = sorted_values
+    if x.size == 0:
+        return None
+    grid = grid_for(x[:: max(1, x.size // 20_000)], None, x.size + (expected_current or x.size), float(x[0]), float(x[-1]))
+    if grid is None:
+        return None
+    lo, inv, bins = grid
+    extremes = (float(x[0]) - lo) * inv, (float(x[-1]) - lo) * inv
+    if not all(math.isfinite(e) for e in (inv, *extremes)):
+        return None
+    work = Workspace()
+    idx, off = _place(np.asarray(x, dtype=np.float64), lo, inv, bins, max(abs(e) for e in extremes) < 2.0**62, work, "x")
+    return Side(x, lo, inv, bins, idx, off, sorted_values=True)
+
+
+def wasserstein_ks_side(ref: Side, y: np.ndarray, *, work: Workspace | None = None) -> tuple[float, float] | None:
+    """``(W1, D)`` of the reference side ``ref`` and the sample ``y`` (see :func:`wasserstein_ks`); None when the grid cannot hold ``y``."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0:
+        raise ValueError("wasserstein_ks needs at least one value in each sample")
+    work = work or Workspace()
+    y_min, y_max = float(y.min()), float(y.max())
+    extremes = (min(ref.min, y_min) - ref.lo) * ref.inv, (max(ref.max, y_max) - ref.lo) * ref.inv
+    if not all(math.isfinite(e) for e in extremes):
+        return None
+    safe_cast = max(abs(e) for e in extremes) < 2.0**62
+    iy, oy = _place(y, ref.lo, ref.inv, ref.bins, safe_cast, work, "y")
+    return _core(ref, Side(y, ref.lo, ref.inv, ref.bins, iy, oy, extremes=(y_min, y_max)), work)
+
+
 def _binned(x: np.ndarray, y: np.ndarray, bins: int, work: Workspace | None = None) -> tuple[float, float]:
     work = work or Workspace()
-    n, m = x.size, y.size
     lo, hi = _robust_range(x, y)
     if not hi > lo:
         return 0.0, 0.0  # every value in both samples is the same
@@ -124,13 +232,16 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int, work: Workspace | None = No
     if not all(math.isfinite(e) for e in (inv, *extremes)):
         return _sorted(x, y)  # values near the float limits: no grid arithmetic
     safe_cast = max(abs(e) for e in extremes) < 2.0**62
-    nb = bins + 2
     ix_all, ox_all = _place(x, lo, inv, bins, safe_cast, work, "x")
     iy_all, oy_all = _place(y, lo, inv, bins, safe_cast, work, "y")
-    cx = np.bincount(ix_all, minlength=nb)
-    cy = np.bincount(iy_all, minlength=nb)
-    sx = np.bincount(ix_all, weights=ox_all, minlength=nb)
-    sy = np.bincount(iy_all, weights=oy_all, minlength=nb)
+    return _core(Side(x, lo, inv, bins, ix_all, ox_all), Side(y, lo, inv, bins, iy_all, oy_all), work)
+
+
+def _core(xs: Side, ys: Side, work: Workspace) -> tuple[float, float]:
+    """``(W1, D)`` from two sides placed on the same grid (see the module docstring)."""
+    n, m, inv = xs.n, ys.n, xs.inv
+    nb = xs.bins + 2
+    cx, cy, sx, sy = xs.counts, ys.counts, xs.sums, ys.sums
     # F - G scaled by n*m (exact integers) before each bin and after it
     ax, ay = np.cumsum(cx), np.cumsum(cy)
     bx, by = ax - cx, ay - cy
@@ -155,8 +266,8 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int, work: Workspace | None = No
     unsure = constant & (bound > largest)
     walked = rest | unsure
     if walked.any():
-        sel_x, sel_y = np.flatnonzero(walked[ix_all]), np.flatnonzero(walked[iy_all])
-        ix, iy, ox, oy = ix_all[sel_x], iy_all[sel_y], ox_all[sel_x], oy_all[sel_y]
+        ix, ox = xs.points_in(walked, work, "x")
+        iy, oy = ys.points_in(walked, work, "y")
         first = np.full(nb, np.inf)
         last = np.full(nb, -np.inf)
         for idx, off in ((ix, ox), (iy, oy)):
@@ -169,7 +280,7 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int, work: Workspace | None = No
         steps = ambiguous | unsure
         if steps.any():
             sx_, sy_ = steps[ix], steps[iy]
-            walk = _walk(ix[sx_], ox[sx_], iy[sy_], oy[sy_], d_before, n, m)
+            walk = _walk(ix[sx_], ox[sx_], iy[sy_], oy[sy_], d_before, n, m, x_sorted=xs.sorted_values)
             total += walk.integral(ambiguous)
             largest = max(largest, walk.largest())
     return total / (n * m) / inv, largest / (n * m)
@@ -182,12 +293,22 @@ class _walk:
     ``F - G`` at each bin's left edge.
     """
 
-    def __init__(self, bins_x: np.ndarray, off_x: np.ndarray, bins_y: np.ndarray, off_y: np.ndarray, d_before: np.ndarray, n: int, m: int):
+    def __init__(self, bins_x: np.ndarray, off_x: np.ndarray, bins_y: np.ndarray, off_y: np.ndarray, d_before: np.ndarray, n: int, m: int,
+                 *, x_sorted: bool = False):
         b = np.concatenate([bins_x, bins_y])
         off = np.concatenate([off_x, off_y])
         jump = np.concatenate([np.full(off_x.size, m, dtype=np.int64), np.full(off_y.size, -n, dtype=np.int64)])
-        order = np.argsort(b + off)
-        order = order[np.argsort(b[order], kind="stable")]  # ties across a bin edge: keep bins contiguous
+        key = b + off
+        if x_sorted:
+            # The x points come in ascending order: sort the y points alone, then merge two runs (timsort).
+            ny = np.argsort(key[off_x.size:]) + off_x.size
+            runs = np.concatenate([np.arange(off_x.size), ny])
+            order = runs[np.argsort(key[runs], kind="stable")]
+        else:
+            order = np.argsort(key)
+        in_bins = b[order]
+        if (in_bins[1:] < in_bins[:-1]).any():
+            order = order[np.argsort(in_bins, kind="stable")]  # ties across a bin edge: keep bins contiguous
         b, off, jump = b[order], off[order], jump[order]
         starts = np.empty(b.size, dtype=bool)
         starts[0] = True

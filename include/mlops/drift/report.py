@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.drift.columns import aligned_counts, category_counts, finite_values
+from mlops.drift.profile import ReferenceProfile, reference_counts, reference_values
 from mlops.drift.stats import DriftResult, FeatureDrift
 from mlops.lake import atomic_write_bytes
 
@@ -31,7 +32,7 @@ MAX_PANELS = 24  # drifted features shown in the figure (highest score first)
 MAX_BARS = 15  # categories shown per categorical panel
 
 
-def write_report(result: DriftResult, reference: pd.DataFrame, current: pd.DataFrame, out_dir: Path, *, title: str) -> dict[str, str]:
+def write_report(result: DriftResult, reference: pd.DataFrame | ReferenceProfile, current: pd.DataFrame, out_dir: Path, *, title: str) -> dict[str, str]:
     """Write the drift report for ``result`` into ``out_dir``.
 
     Parameters
@@ -40,7 +41,8 @@ def write_report(result: DriftResult, reference: pd.DataFrame, current: pd.DataF
         Output of :func:`mlops.drift.detect_drift` on the same frames.
     reference, current : pandas.DataFrame
         The compared frames (read for the histograms; at most ``MAX_PLOT_VALUES`` values
-        per feature are drawn).
+        per feature are drawn). ``reference`` may be the reference's profile
+        (:func:`mlops.drift.profile.build_profile`).
     out_dir : Path
         Folder to write into (created if missing).
     title : str
@@ -77,12 +79,12 @@ def _figure_png(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
         fig = Figure(figsize=(3.6 * cols, 2.8 * rows + 0.6), layout="constrained")
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
         for ax, feat in zip(axes, shown, strict=False):
-            ref, cur = reference[feat.feature], current[feat.feature]
+            cur = current[feat.feature]
             if not feat.drifted:
                 _null_panel(ax, feat)
                 ax.set_title(f"{feat.feature}\nnull rate {_missing_value(feat)}", fontsize=8)
             else:
-                (_numeric_panel if feat.method == "wasserstein_ks" else _categorical_panel)(ax, ref, cur)
+                (_numeric_panel if feat.method == "wasserstein_ks" else _categorical_panel)(ax, reference, feat.feature, cur)
                 ax.set_title(f"{feat.feature}\n{feat.method} {_verdict_value(feat)}", fontsize=8)
             ax.tick_params(labelsize=7)
         for ax in axes[len(shown):]:
@@ -103,8 +105,8 @@ def _sample(values: np.ndarray) -> np.ndarray:
     return values[::step]
 
 
-def _numeric_panel(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
-    x, _ = finite_values(ref)
+def _numeric_panel(ax: Any, reference: Any, name: str, cur: pd.Series) -> None:
+    x = reference_values(reference, name)
     y, _ = finite_values(cur)
     x, y = _sample(x), _sample(y)
     pooled = np.concatenate([x, y])
@@ -117,8 +119,8 @@ def _numeric_panel(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
         ax.stairs(density, edges, fill=True, alpha=0.5, label=label, color=color)  # one polygon, not 40 patches
 
 
-def _categorical_panel(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
-    ref_labels, ref_counts, _ = category_counts(ref)
+def _categorical_panel(ax: Any, reference: Any, name: str, cur: pd.Series) -> None:
+    ref_labels, ref_counts = reference_counts(reference, name)
     cur_labels, cur_counts, _ = category_counts(cur)
     labels, rc, cc = aligned_counts((ref_labels, ref_counts), (cur_labels, cur_counts))
     rf = rc / max(int(rc.sum()), 1)

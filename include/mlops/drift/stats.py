@@ -369,10 +369,15 @@ def _shown(value: float) -> str:
 
 def _continuous(common: dict[str, Any], x: np.ndarray, y: np.ndarray, config: DriftConfig, work: Workspace) -> FeatureDrift:
     x, y = _moderate_magnitude(x, y)
+    wd = wasserstein_ks(x, y, work=work)
+    return _continuous_verdict(common, x, y, wd, np.sort(x[:: max(1, x.size // _SCALE_SAMPLE)]), config)
+
+
+def _continuous_verdict(common: dict[str, Any], x: np.ndarray, y: np.ndarray, wd: tuple[float, float], sample: np.ndarray, config: DriftConfig) -> FeatureDrift:
+    """The verdict from ``(W1, D)`` of ``x`` and ``y`` and the sorted strided ``sample`` of ``x`` (``x`` in any order)."""
     n, m = x.size, y.size
-    w, d = wasserstein_ks(x, y, work=work)
+    w, d = wd
     p = _ks_p_value(x, y, d)
-    sample = np.sort(x[:: max(1, n // _SCALE_SAMPLE)])
     scale, how = _robust_scale(x, sample)
     # Under no drift sqrt(nm/(n+m)) (F - G) tends to a Brownian bridge B(F), whose mean
     # absolute value is sqrt(2/pi) sqrt(F(1-F)): the W1 expected from noise alone.

@@ -16,7 +16,7 @@ from mlops.predictions.labels import labelled_end
 from mlops.sources.base import Interval, Source
 from mlops.training.metrics import CLASSIFICATION, TWO_CLASS_METRICS, compute_metrics
 from mlops.training.model import build_pipeline, predict_scores, prepare_features
-from mlops.windows import data_fingerprint, read_window
+from mlops.windows import RowCap, data_fingerprint, read_window
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,55 @@ def check_holdout_classes(config: DatasetConfig, holdout_df, holdout: Interval) 
     )
 
 
+def training_cap(config: DatasetConfig) -> RowCap | None:
+    """The bound on the rows the train step fits on (``training.max_rows``), or None."""
+    if config.training.max_rows is None:
+        return None
+    stratify = config.target if config.task == "classification" else None
+    return RowCap(max_rows=config.training.max_rows, seed=config.model.seed, stratify=stratify)
+
+
+def sample_record(window) -> dict | None:
+    """What ``training.max_rows`` kept of the training window, with the hash of the rows fitted on; None without a cap."""
+    if window.sample is None:
+        return None
+    from mlops.lake import content_hash
+
+    return {**window.sample, "sample_hash": content_hash(window.frame)}
+
+
+#: Rows the schema of a logged dataset input is inferred from (see ``logged_dataset``).
+SCHEMA_ROWS = 1000
+
+
+def logged_dataset(frame, name: str, target: str, source: str, digest: str):
+    """An MLflow dataset input for ``frame``: its digest given (partition hashes), its schema read from its first rows.
+
+    MLflow infers a dataset's schema by visiting every value of every text column in Python
+    (a 3M-row holdout took most of a minute) and hashes it again for the digest. The rows come
+    from validated partitions, whose suite checked every value's type, so the first
+    ``SCHEMA_ROWS`` rows give the same schema; the digest is the hash of the partitions (or of
+    the sample) the rows came from. Rows and elements are counted on the whole frame.
+    """
+    from functools import cached_property
+
+    from mlflow.data.pandas_dataset import PandasDataset
+    from mlflow.models import infer_signature
+
+    class _Validated(PandasDataset):
+        @cached_property
+        def schema(self):
+            return infer_signature(self.df.head(SCHEMA_ROWS)).inputs
+
+    return _Validated(frame, source=_dataset_source(source), targets=target, name=name, digest=digest)
+
+
+def _dataset_source(uri: str):
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+
+    return resolve_dataset_source(uri)
+
+
 def fit(config: DatasetConfig, train_df, holdout_df):
     """Fit on ``train_df`` (rows sorted deterministically) and score ``holdout_df``; pure, no MLflow."""
     if train_df[config.target].nunique() < 2 and config.task == "classification":
@@ -113,7 +162,7 @@ def train_model(
     window_days, holdout_days = config.training.windows(window_days, holdout_days)
     end = labelled_end(config, settings, end)  # late labels: the window ends at the last labelled day
     train_iv, holdout_iv = split_windows(end, window_days, holdout_days)
-    train_w = read_window(config, settings, train_iv, source=source, min_rows=config.training.min_train_rows)
+    train_w = read_window(config, settings, train_iv, source=source, min_rows=config.training.min_train_rows, cap=training_cap(config))
     holdout_w = read_window(config, settings, holdout_iv, source=source, min_rows=1)
     check_holdout_classes(config, holdout_w.frame, holdout_iv)
     hashes = {**train_w.data_hashes, **holdout_w.data_hashes}
@@ -136,6 +185,9 @@ def train_model(
     if closed:
         log.warning("run %s: closed MLflow runs %s that an earlier attempt left unfinished", run_key, closed)
 
+    sample = sample_record(train_w)
+    if sample is not None and sample["sampled"]:
+        log.info("training window %s: %d rows, fitting on a sample of %d (training.max_rows)", train_iv, sample["window_rows"], sample["rows"])
     started = time.perf_counter()
     pipe, metrics = fit(config, train_w.frame, holdout_w.frame)
     fit_seconds = time.perf_counter() - started
@@ -150,6 +202,7 @@ def train_model(
         schema.CONFIG_FINGERPRINT: config.fingerprint(),
         schema.CODE_VERSION: tracking.code_version(),
         schema.DATA_INTERVAL_END: end,
+        schema.TRAINING_SAMPLE: sample,
     }) | (lineage or {})
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train {train_iv.start.date()}..{end.date()}", tags=tags) as run:
         mlflow.log_params({
@@ -159,17 +212,17 @@ def train_model(
             "window_days": window_days,
             "holdout_days": holdout_days,
             "train_rows": len(train_w.frame),
+            "train_window_rows": sample["window_rows"] if sample else len(train_w.frame),
+            "max_rows": config.training.max_rows,
             "holdout_rows": len(holdout_w.frame),
             "features": ",".join(config.features)[:500],
         })
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()} | {"fit_seconds": fit_seconds})
         lake_uri = path_to_uri(settings.lake_dir / config.name)
+        train_digest = sample["sample_hash"][:16] if sample else data_fingerprint(train_w.data_hashes)
+        mlflow.log_input(logged_dataset(train_w.frame, f"{config.name}-train", config.target, lake_uri, train_digest), context="training")
         mlflow.log_input(
-            mlflow.data.from_pandas(train_w.frame, name=f"{config.name}-train", targets=config.target, source=lake_uri),
-            context="training",
-        )
-        mlflow.log_input(
-            mlflow.data.from_pandas(holdout_w.frame, name=f"{config.name}-holdout", targets=config.target, source=lake_uri),
+            logged_dataset(holdout_w.frame, f"{config.name}-holdout", config.target, lake_uri, data_fingerprint(holdout_w.data_hashes)),
             context="evaluation",
         )
         mlflow.log_dict({"train": train_w.data_hashes, "holdout": holdout_w.data_hashes, "skipped": {**train_w.skipped, **holdout_w.skipped}}, "lineage/data_hashes.json")
@@ -201,6 +254,7 @@ def train_model(
             "input_fingerprint": fingerprint,
             "train_rows": len(train_w.frame),
             "holdout_rows": len(holdout_w.frame),
+            "training_sample": sample,
         }
         mlflow.log_dict(result, "lineage/train_result.json")
         # Set last: it marks the run as complete for the idempotency look-up.

@@ -1,0 +1,85 @@
+"""The drift step profiles its reference once per champion and reference content, and reuses it while both hold."""
+
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pandas as pd
+
+from mlops.drift import detect_drift
+from mlops.lake import Lake
+from mlops.monitor import PROFILES_DIR, PROFILES_KEPT, profile_key, run_drift_step
+from mlops.sources.base import Interval
+from mlops.sources.synthetic import SyntheticSource
+from mlops.windows import read_window, trailing
+
+FIRST = date(2024, 1, 1)
+
+
+def _fill(settings, config, days: int, source: SyntheticSource) -> Lake:
+    lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
+    for i in range(days):
+        day = Interval.days(FIRST + timedelta(days=i))
+        lake.write(source.read(day), day, timestamp_column="ts", source="test")
+        lake.mark_validated(day, {"success": True})
+    return lake
+
+
+def _exact(config, settings, lake, interval):
+    """Today's computation: the reference frame read whole, detect_drift on both frames."""
+    ref = read_window(config, settings, trailing(interval.start, config.drift.reference_days), columns=[config.timestamp_column, *config.features]).frame
+    return detect_drift(ref, lake.read(interval), numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
+
+
+def test_the_reference_is_profiled_once_and_rebuilt_when_a_partition_changes(settings, synthetic_config):
+    config = synthetic_config.model_copy(update={"source": synthetic_config.source.model_copy(update={"options": {"rows_per_day": 400}})})
+    source = SyntheticSource(rows_per_day=400, seed=3, drift=[{"features": ["x0"], "start": "2024-01-09", "shift": 1.0}])
+    lake = _fill(settings, config, 10, source)
+    night = Interval.days(date(2024, 1, 9))
+    first = run_drift_step(config, settings, night, run_key="dag/r1")
+    exact = _exact(config, settings, lake, night)
+    assert first["reference"]["profile"] == "built" and first["reference"]["rows"] == 7 * 400
+    assert first["drifted_features"] == exact.drifted_features == ["x0"]
+    assert first["missing_drifted_features"] == exact.missing_drifted_features and first["drift_share"] == exact.drift_share
+
+    again = run_drift_step(config, settings, night, run_key="dag/r2")
+    assert again["reference"]["profile"] == "stored"
+    assert {k: again[k] for k in ("drifted_features", "drift_share", "method_by_feature", "warnings")} == {
+        k: first[k] for k in ("drifted_features", "drift_share", "method_by_feature", "warnings")
+    }
+
+    # A reference partition rewritten with other content: another key, profiled again, verdicts of the new content.
+    day = Interval.days(date(2024, 1, 4))
+    shifted = source.read(day).assign(x1=lambda d: d["x1"] + 2.0)
+    lake.write(shifted, day, timestamp_column="ts", source="test")
+    lake.mark_validated(day, {"success": True})
+    rebuilt = run_drift_step(config, settings, night, run_key="dag/r3")
+    exact = _exact(config, settings, lake, night)
+    assert rebuilt["reference"]["profile"] == "built"
+    assert rebuilt["drifted_features"] == exact.drifted_features and rebuilt["drift_share"] == exact.drift_share
+    assert pd.Series(exact.drifted_features).tolist() != first["drifted_features"]  # the change is visible in the verdicts
+
+    # A partition of the reference not validated yet: read_window validates it first, the profile is built again.
+    (lake.validation_path(day)).unlink()
+    assert run_drift_step(config, settings, night, run_key="dag/r4")["reference"]["profile"] == "built"
+    assert len(list((lake.dir / PROFILES_DIR).iterdir())) <= PROFILES_KEPT
+
+
+def test_the_key_follows_the_champion_the_window_and_the_content(synthetic_config):
+    window = trailing(pd.Timestamp("2024-01-09", tz="UTC").to_pydatetime(), 7)
+    hashes = {"ds=2024-01-02": "a" * 64, "ds=2024-01-03": "b" * 64}
+    base = profile_key(synthetic_config, SimpleNamespace(version="3"), window, hashes)
+    assert base == profile_key(synthetic_config, SimpleNamespace(version="3"), window, dict(reversed(hashes.items())))
+    assert base != profile_key(synthetic_config, SimpleNamespace(version="4"), window, hashes)
+    assert base != profile_key(synthetic_config, None, window, hashes)
+    assert base != profile_key(synthetic_config, SimpleNamespace(version="3"), window, {**hashes, "ds=2024-01-03": "c" * 64})
+    other = synthetic_config.model_copy(update={"drift": synthetic_config.drift.model_copy(update={"discrete_max_values": 5})})
+    assert base != profile_key(other, SimpleNamespace(version="3"), window, hashes)
+
+
+def test_old_profiles_are_pruned(settings, synthetic_config):
+    config = synthetic_config
+    _fill(settings, config, 7 + PROFILES_KEPT + 2, SyntheticSource(rows_per_day=200, seed=1))
+    for i in range(PROFILES_KEPT + 2):
+        run_drift_step(config, settings, Interval.days(date(2024, 1, 8) + timedelta(days=i)), run_key=f"dag/p{i}")
+    root = settings.lake_dir / config.name / PROFILES_DIR
+    assert len([p for p in root.iterdir() if p.is_dir()]) == PROFILES_KEPT
