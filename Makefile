@@ -29,11 +29,11 @@ test: ## The whole suite (what CI runs) in a throw-away Airflow/MLflow home; pas
 test-fast: ## Unit, DAG-integrity and deployment tests only: no servers, under a minute
 	@scripts/test.sh -m "not (e2e or chaos or live or prod)" $(ARGS)
 
-lint: ## ruff: lint rules of pyproject.toml (CI fails on any finding)
-	@bash scripts/bootstrap.sh && .venv/bin/ruff check .
+lint: ## ruff: lint rules of pyproject.toml and the formatter's check (CI fails on any finding)
+	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-format: ## ruff: fix what can be fixed automatically (imports, upgrades)
-	@bash scripts/bootstrap.sh && .venv/bin/ruff check --fix .
+format: ## ruff: format the code and fix what can be fixed automatically (imports, upgrades)
+	@bash scripts/bootstrap.sh && .venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
 status: ## Which components run (PID, memory) and what the health endpoints say
 	@scripts/run.sh status

@@ -44,8 +44,14 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     os.environ["AIRFLOW_CONN_T_WEBHOOK"] = connection_env(conn_type="http", host=hook.url, password=hook.secret)
-    os.environ["AIRFLOW_CONN_T_SMTP"] = connection_env(conn_type="smtp", host="127.0.0.1", port=smtp.port, login=smtp.login, password=smtp.password,
-                                                       extra={"from_email": "m@example.org", "disable_ssl": True, "retry_limit": 0})
+    os.environ["AIRFLOW_CONN_T_SMTP"] = connection_env(
+        conn_type="smtp",
+        host="127.0.0.1",
+        port=smtp.port,
+        login=smtp.login,
+        password=smtp.password,
+        extra={"from_email": "m@example.org", "disable_ssl": True, "retry_limit": 0},
+    )
     os.environ["AIRFLOW_CONN_T_DOWN"] = connection_env(conn_type="http", host=f"http://127.0.0.1:{closed}/hook")
     store = AlertStore(f"sqlite:///{tmp / 'metadata.sqlite'}")
     cfg = alerts_config()

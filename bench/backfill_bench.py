@@ -47,8 +47,13 @@ def main() -> int:
     parser.add_argument("--max-active-runs", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the throw-away home")
     parser.add_argument("--warm-nights", type=int, default=10, help="in-process nights for the overhead split (0: skip)")
-    parser.add_argument("--resplit", nargs=2, type=Path, metavar=("RESULT", "WARM"),
-                        help="only recompute the split of a saved result file against a saved pipeline_bench --nights file")
+    parser.add_argument(
+        "--resplit",
+        nargs=2,
+        type=Path,
+        metavar=("RESULT", "WARM"),
+        help="only recompute the split of a saved result file against a saved pipeline_bench --nights file",
+    )
     args = parser.parse_args()
     if args.resplit:
         saved = json.loads(args.resplit[0].read_text())
@@ -67,7 +72,11 @@ def main() -> int:
         stack.unpause(DAG)
         # Unpausing makes the scheduler create the latest scheduled run; create_backfill then
         # waits for it to finish (see LiveStack.create_backfill).
-        stack.wait_for("the scheduled run that unpausing creates", lambda: stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "scheduled"})["dag_runs"], timeout=120)
+        stack.wait_for(
+            "the scheduled run that unpausing creates",
+            lambda: stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "scheduled"})["dag_runs"],
+            timeout=120,
+        )
         first = date.fromisoformat(args.start)
         last = first + timedelta(days=args.days - 1)
         body = {"dag_id": DAG, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z", "max_active_runs": args.max_active_runs}
@@ -79,7 +88,13 @@ def main() -> int:
         records = []
         for run in runs:
             tis = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
-            records += [{k: ti.get(k) for k in ("dag_run_id", "task_id", "state", "duration", "queued_when", "start_date", "end_date", "try_number", "hostname", "queue")} for ti in tis]
+            records += [
+                {
+                    k: ti.get(k)
+                    for k in ("dag_run_id", "task_id", "state", "duration", "queued_when", "start_date", "end_date", "try_number", "hostname", "queue")
+                }
+                for ti in tis
+            ]
         durations: dict[str, list[float]] = {}
         for ti in records:
             if ti["duration"] is not None and ti["state"] == "success":
@@ -88,10 +103,15 @@ def main() -> int:
         total = sum(sum(v) for v in durations.values())
         tasks_run = sum(len(v) for v in durations.values())
         result = {
-            "days": args.days, "max_active_runs": args.max_active_runs, "parallelism": int(parallelism),
-            "stack_start_seconds": round(started, 1), "backfill_wall_seconds": round(wall, 1),
-            "runs": len(runs), "run_states": {s: sum(1 for r in runs if r["state"] == s) for s in {r["state"] for r in runs}},
-            "task_instances_run": tasks_run, "sum_task_seconds": round(total, 1),
+            "days": args.days,
+            "max_active_runs": args.max_active_runs,
+            "parallelism": int(parallelism),
+            "stack_start_seconds": round(started, 1),
+            "backfill_wall_seconds": round(wall, 1),
+            "runs": len(runs),
+            "run_states": {s: sum(1 for r in runs if r["state"] == s) for s in {r["state"] for r in runs}},
+            "task_instances_run": tasks_run,
+            "sum_task_seconds": round(total, 1),
             "task_runs": {k: len(v) for k, v in sorted(durations.items())},
             "median_task_seconds": {k: round(statistics.median(v), 2) for k, v in sorted(durations.items())},
             "sum_task_seconds_by_task": {k: round(sum(v), 1) for k, v in sorted(durations.items())},
@@ -151,8 +171,11 @@ def overhead_split(result: dict, start: str, nights: int, warm_file: Path | None
         work += result["sum_task_seconds_by_task"][task_id] - runs * extra
     compared = sum(result["sum_task_seconds_by_task"][t] for t in per_task)
     return {
-        "warm_nights": nights, "per_task": per_task,
-        "compared_task_seconds": round(compared, 1), "overhead_seconds": round(overhead, 1), "work_seconds": round(work, 1),
+        "warm_nights": nights,
+        "per_task": per_task,
+        "compared_task_seconds": round(compared, 1),
+        "overhead_seconds": round(overhead, 1),
+        "work_seconds": round(work, 1),
         "overhead_share": round(overhead / compared, 3) if compared else None,
         "not_compared": {t: result["sum_task_seconds_by_task"][t] for t in result["task_runs"] if t not in per_task and t not in WAITS},
         "waiting_seconds": {t: result["sum_task_seconds_by_task"].get(t) for t in WAITS},

@@ -198,8 +198,13 @@ def child(args: argparse.Namespace) -> None:
             times.append(time.perf_counter() - t5)
             cpus.append(time.process_time() - c5)
         same = again.drifted_features == result.drifted_features and again.missing_drifted_features == result.missing_drifted_features
-        profiled = {"profile_build_s": t_build, "profiled_s": times, "profiled_cpu_s": cpus, "profiled_same_flags": same,
-                    "profile_bytes": sum(f.stat().st_size for f in folder.iterdir())}
+        profiled = {
+            "profile_build_s": t_build,
+            "profiled_s": times,
+            "profiled_cpu_s": cpus,
+            "profiled_same_flags": same,
+            "profile_bytes": sum(f.stat().st_size for f in folder.iterdir()),
+        }
     out = {
         **profiled,
         "rows": len(ref),
@@ -243,7 +248,7 @@ def _ours(rows: int, seed: int, workdir: Path, parquet_dir: Path | None = None, 
 # --------------------------------------------------------------------------- Evidently
 
 
-EVIDENTLY_SCRIPT = r'''
+EVIDENTLY_SCRIPT = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import pandas as pd
@@ -276,7 +281,7 @@ for test in data["tests"]:
         drifted.append(params["column"])
 json.dump({"version": evidently.__version__, "pandas": pd.__version__, "import_s": t_import, "data_s": t_data,
            "run_s": t_run, "scores": scores, "methods": methods, "drifted": sorted(drifted)}, open(out, "w"))
-'''
+"""
 
 
 def ensure_evidently_venv() -> Path:
@@ -331,7 +336,13 @@ def compare_with_evidently(rows: int, seed: int, workdir: Path) -> dict:
     return {
         "rows": rows,
         "evidently": {**evid, "wall_s": evid_wall, "peak_rss_bytes": evid_rss},
-        "ours": {"detect_s": ours["detect_s"], "detect_cpu_s": ours["detect_cpu_s"], "wall_s": ours_wall, "peak_rss_bytes": ours_rss, "drifted": sorted(ours_drifted)},
+        "ours": {
+            "detect_s": ours["detect_s"],
+            "detect_cpu_s": ours["detect_cpu_s"],
+            "wall_s": ours_wall,
+            "peak_rss_bytes": ours_rss,
+            "drifted": sorted(ours_drifted),
+        },
         "ratio_run": evid["run_s"] / ours["detect_s"],
         "same_verdicts": not differences,
         "differences": differences,
@@ -351,10 +362,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evidently-rows", type=int, default=100_000, help="rows per side for the Evidently comparison (default 100,000)")
     parser.add_argument("--skip-evidently", action="store_true", help="only run the scale benchmark")
     parser.add_argument("--seed", type=int, default=20131104)
-    parser.add_argument("--strings", choices=["str", "object", "category"], default="str",
-                        help="dtype of the categorical columns in the scale run (default: str, as read from Parquet)")
-    parser.add_argument("--profiled", action="store_true",
-                        help="also profile the reference once (mlops.drift.profile), store it, and time the nightly comparison from the stored profile")
+    parser.add_argument(
+        "--strings",
+        choices=["str", "object", "category"],
+        default="str",
+        help="dtype of the categorical columns in the scale run (default: str, as read from Parquet)",
+    )
+    parser.add_argument(
+        "--profiled",
+        action="store_true",
+        help="also profile the reference once (mlops.drift.profile), store it, and time the nightly comparison from the stored profile",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parquet-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -366,28 +384,43 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         workdir = Path(tmp)
-        print(f"scale: {args.rows:,} rows per side, {N_NUMERIC} numeric + {N_CATEGORICAL} categorical features ({args.strings} dtype), "
-              "fresh subprocess", flush=True)
+        print(
+            f"scale: {args.rows:,} rows per side, {N_NUMERIC} numeric + {N_CATEGORICAL} categorical features ({args.strings} dtype), fresh subprocess",
+            flush=True,
+        )
         run, wall, peak = _ours(args.rows, args.seed, workdir, strings=args.strings, profiled=args.profiled)
         res = run["result"]
         missed = sorted(set(EXPECTED_DRIFTED) - set(res["drifted_features"]))
         extra = sorted(set(res["drifted_features"]) - set(EXPECTED_DRIFTED))
-        print(f"  detect_drift wall time      {run['detect_s']:.2f} s   (goal <= {GOAL_SECONDS:.0f} s: {'met' if run['detect_s'] <= GOAL_SECONDS else 'NOT met'}; "
-              f"CPU {run['detect_cpu_s']:.2f} s, 1-min load average {run['load_average']:.1f} on {os.cpu_count()} CPUs)")
+        print(
+            f"  detect_drift wall time      {run['detect_s']:.2f} s   (goal <= {GOAL_SECONDS:.0f} s: {'met' if run['detect_s'] <= GOAL_SECONDS else 'NOT met'}; "
+            f"CPU {run['detect_cpu_s']:.2f} s, 1-min load average {run['load_average']:.1f} on {os.cpu_count()} CPUs)"
+        )
         print(f"  child peak RSS (ru_maxrss)  {_gb(peak)}   (goal <= 2 GB: {'met' if peak <= GOAL_BYTES else 'NOT met'}; whole process incl. data generation)")
-        print(f"  peak RSS during detect      {_gb(run['peak_during_detect_bytes'])}   (RSS with data loaded {_gb(run['rss_after_data_bytes'])}, frames {_gb(run['data_bytes'])})")
+        print(
+            f"  peak RSS during detect      {_gb(run['peak_during_detect_bytes'])}   (RSS with data loaded {_gb(run['rss_after_data_bytes'])}, frames {_gb(run['data_bytes'])})"
+        )
         if args.strings == "category":
             print(f"  conversion to category dtype {run['convert_s']:.2f} s (both frames, once; not in the detect_drift time)")
         print(f"  data generation {run['data_s']:.1f} s, imports {run['import_s']:.1f} s, child total {wall:.1f} s")
-        print(f"  verdicts: {len(res['drifted_features'])}/50 drifted, drift_share {res['drift_share']:.2f}; "
-              f"expected {len(EXPECTED_DRIFTED)}: missed {missed or 'none'}, unexpected {extra or 'none'}")
+        print(
+            f"  verdicts: {len(res['drifted_features'])}/50 drifted, drift_share {res['drift_share']:.2f}; "
+            f"expected {len(EXPECTED_DRIFTED)}: missed {missed or 'none'}, unexpected {extra or 'none'}"
+        )
         if args.profiled:
-            print(f"  profiled reference: built and stored once in {run['profile_build_s']:.2f} s ({_gb(run['profile_bytes'])} on disk); "
-                  f"nightly load + compare {', '.join(f'{t:.2f}' for t in run['profiled_s'])} s (CPU {', '.join(f'{t:.2f}' for t in run['profiled_cpu_s'])} s); "
-                  f"flags {'the same as' if run['profiled_same_flags'] else 'DIFFERENT from'} detect_drift's")
+            print(
+                f"  profiled reference: built and stored once in {run['profile_build_s']:.2f} s ({_gb(run['profile_bytes'])} on disk); "
+                f"nightly load + compare {', '.join(f'{t:.2f}' for t in run['profiled_s'])} s (CPU {', '.join(f'{t:.2f}' for t in run['profiled_cpu_s'])} s); "
+                f"flags {'the same as' if run['profiled_same_flags'] else 'DIFFERENT from'} detect_drift's"
+            )
         results["scale"] = {k: v for k, v in run.items() if k != "result"} | {
-            "child_wall_s": wall, "child_peak_rss_bytes": peak, "drifted": res["drifted_features"], "missed": missed, "unexpected": extra,
-            "goal_time_met": run["detect_s"] <= GOAL_SECONDS, "goal_memory_met": peak <= GOAL_BYTES,
+            "child_wall_s": wall,
+            "child_peak_rss_bytes": peak,
+            "drifted": res["drifted_features"],
+            "missed": missed,
+            "unexpected": extra,
+            "goal_time_met": run["detect_s"] <= GOAL_SECONDS,
+            "goal_memory_met": peak <= GOAL_BYTES,
         }
         if not args.skip_evidently:
             cmp = compare_with_evidently(args.evidently_rows, args.seed, workdir)

@@ -92,9 +92,24 @@ FIVE_MOVED = np.r_[0.3, np.full(4, 0.7 / 4)]
 # name -> (kind, reference generator, current generator, verdict read: "values" or "null rate")
 EFFECTS = {
     "0.2-sd mean shift (normal)": ("numeric", lambda rng, k: rng.normal(0.0, 1.0, k), lambda rng, k: rng.normal(0.2, 1.0, k), "values"),
-    "binary 50 % -> 60 % ones": ("numeric", lambda rng, k: (rng.random(k) < 0.5).astype(np.int64), lambda rng, k: (rng.random(k) < 0.6).astype(np.int64), "values"),
-    "5-level categorical, one level 20 % -> 30 %": ("categorical", lambda rng, k: _categorical(rng, k, FIVE), lambda rng, k: _categorical(rng, k, FIVE_MOVED), "values"),
-    "null rate 0 % -> 20 % (normal)": ("numeric", lambda rng, k: rng.normal(0.0, 1.0, k), lambda rng, k: _with_nulls(rng.normal(0.0, 1.0, k), rng, 0.2), "null rate"),
+    "binary 50 % -> 60 % ones": (
+        "numeric",
+        lambda rng, k: (rng.random(k) < 0.5).astype(np.int64),
+        lambda rng, k: (rng.random(k) < 0.6).astype(np.int64),
+        "values",
+    ),
+    "5-level categorical, one level 20 % -> 30 %": (
+        "categorical",
+        lambda rng, k: _categorical(rng, k, FIVE),
+        lambda rng, k: _categorical(rng, k, FIVE_MOVED),
+        "values",
+    ),
+    "null rate 0 % -> 20 % (normal)": (
+        "numeric",
+        lambda rng, k: rng.normal(0.0, 1.0, k),
+        lambda rng, k: _with_nulls(rng.normal(0.0, 1.0, k), rng, 0.2),
+        "null rate",
+    ),
 }
 
 
@@ -177,8 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     # biggest cells first, so the workers finish together
     tasks.sort(key=lambda t: -(t[1] + t[2]) * t[3])
     started = time.perf_counter()
-    print(f"drift calibration: {reps} no-drift and {power_reps} drift repetitions per cell, "
-          f"{len(REFERENCE_ROWS)} x {len(CURRENT_ROWS)} cells, {args.jobs} job(s), seed {args.seed}", flush=True)
+    print(
+        f"drift calibration: {reps} no-drift and {power_reps} drift repetitions per cell, "
+        f"{len(REFERENCE_ROWS)} x {len(CURRENT_ROWS)} cells, {args.jobs} job(s), seed {args.seed}",
+        flush=True,
+    )
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             cells = list(pool.map(run_cell, tasks))
@@ -204,20 +222,33 @@ def main(argv: list[str] | None = None) -> int:
 
     worst = max(((c["counts"][row], c["reps"], row, c["reference_rows"], c["current_rows"]) for c in fa for row in fa_rows), key=lambda t: t[0] / t[1])
     k, r, row, n, m = worst
-    over = [(row, c["reference_rows"], c["current_rows"], c["counts"][row] / c["reps"]) for c in fa for row in fa_rows if c["counts"][row] / c["reps"] > FALSE_ALARM_GOAL]
-    low = [(row, c["reference_rows"], c["current_rows"], c["counts"][row] / c["reps"]) for c in pw for row in EFFECTS
-           if c["current_rows"] >= POWER_FROM_ROWS and c["counts"][row] / c["reps"] < POWER_GOAL]
+    over = [
+        (row, c["reference_rows"], c["current_rows"], c["counts"][row] / c["reps"])
+        for c in fa
+        for row in fa_rows
+        if c["counts"][row] / c["reps"] > FALSE_ALARM_GOAL
+    ]
+    low = [
+        (row, c["reference_rows"], c["current_rows"], c["counts"][row] / c["reps"])
+        for c in pw
+        for row in EFFECTS
+        if c["current_rows"] >= POWER_FROM_ROWS and c["counts"][row] / c["reps"] < POWER_GOAL
+    ]
     small = [c["counts"][row] / c["reps"] for c in pw for row in EFFECTS if c["current_rows"] < POWER_FROM_ROWS]
     big = [c["counts"][row] / c["reps"] for c in pw for row in EFFECTS if c["current_rows"] >= POWER_FROM_ROWS]
     print(f"largest false-alarm rate: {100 * k / r:.1f} % ({k}/{r}; 95 % upper bound {100 * wilson_upper(k, r):.1f} %), {row}, reference {n:,}, current {m:,}")
     print(f"cells above {FALSE_ALARM_GOAL:.0%}: {len(over)}" + "".join(f"\n  {a}, reference {b:,}, current {c:,}: {100 * v:.1f} %" for a, b, c, v in over))
-    print(f"power with >= {POWER_FROM_ROWS:,} current rows: min {100 * min(big):.1f} %; cells below {POWER_GOAL:.0%}: {len(low)}"
-          + "".join(f"\n  {a}, reference {b:,}, current {c:,}: {100 * v:.1f} %" for a, b, c, v in low))
+    print(
+        f"power with >= {POWER_FROM_ROWS:,} current rows: min {100 * min(big):.1f} %; cells below {POWER_GOAL:.0%}: {len(low)}"
+        + "".join(f"\n  {a}, reference {b:,}, current {c:,}: {100 * v:.1f} %" for a, b, c, v in low)
+    )
     print(f"power with < {POWER_FROM_ROWS:,} current rows: {100 * min(small):.1f} .. {100 * max(small):.1f} % (reported, no goal)")
     print(f"total {elapsed:.0f} s")
     out = BENCH_DIR / "results" / "drift_calibration.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"reps": reps, "power_reps": power_reps, "seed": args.seed, "seconds": elapsed, "cpus": os.cpu_count(), "cells": cells}, indent=1) + "\n")
+    out.write_text(
+        json.dumps({"reps": reps, "power_reps": power_reps, "seed": args.seed, "seconds": elapsed, "cpus": os.cpu_count(), "cells": cells}, indent=1) + "\n"
+    )
     print(f"results written to {out.relative_to(BENCH_DIR.parent)}")
     return 0
 

@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     weeks = drift_days = checked = 0
     for first in range(window, len(days) - 6, 7):
         train_end = first + 1 - holdout  # the champion's training window excludes its holdout days
-        reference = as_categories(pd.concat([by_day[d] for d in days[first + 1 - window: train_end]]), config.categorical_features)
+        reference = as_categories(pd.concat([by_day[d] for d in days[first + 1 - window : train_end]]), config.categorical_features)
         flagged = []
-        for day in days[first + 1: first + 7]:
+        for day in days[first + 1 : first + 7]:
             current = as_categories(by_day[day], config.categorical_features)
             result = detect_drift(reference, current, numeric=config.numeric_features, categorical=config.categorical_features, config=config.drift)
             share, names = policy_drift(result.to_dict(), config.retrain, config.features)

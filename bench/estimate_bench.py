@@ -67,16 +67,24 @@ def run_scenario(name: str, days: int, rows: int, home: Path) -> dict:
 
     start = (FIRST + timedelta(days=DRIFT_FROM)).isoformat()
     drift = [{**spec, "start": start} for spec in SCENARIOS[name]]
-    config = load_dataset("synthetic", override={"source": {"options": {"rows_per_day": rows, "seed": 17, "drift": drift}},
-                                                 "registered_model_name": f"estimate_bench_{name}"})
+    config = load_dataset(
+        "synthetic", override={"source": {"options": {"rows_per_day": rows, "seed": 17, "drift": drift}}, "registered_model_name": f"estimate_bench_{name}"}
+    )
     assert config.labels.delay_days == 3
     settings = Settings(home=home / name, tracking_uri=f"sqlite:///{home / (name + '-mlflow.db')}")
     source = build_source(config, settings)
     client = tracking.client(settings)
-    trained = train_model(config, settings, end=datetime(FIRST.year, FIRST.month, FIRST.day, tzinfo=UTC) + timedelta(days=config.labels.delay_days),
-                          run_key=f"bench/{name}", source=source)
+    trained = train_model(
+        config,
+        settings,
+        end=datetime(FIRST.year, FIRST.month, FIRST.day, tzinfo=UTC) + timedelta(days=config.labels.delay_days),
+        run_key=f"bench/{name}",
+        source=source,
+    )
     tags = schema.encode_tags({schema.METRICS: trained["metrics"], schema.HOLDOUT_WINDOW: trained["holdout_window"]})
-    register_version(client, name=config.model_name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key=f"bench/{name}", tags=tags, alias=CHAMPION)
+    register_version(
+        client, name=config.model_name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key=f"bench/{name}", tags=tags, alias=CHAMPION
+    )
     store = PredictionStore(embedded_url(settings.home))
     lake = Lake(settings.lake_dir, config.name, quarantine_root=settings.quarantine_dir)
     t0 = time.perf_counter()
@@ -106,10 +114,25 @@ def run_scenario(name: str, days: int, rows: int, home: Path) -> dict:
         errors = [abs(d[metric][kind] - d[metric]["realised"]) for d in rows_ if d[metric][kind] is not None]
         return statistics.fmean(errors) if errors else None
 
-    summary = {m: {"cbpe": mae("estimated", m), "holdout": mae("holdout", m),
-                   "cbpe_after_drift": mae("estimated", m, True), "holdout_after_drift": mae("holdout", m, True)} for m in METRICS}
-    return {"scenario": name, "days": len(per_day), "rows_per_day": rows, "replay_seconds": seconds, "holdout_metrics": holdout,
-            "prediction_drift_days": sum(d["prediction_drifted"] for d in per_day), "summary": summary, "per_day": per_day}
+    summary = {
+        m: {
+            "cbpe": mae("estimated", m),
+            "holdout": mae("holdout", m),
+            "cbpe_after_drift": mae("estimated", m, True),
+            "holdout_after_drift": mae("holdout", m, True),
+        }
+        for m in METRICS
+    }
+    return {
+        "scenario": name,
+        "days": len(per_day),
+        "rows_per_day": rows,
+        "replay_seconds": seconds,
+        "holdout_metrics": holdout,
+        "prediction_drift_days": sum(d["prediction_drifted"] for d in per_day),
+        "summary": summary,
+        "per_day": per_day,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             for m in METRICS:
                 v = s["summary"][m]
                 fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
-                print(f"  {s['scenario']:<10} {s['days']:>4}  {m:<8} {fmt(v['cbpe']):>7} {fmt(v['holdout']):>8}   "
-                      f"{fmt(v['cbpe_after_drift']):>10} {fmt(v['holdout_after_drift']):>13}")
+                print(
+                    f"  {s['scenario']:<10} {s['days']:>4}  {m:<8} {fmt(v['cbpe']):>7} {fmt(v['holdout']):>8}   "
+                    f"{fmt(v['cbpe_after_drift']):>10} {fmt(v['holdout_after_drift']):>13}"
+                )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, default=str))
         print(f"\nestimate_bench: results in {args.out}")

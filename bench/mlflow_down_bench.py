@@ -63,11 +63,15 @@ def main() -> None:
                     runs = [timed(stack, path, params) for _ in range(args.repeat)]
                     seconds = [s for s, _ in runs]
                     results[f"{name}, MLflow {state}"] = {
-                        "median_s": round(statistics.median(seconds), 3), "max_s": round(max(seconds), 3),
+                        "median_s": round(statistics.median(seconds), 3),
+                        "max_s": round(max(seconds), 3),
                         "status": sorted({code for _, code in runs}),
                     }
-                    print(f"{name:5s} MLflow {state:4s}: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s, "
-                          f"HTTP {sorted({code for _, code in runs})}", flush=True)
+                    print(
+                        f"{name:5s} MLflow {state:4s}: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s, "
+                        f"HTTP {sorted({code for _, code in runs})}",
+                        flush=True,
+                    )
         finally:
             if frozen:
                 os.killpg(pid, signal.SIGCONT)

@@ -51,17 +51,38 @@ def fill_reports(home: Path, days: int, rng: random.Random) -> date:
         for f in FEATURES:
             walk[f] = min(max(walk[f] + rng.gauss(0, 0.01), 0.0), 0.3)
             categorical = f in ("carrier", "origin", "dest", "weekday")
-            features.append({"feature": f, "kind": "categorical" if categorical else "numeric", "method": "shares_chi2" if categorical else "wasserstein_ks",
-                             "score": walk[f], "threshold": 0.1, "drifted": walk[f] > 0.1, "p_value": None})
+            features.append(
+                {
+                    "feature": f,
+                    "kind": "categorical" if categorical else "numeric",
+                    "method": "shares_chi2" if categorical else "wasserstein_ks",
+                    "score": walk[f],
+                    "threshold": 0.1,
+                    "drifted": walk[f] > 0.1,
+                    "p_value": None,
+                }
+            )
         drifted = [f["feature"] for f in features if f["drifted"]]
         out = home / "reports" / "benchui" / "drift" / f"ds={day}"
         out.mkdir(parents=True, exist_ok=True)
-        (out / "drift.json").write_text(json.dumps({"title": f"bench {day}", "dataset_drift": len(drifted) > 6, "drift_share": len(drifted) / len(FEATURES),
-                                                     "drifted_features": drifted, "tested": len(FEATURES), "features": features}))
+        (out / "drift.json").write_text(
+            json.dumps(
+                {
+                    "title": f"bench {day}",
+                    "dataset_drift": len(drifted) > 6,
+                    "drift_share": len(drifted) / len(FEATURES),
+                    "drifted_features": drifted,
+                    "tested": len(FEATURES),
+                    "features": features,
+                }
+            )
+        )
         (out / "drift.html").write_text(f"<html><body>drift {day}</body></html>")
         lake = home / "lake" / "benchui"
         lake.mkdir(parents=True, exist_ok=True)
-        (lake / f"ds={day}.validation.json").write_text(json.dumps({"success": True, "evaluated_expectations": 43, "failed_expectations": [], "suite": "benchui.partition"}))
+        (lake / f"ds={day}.validation.json").write_text(
+            json.dumps({"success": True, "evaluated_expectations": 43, "failed_expectations": [], "suite": "benchui.partition"})
+        )
     return first
 
 
@@ -79,11 +100,20 @@ def fill_registry(client, versions: int, promotions: int, first: date, days: int
         for gate in ("lineage", "floors", "beats_champion", "serving"):
             client.set_model_version_tag(name, mv.version, f"mlops.gate.{gate}", json.dumps({"passed": True, "detail": "bench"}))
         client.set_model_version_tag(name, mv.version, "mlops.gates_passed", "true")
-        client.set_model_version_tag(name, mv.version, "mlops.training_window", json.dumps([f"{end - timedelta(days=28)}T00:00:00+00:00", f"{end}T00:00:00+00:00"]))
+        client.set_model_version_tag(
+            name, mv.version, "mlops.training_window", json.dumps([f"{end - timedelta(days=28)}T00:00:00+00:00", f"{end}T00:00:00+00:00"])
+        )
     step = max(versions // promotions, 1)
     for seq in range(1, promotions + 1):
-        entry = {"seq": seq, "time": f"{first + timedelta(days=int(seq * days / promotions))}T03:00:00+00:00", "kind": "promotion",
-                 "version": str(min(seq * step, versions)), "from_version": str(max((seq - 1) * step, 1)), "approved_by": "alice", "comment": "bench"}
+        entry = {
+            "seq": seq,
+            "time": f"{first + timedelta(days=int(seq * days / promotions))}T03:00:00+00:00",
+            "kind": "promotion",
+            "version": str(min(seq * step, versions)),
+            "from_version": str(max((seq - 1) * step, 1)),
+            "approved_by": "alice",
+            "comment": "bench",
+        }
         client.set_registered_model_tag(name, f"mlops.history.{seq:06d}", json.dumps(entry))
     client.set_registered_model_alias(name, "champion", str(versions - 1))
     client.set_registered_model_alias(name, "previous", str(versions - 2))
@@ -125,8 +155,19 @@ def main() -> int:
     datasets = tmp / "datasets"
     datasets.mkdir()
     spec = yaml.safe_load((ROOT / "include" / "datasets" / "synthetic.yaml").read_text())
-    spec.update({"name": "benchui", "registered_model_name": "benchui_model",
-                 "dag": {"dag_id": "bench_ui", "promotion_dag_id": "bench_ui_promotion", "rollback_dag_id": "bench_ui_rollback", "schedule": None, "start_date": "2013-01-01"}})
+    spec.update(
+        {
+            "name": "benchui",
+            "registered_model_name": "benchui_model",
+            "dag": {
+                "dag_id": "bench_ui",
+                "promotion_dag_id": "bench_ui_promotion",
+                "rollback_dag_id": "bench_ui_rollback",
+                "schedule": None,
+                "start_date": "2013-01-01",
+            },
+        }
+    )
     (datasets / "benchui.yaml").write_text(yaml.safe_dump(spec))
     stack = live_stack(tmp, api_port=38180, mlflow_port=35100, extra_env={"MLOPS_DATASETS_DIR": str(datasets)})
     rng = random.Random(7)
@@ -148,8 +189,12 @@ def main() -> int:
                 times.append(time.perf_counter() - t)
                 assert r.status_code == 200, (path, r.status_code, r.text[:300])
                 size = len(r.content)
-            result[label] = {"first_seconds": round(times[0], 3), "median_seconds": round(statistics.median(times[1:]), 3),
-                             "max_seconds": round(max(times[1:]), 3), "bytes": size}
+            result[label] = {
+                "first_seconds": round(times[0], 3),
+                "median_seconds": round(statistics.median(times[1:]), 3),
+                "max_seconds": round(max(times[1:]), 3),
+                "bytes": size,
+            }
         if args.screenshot:
             result["browser"] = browser_load(stack, args.screenshot, args.browser_loads)
         data = stack.ok("GET", "/mlops/api/models/benchui")

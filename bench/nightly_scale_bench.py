@@ -92,13 +92,20 @@ def write_config(folder: Path, rows: int, window_days: int, max_rows: int) -> No
 
     raw = yaml.safe_load((ROOT / "include" / "datasets" / "synthetic.yaml").read_text())
     raw.pop("scoring", None)
-    raw.update(name="scale", description=f"Synthetic, {rows:,} rows a day.",
-               dag={"dag_id": DAG_ID, "schedule": "@daily", "start_date": "2024-01-01",
-                    "promotion_dag_id": "mlops_model_promotion_scale", "rollback_dag_id": "mlops_model_rollback_scale"},
-               labels={"delay_days": 0})
+    raw.update(
+        name="scale",
+        description=f"Synthetic, {rows:,} rows a day.",
+        dag={
+            "dag_id": DAG_ID,
+            "schedule": "@daily",
+            "start_date": "2024-01-01",
+            "promotion_dag_id": "mlops_model_promotion_scale",
+            "rollback_dag_id": "mlops_model_rollback_scale",
+        },
+        labels={"delay_days": 0},
+    )
     raw["source"]["options"] = {"rows_per_day": rows, "seed": 7, "drift": []}
-    raw["training"] = {**raw["training"], "window_days": window_days, "holdout_days": 3, "max_rows": max_rows,
-                       "min_train_rows": min(1000, max_rows)}
+    raw["training"] = {**raw["training"], "window_days": window_days, "holdout_days": 3, "max_rows": max_rows, "min_train_rows": min(1000, max_rows)}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "scale.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
@@ -141,8 +148,15 @@ def child(args: argparse.Namespace) -> None:
         for ti in dr.get_task_instances():
             seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else None
             tasks[ti.task_id] = {"state": str(ti.state), "seconds": seconds, "peak_rss_bytes": listener.peaks.get(ti.task_id)}
-        night = {"night": label, "logical_date": day, "state": str(dr.state), "wall_seconds": wall, "tasks": tasks,
-                 "steps_seconds": sum(tasks[s]["seconds"] or 0 for s in STEPS if s in tasks), "load1": os.getloadavg()[0]}
+        night = {
+            "night": label,
+            "logical_date": day,
+            "state": str(dr.state),
+            "wall_seconds": wall,
+            "tasks": tasks,
+            "steps_seconds": sum(tasks[s]["seconds"] or 0 for s in STEPS if s in tasks),
+            "load1": os.getloadavg()[0],
+        }
         out["nights"].append(night)
         print(f"  {args.rows:>9,} rows/day, {label}: {night['state']} in {wall:.1f} s", flush=True)
         if dr.state != "success":
@@ -176,8 +190,19 @@ def run_size(rows: int, args: argparse.Namespace) -> dict:
             if subprocess.run(["airflow", "db", "migrate"], stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT).returncode:
                 raise SystemExit(f"airflow db migrate failed: {(home / 'db-migrate.log').read_text()[-2000:]}")
         out = home / "result.json"
-        cmd = [sys.executable, __file__, "--child", "--rows", str(rows), "--window-days", str(args.window_days),
-               "--max-rows", str(args.max_rows), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--rows",
+            str(rows),
+            "--window-days",
+            str(args.window_days),
+            "--max-rows",
+            str(args.max_rows),
+            "--out",
+            str(out),
+        ]
         proc = subprocess.run(cmd, env=env, cwd=ROOT)
         if proc.returncode or not out.exists():
             raise SystemExit(f"the run at {rows} rows a day failed; task output in {home / 'nights.log'} (home kept)")
@@ -214,23 +239,27 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.rows or [10_000, 100_000, 1_000_000]
     results = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "sizes": []}
     for rows in sizes:
-        print(f"nightly_scale_bench: {rows:,} rows a day, {args.window_days}-day window, max_rows {args.max_rows:,} "
-              f"(load average {os.getloadavg()[0]:.1f}) ...", flush=True)
+        print(
+            f"nightly_scale_bench: {rows:,} rows a day, {args.window_days}-day window, max_rows {args.max_rows:,} (load average {os.getloadavg()[0]:.1f}) ...",
+            flush=True,
+        )
         t = time.perf_counter()
         results["sizes"].append(run_size(rows, args) | {"total_seconds": time.perf_counter() - t})
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "nightly_scale.json").write_text(json.dumps(results, indent=2))
     for size in results["sizes"]:
-        print(f"\n{size['rows_per_day']:,} rows a day ({args.window_days}-day window, training.max_rows {args.max_rows:,}): "
-              "seconds / peak RSS GB per task")
+        print(f"\n{size['rows_per_day']:,} rows a day ({args.window_days}-day window, training.max_rows {args.max_rows:,}): seconds / peak RSS GB per task")
         print(f"  {'night':<14} {'state':<8} {'wall':>7}  " + "  ".join(f"{s.removeprefix('retrain.'):>16}" for s in STEPS))
         for night in size["nights"]:
             cells = []
             for s in STEPS:
                 t = night["tasks"].get(s) or {}
                 cells.append(f"{(t.get('seconds') or 0):7.1f} / {_gb(t.get('peak_rss_bytes')):>5}")
-            print(f"  {night['night']:<14} {night['state']:<8} {night['wall_seconds']:7.1f}  " + "  ".join(f"{c:>16}" for c in cells)
-                  + f"   [load {night['load1']:.1f}]")
+            print(
+                f"  {night['night']:<14} {night['state']:<8} {night['wall_seconds']:7.1f}  "
+                + "  ".join(f"{c:>16}" for c in cells)
+                + f"   [load {night['load1']:.1f}]"
+            )
     print("\nresults in bench/results/nightly_scale.json")
     return 0
 

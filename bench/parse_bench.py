@@ -76,7 +76,9 @@ def env_sh_environment(overrides: dict[str, str] | None = None) -> dict[str, str
     env = {**os.environ, **(overrides or {})}
     out = subprocess.run(
         ["bash", "-c", 'set -a; . "$1"; env -0', "bash", str(ROOT / "scripts" / "env.sh")],
-        env=env, capture_output=True, check=True,
+        env=env,
+        capture_output=True,
+        check=True,
     ).stdout
     return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
 
@@ -106,7 +108,7 @@ def import_profile(dag_file: Path, env: dict[str, str], top: int = 5) -> dict:
     """Modules imported while the DAG file executed, from ``-X importtime`` (microseconds -> seconds)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", CHILD, str(dag_file)], env=env, capture_output=True, text=True)
     lines = proc.stderr.splitlines()
-    after = lines[lines.index(MARK) + 1:] if MARK in lines else []
+    after = lines[lines.index(MARK) + 1 :] if MARK in lines else []
     rows = []
     for line in after:
         if not line.startswith("import time:") or "|" not in line:
@@ -150,16 +152,19 @@ def report(name: str, entry: dict) -> None:
     b = [r["run_path"] for r in entry["runs"]]
     loads = f"load {min(entry['load1']):.2f}-{max(entry['load1']):.2f}"
     print(f"{name}: DAGs {', '.join(entry['dags']) or '(none)'}")
-    print(f"  (b) DAG file after import airflow.sdk: median {entry['run_path_median']:.3f} s, max {entry['run_path_max']:.3f} s "
-          f"(goal < {GOAL_SECONDS} s: {'met' if entry['goal_met'] else 'NOT met'}); runs "
-          f"{', '.join(f'{x:.3f}' for x in b)} s  [{loads}]")
+    print(
+        f"  (b) DAG file after import airflow.sdk: median {entry['run_path_median']:.3f} s, max {entry['run_path_max']:.3f} s "
+        f"(goal < {GOAL_SECONDS} s: {'met' if entry['goal_met'] else 'NOT met'}); runs "
+        f"{', '.join(f'{x:.3f}' for x in b)} s  [{loads}]"
+    )
     print(f"  (a) import airflow.sdk alone:         median {entry['import_sdk_median']:.3f} s  [{loads}]")
     print(f"  (c) DAG file again, same process:     median {entry['run_path_again_median']:.3f} s (DAG construction, imports cached)")
-    print(f"  fresh interpreter to DAG objects:     median {entry['total_median']:.3f} s, max {entry['total_max']:.3f} s "
-          f"(interpreter start {entry['interpreter_start_median']:.3f} s)  [{loads}]")
+    print(
+        f"  fresh interpreter to DAG objects:     median {entry['total_median']:.3f} s, max {entry['total_max']:.3f} s "
+        f"(interpreter start {entry['interpreter_start_median']:.3f} s)  [{loads}]"
+    )
     imp = entry["imports"]
-    print(f"  imports during (b), -X importtime: {imp['modules_imported']} modules, top level sum {imp['top_level_total']:.3f} s "
-          f"[load {imp['load1']:.2f}]")
+    print(f"  imports during (b), -X importtime: {imp['modules_imported']} modules, top level sum {imp['top_level_total']:.3f} s [load {imp['load1']:.2f}]")
     print("    by cumulative:  " + "; ".join(f"{r['module']} {r['cumulative'] * 1000:.0f} ms" for r in imp["by_cumulative"]))
     print("    by self:        " + "; ".join(f"{r['module']} {r['self'] * 1000:.0f} ms" for r in imp["by_self"]))
     print()
@@ -173,8 +178,16 @@ def generate_configs(folder: Path, n: int) -> None:
     base.pop("scoring", None)  # nightly, promotion and rollback DAGs only
     for i in range(n):
         name = f"variant_{i:03d}"
-        raw = {**base, "name": name, "dag": {"dag_id": f"mlops_nightly_training_{name}", "promotion_dag_id": f"mlops_model_promotion_{name}",
-                                              "rollback_dag_id": f"mlops_model_rollback_{name}", "schedule": "@daily"}}
+        raw = {
+            **base,
+            "name": name,
+            "dag": {
+                "dag_id": f"mlops_nightly_training_{name}",
+                "promotion_dag_id": f"mlops_model_promotion_{name}",
+                "rollback_dag_id": f"mlops_model_rollback_{name}",
+                "schedule": "@daily",
+            },
+        }
         raw["source"] = {**base["source"], "options": {**base["source"]["options"], "seed": i}}
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
@@ -189,8 +202,10 @@ def many_configs(args: argparse.Namespace, env: dict[str, str]) -> int:
         folder.mkdir()
         generate_configs(folder, args.configs)
         env = {**env, "MLOPS_DATASETS_DIR": str(folder), "MLOPS_HOME": str(home)}
-        print(f"parse_bench: {args.configs} generated dataset configs in {folder}; {len(files)} DAG files, {args.repeat} fresh "
-              f"interpreters each; load average {os.getloadavg()[0]:.2f}\n")
+        print(
+            f"parse_bench: {args.configs} generated dataset configs in {folder}; {len(files)} DAG files, {args.repeat} fresh "
+            f"interpreters each; load average {os.getloadavg()[0]:.2f}\n"
+        )
         results: dict = {"configs": args.configs, "files": {}}
         for state in ("cold", "warm"):
             total = 0.0
@@ -203,12 +218,17 @@ def many_configs(args: argparse.Namespace, env: dict[str, str]) -> int:
                 b = statistics.median(r["run_path"] for r in runs)
                 total += b
                 results["files"].setdefault(dag_file.name, {})[state] = {
-                    "run_path_median": b, "dags": len(runs[0]["dags"]), "runs": [r["run_path"] for r in runs], "load1": [r["load1"] for r in runs],
+                    "run_path_median": b,
+                    "dags": len(runs[0]["dags"]),
+                    "runs": [r["run_path"] for r in runs],
+                    "load1": [r["load1"] for r in runs],
                 }
                 shown = ", ".join(f"{r['run_path']:.2f}" for r in runs)
                 loads = [r["load1"] for r in runs]
-                print(f"  {state:4} {dag_file.name:32} {len(runs[0]['dags']):4d} DAGs  (b) median {b:.3f} s  runs {shown}  "
-                      f"[load {min(loads):.1f}-{max(loads):.1f}]")
+                print(
+                    f"  {state:4} {dag_file.name:32} {len(runs[0]['dags']):4d} DAGs  (b) median {b:.3f} s  runs {shown}  "
+                    f"[load {min(loads):.1f}-{max(loads):.1f}]"
+                )
             results[f"sum_{state}"] = total
             print(f"  {state:4} sum over the DAG files of (b): {total:.2f} s\n")
     out = args.out if args.out != RESULTS / "parse.json" else RESULTS / f"parse-{args.configs}-configs.json"
@@ -224,12 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", "-n", type=int, default=5, help="fresh interpreters per file (default 5)")
     ap.add_argument("--top", type=int, default=5, help="modules listed from -X importtime (default 5)")
     ap.add_argument(
-        "--compare-bytecode-cache", action="store_true",
-        help="measure again with Python's bytecode cache on, in a throw-away PYTHONPYCACHEPREFIX (warmed by one run); "
-        "the virtualenv is not touched",
+        "--compare-bytecode-cache",
+        action="store_true",
+        help="measure again with Python's bytecode cache on, in a throw-away PYTHONPYCACHEPREFIX (warmed by one run); the virtualenv is not touched",
     )
     ap.add_argument(
-        "--configs", type=int, default=0,
+        "--configs",
+        type=int,
+        default=0,
         help="parse with this many generated dataset configs (variants of synthetic.yaml, 3 DAGs each) instead of the shipped "
         "ones; prints the sum over the DAG files with the scan cache cold and warm",
     )
@@ -243,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(env["AIRFLOW_HOME"])
     before = _tree(home)
     print(f"parse_bench: {len(files)} DAG file(s), {args.repeat} fresh interpreters each; {sys.executable}")
-    print(f"parse_bench: AIRFLOW_HOME={home} (exists: {home.exists()}); "
-          f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', '')!r}; load average {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"parse_bench: AIRFLOW_HOME={home} (exists: {home.exists()}); "
+        f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', '')!r}; load average {os.getloadavg()[0]:.2f}\n"
+    )
 
     results = {"goal_seconds": GOAL_SECONDS, "repeat": args.repeat, "python": sys.version.split()[0], "files": {}}
     for dag_file in files:

@@ -67,17 +67,19 @@ def throwaway_environment(test_home: Path) -> dict[str, str]:
     """The environment ``scripts/test.sh`` builds for a test home (its exports, then scripts/env.sh)."""
     airflow_home = test_home / "airflow"
     os.environ.pop("MLFLOW_REGISTRY_URI", None)
-    return env_sh_environment({
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{airflow_home}/passwords.json",
-        "MLOPS_HOME": str(airflow_home / "data"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{test_home}/mlflow.db",
-    })
+    return env_sh_environment(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{airflow_home}/passwords.json",
+            "MLOPS_HOME": str(airflow_home / "data"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{test_home}/mlflow.db",
+        }
+    )
 
 
 @contextlib.contextmanager
@@ -144,7 +146,8 @@ def run_night(day: str, settings, log_path: Path | None) -> dict:
         tasks.append({"task_id": ti.task_id, "state": str(ti.state), "seconds": seconds, "try_number": ti.try_number})
     states = {t["task_id"]: t["state"] for t in tasks}
     assert dr.state == "success", f"DagRun {dr.run_id} of {DAG_ID} for {day}: state {dr.state}; tasks {states}" + (
-        f"; task output in {log_path}" if log_path else "")
+        f"; task output in {log_path}" if log_path else ""
+    )
     ran = [t for t in tasks if t["seconds"] is not None]
     first = min(ti.start_date for ti in tis if ti.start_date)
     last = max(ti.end_date for ti in tis if ti.end_date)
@@ -214,8 +217,11 @@ def bench_log_and_register(settings, reps: int, end: datetime) -> dict:
 
     def log_once(label: str, pip_requirements: list[str] | None) -> dict:
         kwargs = dict(
-            name="model", signature=signature, input_example=X_example.head(5),
-            serialization_format="skops", skops_trusted_types=trusted,
+            name="model",
+            signature=signature,
+            input_example=X_example.head(5),
+            serialization_format="skops",
+            skops_trusted_types=trusted,
         )
         if pip_requirements is not None:
             kwargs["pip_requirements"] = pip_requirements
@@ -223,8 +229,7 @@ def bench_log_and_register(settings, reps: int, end: datetime) -> dict:
             t0 = time.perf_counter()
             info = mlflow.sklearn.log_model(pipe, **kwargs)
             seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "load1": load1(), "run_id": run.info.run_id, "model_uri": info.model_uri,
-                "model_id": getattr(info, "model_id", None)}
+        return {"seconds": seconds, "load1": load1(), "run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}
 
     explicit = [log_once(f"explicit {i + 1}", requirements) for i in range(reps)]
     inferred = log_once("inferred", None)
@@ -232,8 +237,7 @@ def bench_log_and_register(settings, reps: int, end: datetime) -> dict:
         from mlflow.pyfunc import get_model_dependencies
 
         inferred["requirements"] = [
-            line for line in Path(get_model_dependencies(inferred["model_uri"])).read_text().splitlines()
-            if line.strip() and not line.startswith("#")
+            line for line in Path(get_model_dependencies(inferred["model_uri"])).read_text().splitlines() if line.strip() and not line.startswith("#")
         ]
     except Exception as e:  # figures matter more than this detail
         inferred["requirements"] = f"could not read: {type(e).__name__}: {e}"
@@ -251,8 +255,13 @@ def bench_log_and_register(settings, reps: int, end: datetime) -> dict:
     def register(label: str, logged: dict, run_key: str) -> dict:
         t0 = time.perf_counter()
         result = register_version(
-            client, name=BENCH_MODEL, model_uri=logged["model_uri"], model_id=logged["model_id"],
-            run_id=logged["run_id"], run_key=run_key, tags=tags,
+            client,
+            name=BENCH_MODEL,
+            model_uri=logged["model_uri"],
+            model_id=logged["model_id"],
+            run_id=logged["run_id"],
+            run_key=run_key,
+            tags=tags,
         )
         return {"label": label, "seconds": time.perf_counter() - t0, "load1": load1(), **result}
 
@@ -271,12 +280,16 @@ def print_table(results: dict) -> None:
         d = night["decision"] or {}
         print()
         iv = night["data_interval"]
-        print(f"night {night['logical_date']} (data interval {iv[0][:16]} .. {iv[1][:16]}): {night['state']}, wall {night['wall_seconds']:.1f} s "
-              f"(DagBag {night['dagbag_seconds']:.1f} s + dag.test {night['dag_test_seconds']:.1f} s; "
-              f"tasks {night['task_seconds_sum']:.1f} s) [load {night['load1']:.2f}]")
-        print(f"  branch: {night['branch']}; decision {d.get('retrain')} {d.get('reasons')}; drift_share {night['drift_share']}; "
-              f"lake {night['lake']['partitions']} partitions, {night['lake']['quarantined']} quarantined"
-              + (f"; registered v{night['registered']['version']} @{night['registered']['alias']}" if night["registered"] else ""))
+        print(
+            f"night {night['logical_date']} (data interval {iv[0][:16]} .. {iv[1][:16]}): {night['state']}, wall {night['wall_seconds']:.1f} s "
+            f"(DagBag {night['dagbag_seconds']:.1f} s + dag.test {night['dag_test_seconds']:.1f} s; "
+            f"tasks {night['task_seconds_sum']:.1f} s) [load {night['load1']:.2f}]"
+        )
+        print(
+            f"  branch: {night['branch']}; decision {d.get('retrain')} {d.get('reasons')}; drift_share {night['drift_share']}; "
+            f"lake {night['lake']['partitions']} partitions, {night['lake']['quarantined']} quarantined"
+            + (f"; registered v{night['registered']['version']} @{night['registered']['alias']}" if night["registered"] else "")
+        )
         print(f"  {'task':<20} {'state':<10} {'seconds':>8}")
         for t in night["tasks"]:
             secs = "-" if t["seconds"] is None else f"{t['seconds']:.2f}"
@@ -284,9 +297,11 @@ def print_table(results: dict) -> None:
     lr = results.get("log_register")
     if lr:
         print()
-        print(f"log/register: window {lr['window'][0][:10]}..{lr['window'][1][:10]} ({lr['train_rows']} train + "
-              f"{lr['holdout_rows']} holdout rows); read {lr['read_window_seconds']:.2f} s, fit {lr['fit_seconds']:.2f} s "
-              f"[load {lr['fit_load1']:.2f}]; holdout roc_auc {lr['holdout_metrics'].get('roc_auc', float('nan')):.4f}")
+        print(
+            f"log/register: window {lr['window'][0][:10]}..{lr['window'][1][:10]} ({lr['train_rows']} train + "
+            f"{lr['holdout_rows']} holdout rows); read {lr['read_window_seconds']:.2f} s, fit {lr['fit_seconds']:.2f} s "
+            f"[load {lr['fit_load1']:.2f}]; holdout roc_auc {lr['holdout_metrics'].get('roc_auc', float('nan')):.4f}"
+        )
         print(f"  {'step':<55} {'seconds':>8}  load")
         for i, r in enumerate(lr["log_model_explicit"]):
             print(f"  {f'log_model, explicit pip_requirements #{i + 1}':<55} {r['seconds']:>8.2f}  {r['load1']:.2f}")
@@ -305,9 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="show dag.test's task output instead of writing it to a log file")
     ap.add_argument("--reps", type=int, default=3, help="log_model repetitions with explicit pip_requirements (default 3)")
     ap.add_argument("--skip-log-register", action="store_true", help="only the nights")
-    ap.add_argument("--nights", nargs=2, metavar=("FIRST", "COUNT"),
-                    help="run COUNT consecutive nights from FIRST instead of the two default nights; a blessed "
-                         "version becomes champion after its night, as a backfill's replayed promotion does")
+    ap.add_argument(
+        "--nights",
+        nargs=2,
+        metavar=("FIRST", "COUNT"),
+        help="run COUNT consecutive nights from FIRST instead of the two default nights; a blessed "
+        "version becomes champion after its night, as a backfill's replayed promotion does",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
     args = ap.parse_args(argv)
 

@@ -70,11 +70,25 @@ def _champion(settings, config) -> None:
     from mlops.sources.synthetic import SyntheticSource
     from mlops.training.train import train_model
 
-    trained = train_model(config, settings, end=datetime(2024, 1, 31, tzinfo=UTC), run_key="bench/scoring",
-                          source=SyntheticSource(rows_per_day=2000, seed=5), window_days=5, holdout_days=1)
+    trained = train_model(
+        config,
+        settings,
+        end=datetime(2024, 1, 31, tzinfo=UTC),
+        run_key="bench/scoring",
+        source=SyntheticSource(rows_per_day=2000, seed=5),
+        window_days=5,
+        holdout_days=1,
+    )
     tags = schema.encode_tags({schema.METRICS: trained["metrics"], schema.HOLDOUT_WINDOW: trained["holdout_window"]})
-    register_version(tracking.client(settings), name=config.model_name, model_uri=trained["model_uri"], run_id=trained["run_id"],
-                     run_key="bench/scoring", tags=tags, alias=CHAMPION)
+    register_version(
+        tracking.client(settings),
+        name=config.model_name,
+        model_uri=trained["model_uri"],
+        run_id=trained["run_id"],
+        run_key="bench/scoring",
+        tags=tags,
+        alias=CHAMPION,
+    )
 
 
 def _stages(config, settings, store, models, cache) -> dict[str, float]:
@@ -138,8 +152,7 @@ def bench_throughput(rows: int, reps: int, home: Path, with_labels: bool = False
     generate = time.perf_counter() - t0
     client = tracking.client(settings)
     models, _ = serving_models(config, client)
-    out = {"rows": rows, "columns": len(frame.columns), "generate_and_write_partition_seconds": generate, "stores": {},
-           "labels_stored_at_scoring": with_labels}
+    out = {"rows": rows, "columns": len(frame.columns), "generate_and_write_partition_seconds": generate, "stores": {}, "labels_stored_at_scoring": with_labels}
     pg_db = f"mlops_bench_scoring_{os.getpid()}"
     stores = {"embedded (SQLite)": embedded_url(settings.home)}
     try:
@@ -166,13 +179,18 @@ def bench_throughput(rows: int, reps: int, home: Path, with_labels: bool = False
             scored = store.predictions(config.name, DAY)[["row_key", "prediction", "score"]]
             t0 = time.perf_counter()
             # The trainer's config reads the holdout with its labels in the partitions (they were ingested with it).
-            monitored = live.after_scoring(trainer, settings, store, client, Unit(config.name, DAY, config.model_name, models[0].version, "champion"),
-                                           scored, models[0], loaded, signature)
+            monitored = live.after_scoring(
+                trainer, settings, store, client, Unit(config.name, DAY, config.model_name, models[0].version, "champion"), scored, models[0], loaded, signature
+            )
             monitoring = time.perf_counter() - t0
             out["stores"][label] = {
-                "runs": runs, "best_rows_per_second": max(r["rows_per_second"] for r in runs),
-                "median_seconds": statistics.median(r["seconds"] for r in runs), "stages": stages,
-                "monitoring_seconds": monitoring, "monitoring": monitored, "units": result["units"],
+                "runs": runs,
+                "best_rows_per_second": max(r["rows_per_second"] for r in runs),
+                "median_seconds": statistics.median(r["seconds"] for r in runs),
+                "stages": stages,
+                "monitoring_seconds": monitoring,
+                "monitoring": monitored,
+                "units": result["units"],
             }
             store.engine.dispose()
     finally:
@@ -218,8 +236,15 @@ def bench_dag(nights: int, home: Path, verbose: bool) -> dict:
     t0 = time.perf_counter()
     trained = train_model(config, settings, end=datetime(first.year, first.month, first.day, tzinfo=UTC), run_key="bench/dag", source=source)
     tags = schema.encode_tags({schema.METRICS: trained["metrics"], schema.HOLDOUT_WINDOW: trained["holdout_window"]})
-    register_version(tracking.client(settings), name=config.model_name, model_uri=trained["model_uri"], run_id=trained["run_id"],
-                     run_key="bench/dag", tags=tags, alias=CHAMPION)
+    register_version(
+        tracking.client(settings),
+        name=config.model_name,
+        model_uri=trained["model_uri"],
+        run_id=trained["run_id"],
+        run_key="bench/dag",
+        tags=tags,
+        alias=CHAMPION,
+    )
     out["champion_seconds"] = time.perf_counter() - t0
     from airflow.dag_processing.dagbag import DagBag
 
@@ -235,35 +260,54 @@ def bench_dag(nights: int, home: Path, verbose: bool) -> dict:
         with output_to(log_path):
             bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
             parsed = time.perf_counter()
-            dr = bag.dags["mlops_batch_scoring"].test(logical_date=datetime(day.year, day.month, day.day, 6, tzinfo=UTC), run_conf={"partition_date": day.isoformat()})
+            dr = bag.dags["mlops_batch_scoring"].test(
+                logical_date=datetime(day.year, day.month, day.day, 6, tzinfo=UTC), run_conf={"partition_date": day.isoformat()}
+            )
         wall = time.perf_counter() - t0
         tis = {ti.task_id: (ti.end_date - ti.start_date).total_seconds() for ti in dr.get_task_instances() if ti.start_date and ti.end_date}
         assert dr.state == "success", f"scoring run for {day}: {dr.state}; see {log_path}"
-        night = {"day": day.isoformat(), "ingest_and_validate_seconds": prepare, "wall_seconds": wall, "dagbag_seconds": parsed - t0,
-                 "dag_test_seconds": wall - (parsed - t0), "tasks": tis, "load1": load1()}
+        night = {
+            "day": day.isoformat(),
+            "ingest_and_validate_seconds": prepare,
+            "wall_seconds": wall,
+            "dagbag_seconds": parsed - t0,
+            "dag_test_seconds": wall - (parsed - t0),
+            "tasks": tis,
+            "load1": load1(),
+        }
         out["nights"].append(night)
-        print(f"scoring_bench: night {day}: scoring DAG {wall:.1f} s (DagBag {night['dagbag_seconds']:.1f} s; tasks "
-              + ", ".join(f"{k} {v:.2f} s" for k, v in tis.items()) + f") [load {load1():.2f}]", flush=True)
+        print(
+            f"scoring_bench: night {day}: scoring DAG {wall:.1f} s (DagBag {night['dagbag_seconds']:.1f} s; tasks "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in tis.items())
+            + f") [load {load1():.2f}]",
+            flush=True,
+        )
     return out
 
 
 def print_table(results: dict) -> None:
     tp = results.get("throughput")
     if tp:
-        print(f"\nthroughput: {tp['rows']:,} rows x {tp['columns']} columns of synthetic, one partition, champion only"
-              + (", the day's labels stored too" if tp["labels_stored_at_scoring"] else ", predictions only (labels come later)"))
+        print(
+            f"\nthroughput: {tp['rows']:,} rows x {tp['columns']} columns of synthetic, one partition, champion only"
+            + (", the day's labels stored too" if tp["labels_stored_at_scoring"] else ", predictions only (labels come later)")
+        )
         for label, s in tp["stores"].items():
-            print(f"  {label:<20} best {s['best_rows_per_second']:>10,.0f} rows/s, median {s['median_seconds']:.1f} s per partition "
-                  f"(live monitoring of the unit apart: {s['monitoring_seconds']:.1f} s)")
+            print(
+                f"  {label:<20} best {s['best_rows_per_second']:>10,.0f} rows/s, median {s['median_seconds']:.1f} s per partition "
+                f"(live monitoring of the unit apart: {s['monitoring_seconds']:.1f} s)"
+            )
             print("    stages: " + "; ".join(f"{k} {v:.2f} s" for k, v in s["stages"].items()))
         if tp.get("postgresql_error"):
             print(f"  PostgreSQL not measured: {tp['postgresql_error']}")
     dag = results.get("dag")
     if dag:
         walls = [n["wall_seconds"] for n in dag["nights"]]
-        print(f"\nscoring DAG on the flights replay, {len(walls)} nights: wall median {statistics.median(walls):.1f} s "
-              f"(min {min(walls):.1f}, max {max(walls):.1f}); score task median "
-              f"{statistics.median(n['tasks'].get('score', float('nan')) for n in dag['nights']):.2f} s")
+        print(
+            f"\nscoring DAG on the flights replay, {len(walls)} nights: wall median {statistics.median(walls):.1f} s "
+            f"(min {min(walls):.1f}, max {max(walls):.1f}); score task median "
+            f"{statistics.median(n['tasks'].get('score', float('nan')) for n in dag['nights']):.2f} s"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

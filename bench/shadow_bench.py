@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     for setting in args.settings:
         for name, effect in scenarios.items():
             k = solve_k(effect, setting)
-            res = simulate(k, setting, soaks=args.soaks, rows_per_day=args.rows_per_day, min_days=args.min_days, max_days=args.max_days, alpha=args.alpha, seed=args.seed)
+            res = simulate(
+                k, setting, soaks=args.soaks, rows_per_day=args.rows_per_day, min_days=args.min_days, max_days=args.max_days, alpha=args.alpha, seed=args.seed
+            )
             rows.append({"scenario": f"{name}, {setting} errors", "setting": setting, "effect": effect, "k": round(k, 4), **res})
     print(f"{args.soaks} soaks per scenario, {args.rows_per_day} rows per labelled day, min {args.min_days} / max {args.max_days} days, alpha {args.alpha}")
     print("| scenario | test | promoted | rejected | inconclusive | median days to decide |")
@@ -149,14 +151,18 @@ def main(argv: list[str] | None = None) -> int:
         for test in ("sequential", "naive_daily_t_test", "fixed_horizon_t_test"):
             s = row[test]
             days = "–" if s["median_days_when_decided"] is None else f"{s['median_days_when_decided']:.0f}"
-            print(f"| {row['scenario']} | {test.replace('_', ' ')} | {s['promote_rate']:.1%} | {s['reject_rate']:.1%} | {s['inconclusive_rate']:.1%} | {days} |")
+            print(
+                f"| {row['scenario']} | {test.replace('_', ' ')} | {s['promote_rate']:.1%} | {s['reject_rate']:.1%} | {s['inconclusive_rate']:.1%} | {days} |"
+            )
     print(f"({time.perf_counter() - started:.0f} s)")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "shadow.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
     slack = 2 * math.sqrt(args.alpha * (1 - args.alpha) / args.soaks)  # two standard errors of the estimate
     for null in (r for r in rows if r["effect"] == 0):
         rate = null["sequential"]["promote_rate"]
-        print(f"false promotion rate of the sequential test, {null['setting']} errors: {rate:.1%} (goal ≤ {args.alpha:.0%}): {'met' if rate <= args.alpha + slack else 'NOT met'}")
+        print(
+            f"false promotion rate of the sequential test, {null['setting']} errors: {rate:.1%} (goal ≤ {args.alpha:.0%}): {'met' if rate <= args.alpha + slack else 'NOT met'}"
+        )
     return 0
 
 

@@ -40,11 +40,17 @@ def main() -> None:
     day = Interval.days(date(2024, 1, 10))
     numeric = [f"x{i}" for i in range(args.numeric)]
     categorical = [f"c{i}" for i in range(args.categorical)]
-    base = {"source": {"options": {"drift": [], "n_numeric": args.numeric, "n_categorical": args.categorical}}, "labels": {"delay_days": 0},
-            "numeric_features": numeric, "categorical_features": categorical,
-            "validation": {"ranges": {c: [-20, 20] for c in numeric}, "categories": {c: list("abcde") for c in categorical}}}
+    base = {
+        "source": {"options": {"drift": [], "n_numeric": args.numeric, "n_categorical": args.categorical}},
+        "labels": {"delay_days": 0},
+        "numeric_features": numeric,
+        "categorical_features": categorical,
+        "validation": {"ranges": {c: [-20, 20] for c in numeric}, "categories": {c: list("abcde") for c in categorical}},
+    }
     configs = {
-        "with duplicate checks": load_dataset("synthetic", override={**base, "validation": {**base["validation"], "key_columns": ["ts", "x0"], "max_duplicate_fraction": 0.01}}),
+        "with duplicate checks": load_dataset(
+            "synthetic", override={**base, "validation": {**base["validation"], "key_columns": ["ts", "x0"], "max_duplicate_fraction": 0.01}}
+        ),
         "without": load_dataset("synthetic", override={**base, "validation": {**base["validation"], "key_columns": [], "max_duplicate_fraction": 1.0}}),
     }
     print(f"{'rows':>9}  {'suite':<22} {'expectations':>12} {'median s':>9}")
@@ -63,10 +69,16 @@ def main() -> None:
                 if args.profile:
                     import cProfile
 
-                    cProfile.runctx("validate_frame(df, config, day, gx_dir=gx_dir, build_docs=False)", globals(),
-                                    {"validate_frame": validate_frame, "df": df, "config": config, "day": day, "gx_dir": gx_dir}, str(args.profile))
-            print(f"{rows:>9}  {label:<22} {result['evaluated_expectations']:>12} {statistics.median(times):>9.2f}   "
-                  f"({len(df.columns)} columns; runs {', '.join(f'{t:.2f}' for t in times)})")
+                    cProfile.runctx(
+                        "validate_frame(df, config, day, gx_dir=gx_dir, build_docs=False)",
+                        globals(),
+                        {"validate_frame": validate_frame, "df": df, "config": config, "day": day, "gx_dir": gx_dir},
+                        str(args.profile),
+                    )
+            print(
+                f"{rows:>9}  {label:<22} {result['evaluated_expectations']:>12} {statistics.median(times):>9.2f}   "
+                f"({len(df.columns)} columns; runs {', '.join(f'{t:.2f}' for t in times)})"
+            )
 
 
 if __name__ == "__main__":

@@ -60,10 +60,20 @@ def child(home: Path, rows_per_day: int, days: int, max_rows: int | None) -> Non
         config = config.model_copy(update={"training": config.training.model_copy(update={"max_rows": max_rows})})
     imported = time.perf_counter()
     start = datetime(START.year, START.month, START.day, tzinfo=UTC)
-    w = read_window(config, Settings(home=home, tracking_uri=f"sqlite:///{home}/mlflow.db"), Interval(start, start + timedelta(days=days)), cap=training_cap(config))
+    w = read_window(
+        config, Settings(home=home, tracking_uri=f"sqlite:///{home}/mlflow.db"), Interval(start, start + timedelta(days=days)), cap=training_cap(config)
+    )
     done = time.perf_counter()
-    print(json.dumps({"rows": len(w.frame), "window_rows": (w.sample or {}).get("window_rows", len(w.frame)),
-                      "read_seconds": done - imported, "frame_bytes": int(w.frame.memory_usage(deep=True).sum())}))
+    print(
+        json.dumps(
+            {
+                "rows": len(w.frame),
+                "window_rows": (w.sample or {}).get("window_rows", len(w.frame)),
+                "read_seconds": done - imported,
+                "frame_bytes": int(w.frame.memory_usage(deep=True).sum()),
+            }
+        )
+    )
 
 
 def measured(cmd: list[str]) -> tuple[dict, float, int]:
@@ -97,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         for cap in (0, args.max_rows):
             out, wall, rss = measured([*base, "--cap", str(cap)])
             label = f"max_rows {cap:,}" if cap else "no cap"
-            print(f"{label:>18}: {out['rows']:,} of {out['window_rows']:,} rows, read {out['read_seconds']:.2f} s, "
-                  f"frame {out['frame_bytes'] / 1e9:.2f} GB, child peak RSS {rss / 1e9:.2f} GB (process wall {wall:.1f} s)")
+            print(
+                f"{label:>18}: {out['rows']:,} of {out['window_rows']:,} rows, read {out['read_seconds']:.2f} s, "
+                f"frame {out['frame_bytes'] / 1e9:.2f} GB, child peak RSS {rss / 1e9:.2f} GB (process wall {wall:.1f} s)"
+            )
     return 0
 
 

@@ -63,7 +63,7 @@ def select_partitions(dataset: str) -> dict:
     if not requests and not ignored:
         raise AirflowFailException(
             f"no asset event of {asset.name} triggered this run and no partition_date was given; "
-            "trigger it with {\"partition_date\": \"YYYY-MM-DD\"} to score a partition again"
+            'trigger it with {"partition_date": "YYYY-MM-DD"} to score a partition again'
         )
     return {"requests": requests, "ignored": ignored}
 
@@ -82,8 +82,9 @@ def score(dataset: str, selection: dict) -> dict:
     with fail_fast():
         config, settings = dataset_config(dataset), Settings.from_env()
         store = PredictionStore(prediction_store_url(config, settings))
-        outcome = run_scoring(config, settings, selection["requests"], store=store, client=tracking.client(settings),
-                              dag_id=context["dag"].dag_id, run_id=context["run_id"])
+        outcome = run_scoring(
+            config, settings, selection["requests"], store=store, client=tracking.client(settings), dag_id=context["dag"].dag_id, run_id=context["run_id"]
+        )
     note = run_note(outcome["results"], selection["ignored"])
     context["ti"].xcom_push(key=NOTE_KEY, value=note)
     if not any(r["status"] == "scored" for r in outcome["results"]):

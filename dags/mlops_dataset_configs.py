@@ -22,6 +22,5 @@ from mlops.errors import ConfigError
 _problems = scan_datasets().problems
 if _problems:
     raise ConfigError(
-        f"{len(_problems)} dataset config(s) are invalid and have no DAGs until fixed; the other datasets' DAGs are not affected.\n\n"
-        + "\n\n".join(_problems)
+        f"{len(_problems)} dataset config(s) are invalid and have no DAGs until fixed; the other datasets' DAGs are not affected.\n\n" + "\n\n".join(_problems)
     )

@@ -68,7 +68,9 @@ PARAMS = {
 }
 
 
-@task(pool="mlops_promotion", execution_timeout=timedelta(minutes=30), doc_md="Run the four gates on the challenger and record each result on the model version.")
+@task(
+    pool="mlops_promotion", execution_timeout=timedelta(minutes=30), doc_md="Run the four gates on the challenger and record each result on the model version."
+)
 def check_gates(dataset: str, model_name: str, version: str) -> dict:
     from mlops import tracking
     from mlops.airflow.runtime import dataset_config, fail_fast, run_key
@@ -114,10 +116,15 @@ def finalize(model_name: str) -> dict:
     ti = context["ti"]
     with fail_fast():
         result = finalize_promotion(
-            tracking.client(Settings.from_env()), model_name, run_key=run_key(context),
-            version=ti.xcom_pull(task_ids="wait_for_challenger"), gates=ti.xcom_pull(task_ids="check_gates"),
-            promoted=ti.xcom_pull(task_ids="promote"), approval=approval_info(ti.xcom_pull(task_ids="approve")),
-            states=run_task_states(context), soak=ti.xcom_pull(task_ids="shadow_soak"),
+            tracking.client(Settings.from_env()),
+            model_name,
+            run_key=run_key(context),
+            version=ti.xcom_pull(task_ids="wait_for_challenger"),
+            gates=ti.xcom_pull(task_ids="check_gates"),
+            promoted=ti.xcom_pull(task_ids="promote"),
+            approval=approval_info(ti.xcom_pull(task_ids="approve")),
+            states=run_task_states(context),
+            soak=ti.xcom_pull(task_ids="shadow_soak"),
         )
     if result is None:
         raise AirflowSkipException("no challenger was checked in this run")
@@ -164,7 +171,15 @@ def build_dag(spec: dict) -> DAG:
                 "- **{{ name }}**: {{ 'pass' if g.passed else 'FAIL' }}: {{ g.detail }}\n{% endfor %}"
                 "{% set s = ti.xcom_pull(task_ids='shadow_soak') %}{% if s %}- **shadow**: {{ s.decision }}: {{ s.detail }}\n{% endif %}"
             ),
-            params={"comment": Param(None, type=["null", "string"], maxLength=500, title="Comment", description="Why you approve or reject (optional); recorded in the promotion history.")},
+            params={
+                "comment": Param(
+                    None,
+                    type=["null", "string"],
+                    maxLength=500,
+                    title="Comment",
+                    description="Why you approve or reject (optional); recorded in the promotion history.",
+                )
+            },
             response_timeout=timedelta(days=3),
             execution_timeout=None,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after route or after the shadow soak
@@ -178,10 +193,7 @@ def build_dag(spec: dict) -> DAG:
             gates=gates,
             approval="{{ ti.xcom_pull(task_ids='approve') }}",
             shadow="{{ ti.xcom_pull(task_ids='shadow_soak') }}",
-            reason=(
-                "challenger passed the gates{% set s = ti.xcom_pull(task_ids='shadow_soak') %}"
-                "{% if s %}; shadow soak: {{ s.detail }}{% endif %}"
-            ),
+            reason=("challenger passed the gates{% set s = ti.xcom_pull(task_ids='shadow_soak') %}{% if s %}; shadow soak: {{ s.detail }}{% endif %}"),
             pool="mlops_promotion",
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             on_success_callback=AlertNotifier("promoted"),

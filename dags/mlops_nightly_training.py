@@ -81,7 +81,7 @@ PARAMS = {
         title="Backfill label",
         description=(
             "Backfill runs only: they register into '<model>__backfill' (or '<model>__backfill__<label>') and replay "
-            "promotions there, never touching production aliases. Set with --dag-run-conf '{\"backfill_label\": \"q1\"}'."
+            'promotions there, never touching production aliases. Set with --dag-run-conf \'{"backfill_label": "q1"}\'.'
         ),
     ),
     "note": Param(
@@ -110,7 +110,9 @@ def _fail_fast():
     return fail_fast()
 
 
-@task(doc_md="Check the run's windows and the estimator, then pull the run's data interval from the source and write its partition (atomic, with row count and content hash).")
+@task(
+    doc_md="Check the run's windows and the estimator, then pull the run's data interval from the source and write its partition (atomic, with row count and content hash)."
+)
 def ingest(dataset: str) -> dict:
     from mlops.airflow.runtime import check_run_inputs, source_for
     from mlops.ingest import ingest_interval
@@ -121,10 +123,12 @@ def ingest(dataset: str) -> dict:
         return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
 
 
-@task(doc_md=(
-    "Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass. "
-    "A partition that passes updates the dataset's asset (its date and content hash in the event's extra): the scoring DAG runs on it."
-))
+@task(
+    doc_md=(
+        "Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass. "
+        "A partition that passes updates the dataset's asset (its date and content hash in the event's extra): the scoring DAG runs on it."
+    )
+)
 def validate(dataset: str, partition: dict) -> dict:
     from mlops.airflow.runtime import run_key, run_type
     from mlops.validation import validate_partition
@@ -147,11 +151,13 @@ def detect_drift(dataset: str, validation: dict) -> dict:
         return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
 
-@task(doc_md=(
-    "Late labels (labels.delay_days = k > 0): the targets of day D - k arrive tonight. They are checked against that "
-    "partition's row keys (unknown or repeated keys, invalid values: the batch is refused whole, with counts) and stored in "
-    "the lake and the prediction store, where they join that day's predictions. Skipped when labels come with the partition."
-))
+@task(
+    doc_md=(
+        "Late labels (labels.delay_days = k > 0): the targets of day D - k arrive tonight. They are checked against that "
+        "partition's row keys (unknown or repeated keys, invalid values: the batch is refused whole, with counts) and stored in "
+        "the lake and the prediction store, where they join that day's predictions. Skipped when labels come with the partition."
+    )
+)
 def collect_labels(dataset: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -164,8 +170,16 @@ def collect_labels(dataset: str) -> dict:
         raise AirflowSkipException("labels come with the partition (labels.delay_days is 0)")
     with _fail_fast():
         store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
-        return collect(config, settings, interval, source=labels_source_for(config, settings), store=store,
-                       run_key=run_key(context), dag_id=context["dag"].dag_id, run_id=context["run_id"])
+        return collect(
+            config,
+            settings,
+            interval,
+            source=labels_source_for(config, settings),
+            store=store,
+            run_key=run_key(context),
+            dag_id=context["dag"].dag_id,
+            run_id=context["run_id"],
+        )
 
 
 @task.branch(trigger_rule="none_failed", doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
@@ -191,9 +205,13 @@ def decide(dataset: str, drift: dict) -> str:
         force=bool(context["params"].get("force_retrain")),
     )
     decision["watched_drift_share"], decision["watched_drifted"] = share, drifted
-    context["ti"].xcom_push(key="champion", value={  # for the champion_stale alert
-        "version": state.version if state else None, "data_end": state.data_end.isoformat() if state and state.data_end else None,
-    })
+    context["ti"].xcom_push(
+        key="champion",
+        value={  # for the champion_stale alert
+            "version": state.version if state else None,
+            "data_end": state.data_end.isoformat() if state and state.data_end else None,
+        },
+    )
     context["ti"].xcom_push(key="decision", value=decision)
     return "retrain.train" if decision["retrain"] else "no_retrain"
 
@@ -260,17 +278,20 @@ def build_dag(spec: dict) -> DAG:
         partition = ingest(dataset)
         validation = validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
         drift = detect_drift(dataset, validation)
-        PreviousRunSensor(
-            task_id="wait_for_previous_run",
-            task_ids=MODEL_STEPS,
-            timeout=6 * 3600,
-            doc_md=(
-                "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
-                "backfills the replayed promotion), so drift, decision and evaluation see the model that run produced. "
-                "Ingest and validate of many intervals still run in parallel. Waits in the triggerer (no worker slot) "
-                "and ends there within about a second of the previous run's last model step."
-            ),
-        ) >> drift
+        (
+            PreviousRunSensor(
+                task_id="wait_for_previous_run",
+                task_ids=MODEL_STEPS,
+                timeout=6 * 3600,
+                doc_md=(
+                    "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
+                    "backfills the replayed promotion), so drift, decision and evaluation see the model that run produced. "
+                    "Ingest and validate of many intervals still run in parallel. Waits in the triggerer (no worker slot) "
+                    "and ends there within about a second of the previous run's last model step."
+                ),
+            )
+            >> drift
+        )
         branch = decide.override(on_success_callback=AlertNotifier("decision"))(dataset, drift)
         collect_labels(dataset) >> branch
         decision = XComArg(branch.operator, key="decision")

@@ -33,8 +33,7 @@ DEFAULT_FILES = (ROOT / "airflow_settings.yaml", ROOT / "airflow_settings.local.
 SECTIONS = {  # section -> (id key, allowed keys, required keys)
     "connections": (
         "conn_id",
-        {"conn_id", "conn_type", "conn_host", "conn_schema", "conn_login", "conn_password",
-         "conn_port", "conn_extra", "conn_description"},
+        {"conn_id", "conn_type", "conn_host", "conn_schema", "conn_login", "conn_password", "conn_port", "conn_extra", "conn_description"},
         {"conn_id", "conn_type"},
     ),
     "pools": ("pool_name", {"pool_name", "pool_slot", "pool_description"}, {"pool_name", "pool_slot"}),
@@ -71,10 +70,7 @@ def read_settings(paths: list[Path]) -> dict[str, dict[str, dict[str, Any]]]:
             raise SettingsError(f"{path}: 'airflow' must be a mapping with connections/pools/variables.")
         unknown = set(airflow) - set(SECTIONS)
         if unknown:
-            raise SettingsError(
-                f"{path}: unknown section(s) under 'airflow': {sorted(unknown)}; "
-                f"expected {sorted(SECTIONS)}."
-            )
+            raise SettingsError(f"{path}: unknown section(s) under 'airflow': {sorted(unknown)}; expected {sorted(SECTIONS)}.")
         for section, (id_key, allowed, required) in SECTIONS.items():
             for i, item in enumerate(airflow.get(section) or []):
                 where = f"{path}: airflow.{section}[{i}]"
@@ -129,11 +125,13 @@ def apply_settings(settings: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         for name, item in settings["pools"].items():
             slots, desc = int(item["pool_slot"]), item.get("pool_description") or ""
             pool = session.scalar(select(Pool).where(Pool.pool == name))
-            state = "created" if pool is None else (
-                "unchanged" if (pool.slots, pool.description or "") == (slots, desc) else "updated")
+            state = "created" if pool is None else ("unchanged" if (pool.slots, pool.description or "") == (slots, desc) else "updated")
             Pool.create_or_update_pool(
-                name=name, slots=slots, description=desc,
-                include_deferred=bool(pool.include_deferred) if pool else False, session=session,
+                name=name,
+                slots=slots,
+                description=desc,
+                include_deferred=bool(pool.include_deferred) if pool else False,
+                session=session,
             )
             report.append(f"pool {name}: {state} ({slots} slots)")
 

@@ -96,7 +96,17 @@ def check_postgres(create: bool) -> list[str]:
     import sqlalchemy as sa
 
     host, port, user = env("POSTGRES_HOST"), env("POSTGRES_PORT"), env("POSTGRES_USER")
-    dbs = [d for d in (env("MLOPS_AIRFLOW_DB"), env("MLOPS_MLFLOW_DB"), env("MLOPS_MLFLOW_AUTH_DB"), env("MLOPS_METADATA_DB") or "mlops_metadata", env("MLOPS_PREDICTIONS_DB")) if d]
+    dbs = [
+        d
+        for d in (
+            env("MLOPS_AIRFLOW_DB"),
+            env("MLOPS_MLFLOW_DB"),
+            env("MLOPS_MLFLOW_AUTH_DB"),
+            env("MLOPS_METADATA_DB") or "mlops_metadata",
+            env("MLOPS_PREDICTIONS_DB"),
+        )
+        if d
+    ]
     url = sa.URL.create("postgresql+psycopg2", username=user, password=env("POSTGRES_PASSWORD") or None, host=host, port=int(port), database="postgres")
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 10})
     try:
@@ -144,15 +154,20 @@ def write_files() -> None:
     """Airflow's passwords file (SimpleAuthManager) and MLflow's basic-auth config, from the environment."""
     passwords = {name: env(password_var(name)) for name in airflow_users()}
     write_private(Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]), json.dumps(passwords) + "\n")
-    write_private(Path(os.environ["MLFLOW_AUTH_CONFIG_PATH"]), "\n".join([
-        "[mlflow]",
-        "default_permission = READ",
-        f"database_uri = {env('MLOPS_MLFLOW_AUTH_DB_URI')}",
-        f"admin_username = {env('MLOPS_MLFLOW_ADMIN_USER')}",
-        f"admin_password = {env('MLOPS_MLFLOW_ADMIN_PASSWORD')}",
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-        "",
-    ]))
+    write_private(
+        Path(os.environ["MLFLOW_AUTH_CONFIG_PATH"]),
+        "\n".join(
+            [
+                "[mlflow]",
+                "default_permission = READ",
+                f"database_uri = {env('MLOPS_MLFLOW_AUTH_DB_URI')}",
+                f"admin_username = {env('MLOPS_MLFLOW_ADMIN_USER')}",
+                f"admin_password = {env('MLOPS_MLFLOW_ADMIN_PASSWORD')}",
+                "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+                "",
+            ]
+        ),
+    )
 
 
 def cmd_check(create: bool) -> int:
@@ -188,8 +203,11 @@ def cmd_mlflow_user(timeout: float = 120) -> int:
                 return 1
             time.sleep(2)
     if r.status_code == 401:
-        print(f"prod_setup: MLflow at {base} refused MLOPS_MLFLOW_ADMIN_USER/PASSWORD. The admin password is set when MLflow's "
-              "auth database is first created; change it there (MLflow UI or API) or start from an empty auth database.", file=sys.stderr)
+        print(
+            f"prod_setup: MLflow at {base} refused MLOPS_MLFLOW_ADMIN_USER/PASSWORD. The admin password is set when MLflow's "
+            "auth database is first created; change it there (MLflow UI or API) or start from an empty auth database.",
+            file=sys.stderr,
+        )
         return 1
     if r.status_code == 200:
         r = httpx.patch(f"{base}/api/2.0/mlflow/users/update-password", json={"username": user, "password": password}, auth=admin, timeout=10)

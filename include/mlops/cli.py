@@ -108,8 +108,7 @@ def cmd_propose(args) -> int:
     from mlops.promotion.history import propose
 
     result = propose(_client(), args.source, args.version, _model_name(args.dataset))
-    print(f"{result['model_name']} version {result['version']} (copied from {result['copied_from']}) is now the challenger; "
-          "the promotion DAG will gate it")
+    print(f"{result['model_name']} version {result['version']} (copied from {result['copied_from']}) is now the challenger; the promotion DAG will gate it")
     return 0
 
 

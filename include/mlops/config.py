@@ -112,7 +112,9 @@ class TrainingConfig(_Strict):
             )
         return self
 
-    def windows(self, window_days: int | None = None, holdout_days: int | None = None, *, source: str = "the run's params (trigger form or conf)") -> tuple[int, int]:
+    def windows(
+        self, window_days: int | None = None, holdout_days: int | None = None, *, source: str = "the run's params (trigger form or conf)"
+    ) -> tuple[int, int]:
         """``(window_days, holdout_days)`` of a run: the values given (e.g. by the trigger form), else the config's.
 
         Raises ``ConfigError`` when the holdout would not leave a training day, naming where each value came from.
@@ -151,7 +153,9 @@ class ValidationConfig(_Strict):
         description="Columns that identify a row (e.g. [time_hour, carrier, flight]): each combination may appear once per partition",
     )
     max_duplicate_fraction: float = Field(
-        0.01, ge=0, le=1,
+        0.01,
+        ge=0,
+        le=1,
         description="Largest share of rows that are exact copies of another row of the partition (every copy counts, so one "
         "duplicated pair in 1,000 rows is 0.2 %); 1 turns the check off",
     )
@@ -175,32 +179,39 @@ class DriftConfig(_Strict):
 
     reference_days: int = Field(14, ge=1, description="Trailing window used as reference when there is no champion")
     p_value: float = Field(
-        0.01, gt=0, lt=1,
+        0.01,
+        gt=0,
+        lt=1,
         description="Significance level of each feature's two-sample test (Kolmogorov-Smirnov for numeric features; chi-square, "
         "or Fisher's exact test for sparse 2x2 tables, on category shares and on null rates)",
     )
     numeric_distance_threshold: float = Field(
-        0.1, gt=0,
+        0.1,
+        gt=0,
         description="Effect threshold of numeric features: Wasserstein distance in units of the reference's robust scale "
         "(IQR / 1.349, the standard deviation for normal data), less the distance sampling noise alone gives; 0.1 = a tenth of a standard deviation",
     )
     categorical_distance_threshold: float = Field(
-        0.1, gt=0,
+        0.1,
+        gt=0,
         description="Effect threshold of categorical and few-valued numeric features: Fisher-Rao distance of the category shares "
         "(Cohen's h for two categories: 50 % -> 60 % is 0.20, 0 % -> 5 % is 0.45), less the distance sampling noise alone gives",
     )
     missing_value_threshold: float = Field(
-        0.2, gt=0,
+        0.2,
+        gt=0,
         description="Effect threshold of missing-value drift: Cohen's h between the null shares (0 % -> 1 % is 0.20, "
         "10 % -> 20 % is 0.23, 0 % -> 20 % is 0.93), less the distance sampling noise alone gives",
     )
     min_values: int = Field(
-        30, ge=2,
+        30,
+        ge=2,
         description="Fewest values on each side for a check to run (non-null values for the distribution, rows for the null rate); "
         "a feature with fewer is reported as not tested, with a warning",
     )
     discrete_max_values: int = Field(
-        10, ge=1,
+        10,
+        ge=1,
         description="Numeric features with at most this many distinct values in the reference are compared as categories (flags, small counts)",
     )
     exclude: list[Literal["datetime", "id_like", "constant"]] = Field(
@@ -210,7 +221,8 @@ class DriftConfig(_Strict):
     )
     dataset_drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted features that counts as dataset drift")
     small_sample_rows: int | None = Field(
-        None, ge=10,
+        None,
+        ge=10,
         description="Deprecated and ignored: the tests no longer switch method at a reference size. Accepted so older configs still load",
     )
 
@@ -255,12 +267,16 @@ class RetrainPolicy(_Strict):
     def _renamed_tolerance(cls, data: Any) -> Any:
         if isinstance(data, dict) and "performance_tolerance" in data:
             old = data["performance_tolerance"]
-            raise ConfigProblems([(
-                ("performance_tolerance",),
-                f"performance_tolerance ({old}) was an absolute amount in the metric's units and is replaced: set "
-                f"performance_tolerance_relative (a fraction of the champion's holdout value, e.g. 0.05 for 5 % worse) or, "
-                f"to keep today's rule exactly, performance_tolerance_absolute: {old}",
-            )])
+            raise ConfigProblems(
+                [
+                    (
+                        ("performance_tolerance",),
+                        f"performance_tolerance ({old}) was an absolute amount in the metric's units and is replaced: set "
+                        f"performance_tolerance_relative (a fraction of the champion's holdout value, e.g. 0.05 for 5 % worse) or, "
+                        f"to keep today's rule exactly, performance_tolerance_absolute: {old}",
+                    )
+                ]
+            )
         return data
 
 
@@ -279,7 +295,8 @@ class ShadowSoakConfig(_Strict):
     alpha: float = Field(0.05, gt=0, lt=0.5, description="Error rate of each early verdict, whatever the number of looks")
     margin: float = Field(0.01, ge=0, lt=1, description="promote_if_non_inferior: how much worse (relative mean loss) the challenger may be")
     on_inconclusive: Literal["reject", "promote_if_non_inferior"] = Field(
-        "reject", description="What an inconclusive soak at max_days does: reject, or promote when shown non-inferior within margin",
+        "reject",
+        description="What an inconclusive soak at max_days does: reject, or promote when shown non-inferior within margin",
     )
     poke_seconds: float = Field(300.0, gt=0, le=86_400, description="Seconds between two looks for newly labelled days (in the triggerer)")
 
@@ -336,8 +353,12 @@ class AlertsConfig(_Strict):
     """Who is told what (see ``mlops.alerts``): channels per severity, digest, the nightly deadline."""
 
     channels: list[AlertChannelConfig] = Field(default_factory=list, description="Where alerts go; none: alerts are recorded and shown on the Models page only")
-    digest: list[Severity] = Field(default_factory=lambda: ["info"], description="Severities sent as one digest message per dataset per night instead of one by one")
-    late_after_hours: float | None = Field(DEFAULT_LATE_AFTER_HOURS, gt=0, le=720, description="nightly_late: a run not finished this many hours after its interval end (null: no deadline)")
+    digest: list[Severity] = Field(
+        default_factory=lambda: ["info"], description="Severities sent as one digest message per dataset per night instead of one by one"
+    )
+    late_after_hours: float | None = Field(
+        DEFAULT_LATE_AFTER_HOURS, gt=0, le=720, description="nightly_late: a run not finished this many hours after its interval end (null: no deadline)"
+    )
     severity: dict[str, Severity] = Field(default_factory=dict, description="Severity per event type, overriding the defaults")
     mute: list[str] = Field(default_factory=list, description="Event types recorded but never sent")
     attempts: int = Field(3, ge=1, le=10, description="Delivery attempts per channel and event (the first one included)")
@@ -436,9 +457,7 @@ class DatasetConfig(_Strict):
         declared = set(self.columns) | set(self.validation.extra_columns)
         unknown = [c for c in self.validation.key_columns if c not in declared]
         if unknown:
-            raise ValueError(
-                f"validation.key_columns names columns that are neither declared nor in validation.extra_columns: {unknown}"
-            )
+            raise ValueError(f"validation.key_columns names columns that are neither declared nor in validation.extra_columns: {unknown}")
         return self
 
     @model_validator(mode="after")
@@ -467,8 +486,14 @@ class DatasetConfig(_Strict):
         elif not self.scoring.shadow:
             problems.append("scoring.shadow is false, so the challenger is never scored in shadow; set scoring.shadow: true")
         if problems:
-            raise ConfigProblems([(("promotion", "shadow", "enabled"), "the shadow soak needs shadow predictions: " + "; ".join(problems)
-                                   + ", or set promotion.shadow.enabled: false")])
+            raise ConfigProblems(
+                [
+                    (
+                        ("promotion", "shadow", "enabled"),
+                        "the shadow soak needs shadow predictions: " + "; ".join(problems) + ", or set promotion.shadow.enabled: false",
+                    )
+                ]
+            )
         return self
 
     @property
@@ -527,23 +552,31 @@ def consistency_problems(config: DatasetConfig) -> list[tuple[tuple[str | int, .
     def unknown_columns(section: str, keys, allowed: list[str], what: str) -> None:
         for col in keys:
             if col not in allowed:
-                problems.append((
-                    ("validation", section, col),
-                    f"{col!r} is not {what}{did_you_mean(col, allowed)}; {section} may name {', '.join(allowed) or 'none'}",
-                ))
+                problems.append(
+                    (
+                        ("validation", section, col),
+                        f"{col!r} is not {what}{did_you_mean(col, allowed)}; {section} may name {', '.join(allowed) or 'none'}",
+                    )
+                )
 
     v = config.validation
     unknown_columns("ranges", v.ranges, [*config.numeric_features, config.target], "a numeric feature or the target")
     target_categories = [config.target] if config.task == "classification" else []
-    unknown_columns("categories", v.categories, [*config.categorical_features, *target_categories],
-                    "a categorical feature" + (" or the target" if target_categories else ""))
+    unknown_columns(
+        "categories",
+        v.categories,
+        [*config.categorical_features, *target_categories],
+        "a categorical feature" + (" or the target" if target_categories else ""),
+    )
     unknown_columns("null_fraction", v.null_fraction, features, "a feature")
     for col, (lo, hi) in v.ranges.items():
         if lo is not None and hi is not None and lo > hi:
             problems.append((("validation", "ranges", col), f"the range of {col!r} is empty: minimum {lo} > maximum {hi}"))
     unknown = [f for f in config.retrain.drift_features or [] if f not in features]
     for name in unknown:
-        problems.append((("retrain", "drift_features"), f"{name!r} is not a feature{did_you_mean(name, features)}; drift_features may name {', '.join(features)}"))
+        problems.append(
+            (("retrain", "drift_features"), f"{name!r} is not a feature{did_you_mean(name, features)}; drift_features may name {', '.join(features)}")
+        )
     return problems
 
 
@@ -622,7 +655,9 @@ def validate_dataset(file: ConfigFile, *, override: dict | None = None, override
         raise ConfigError(
             f"dataset config {name!r} is invalid ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
             + "\n  - ".join(problems)
-            + f"\nFix {file.path}" + (f" or {override_source}" if override else "") + "."
+            + f"\nFix {file.path}"
+            + (f" or {override_source}" if override else "")
+            + "."
         ) from e
 
 

@@ -53,7 +53,9 @@ def _check_schedule(file: ConfigFile, value: object) -> None:
     if value is None:
         return
     if not isinstance(value, str) or not value.strip():
-        raise file.error(("dag", "schedule"), f"dag.schedule must be a cron expression or preset such as '@daily', or null for manual runs only; found {value!r}")
+        raise file.error(
+            ("dag", "schedule"), f"dag.schedule must be a cron expression or preset such as '@daily', or null for manual runs only; found {value!r}"
+        )
     from croniter import croniter  # what Airflow's cron timetables validate with; loaded with airflow.sdk
 
     try:

@@ -120,6 +120,8 @@ class InconclusiveMeasurement(MlopsError):
     """A measurement was too noisy to decide on (e.g. latency under CPU load); a later retry may decide it."""
 
     retryable = True
+
+
 class StoreError(MlopsError):
     """The prediction store is unreachable, of an unknown schema version, or refused a write."""
 

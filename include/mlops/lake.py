@@ -132,10 +132,7 @@ def disk_full_error(path: Path | None, exc: BaseException, *, near: Path | None 
         room = f"{_size(usage.free)} free of {_size(usage.total)} on the file system of {folder}"
     except OSError:
         room = f"free space on the file system of {folder} unknown"
-    left = (
-        "nothing was written there and the previous file, if any, is unchanged" if atomic
-        else "the file may be incomplete; the task's retry writes it again"
-    )
+    left = "nothing was written there and the previous file, if any, is unchanged" if atomic else "the file may be incomplete; the task's retry writes it again"
     return StorageFull(
         f"could not write {path or 'a file (the system did not say which)'}: {os.strerror(exc.errno)} ({room}); {left}. "
         "Free space on that file system (old partitions, quarantine, reports, MLflow artifacts) or move MLOPS_HOME "
@@ -213,9 +210,7 @@ class Lake:
     def quarantine_record_path(self, interval: Interval) -> Path:
         return self.dir / f"{interval.key}.quarantined.json"
 
-    def write(
-        self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str, provenance: dict | None = None
-    ) -> PartitionInfo:
+    def write(self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str, provenance: dict | None = None) -> PartitionInfo:
         """Write the rows of one interval atomically; returns its info (same rows → same hash).
 
         The interval's validation mark and quarantine record go: the new content has to be validated.
@@ -404,14 +399,17 @@ class Lake:
 
     def record_refusal(self, interval: Interval, error: Exception) -> None:
         """Record that the source's data for ``interval`` was refused (no partition was written)."""
-        atomic_write_json(self.quarantine_record_path(interval), {
-            "reason": "source refused",
-            "content_hash": None,
-            "quarantined_to": getattr(error, "quarantined", None),
-            "quarantined_at": datetime.now(UTC).isoformat(),
-            "error": type(error).__name__,
-            "message": str(error),
-        })
+        atomic_write_json(
+            self.quarantine_record_path(interval),
+            {
+                "reason": "source refused",
+                "content_hash": None,
+                "quarantined_to": getattr(error, "quarantined", None),
+                "quarantined_at": datetime.now(UTC).isoformat(),
+                "error": type(error).__name__,
+                "message": str(error),
+            },
+        )
 
 
 def describe_quarantine(dataset: str, interval: Interval, record: dict) -> str:

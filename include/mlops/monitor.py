@@ -128,18 +128,27 @@ def reference_profile(config: DatasetConfig, settings: Settings, window: Interva
                 f"{sorted(set(used.items()) ^ set(w.data_hashes.items()))[:4]}); another run rewrote them. Clear this task."
             )
         numeric = name in config.numeric_features
-        part = build_profile(w.frame, numeric=[name] if numeric else [], categorical=[] if numeric else [name], config=config.drift,
-                             expected_current=current_rows)
+        part = build_profile(
+            w.frame, numeric=[name] if numeric else [], categorical=[] if numeric else [name], config=config.drift, expected_current=current_rows
+        )
         profile.numeric.update(part.numeric)
         profile.categorical.update(part.categorical)
         del w, part
     key = profile_key(config, champion, window, used)
-    profile.meta = {"key": key, "champion_version": getattr(champion, "version", None), "window": [window.start.isoformat(), window.end.isoformat()],
-                    "data_hashes": used, "built_at": time.time()}
+    profile.meta = {
+        "key": key,
+        "champion_version": getattr(champion, "version", None),
+        "window": [window.start.isoformat(), window.end.isoformat()],
+        "data_hashes": used,
+        "built_at": time.time(),
+    }
     save_profile(profile, root / key)
-    others = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != key),
-                    key=lambda p: (p / "profile.json").stat().st_mtime if (p / "profile.json").exists() else 0, reverse=True)
-    for stale in others[PROFILES_KEPT - 1:]:
+    others = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != key),
+        key=lambda p: (p / "profile.json").stat().st_mtime if (p / "profile.json").exists() else 0,
+        reverse=True,
+    )
+    for stale in others[PROFILES_KEPT - 1 :]:
         shutil.rmtree(stale, ignore_errors=True)
     return profile, "built"
 
@@ -209,8 +218,7 @@ def run_drift_step(
         "missing_drift_share": summary["missing_drift_share"],
         "warnings": summary["warnings"],
         "report_uri": path_to_uri(Path(paths["html"])),
-        "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": reference.rows,
-                      "profile": profile_state},
+        "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": reference.rows, "profile": profile_state},
         "monitoring_run_id": monitoring_run_id,
         "monitoring_experiment_id": exp_id,
     }

@@ -203,15 +203,15 @@ def _html(summary: dict, rows: list[dict], png: str) -> str:
     )
     moves = "".join(f"<li>v{m['version']} (data to {m['data_end'][:10]}): {html.escape('; '.join(m['reasons']))}</li>" for m in summary["moves"])
     m = summary["mean"]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Retraining policy: {html.escape(summary['model_name'])}</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Retraining policy: {html.escape(summary["model_name"])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}</style></head><body>
-<h1>Retraining policy report: {html.escape(summary['model_name'])}</h1>
-<p>Period {summary['period'][0]} to {summary['period'][1]} (end exclusive); metric <b>{summary['metric']}</b> on each day's validated partition.</p>
-<table><tr><th></th><th>mean {summary['metric']}</th><th>retrains</th></tr>
-<tr><td>policy as run</td><td>{fmt(m['policy'])}</td><td>{summary['retrains_by_policy']}</td></tr>
-<tr><td>never retrain</td><td>{fmt(m['never_retrain'])}</td><td>0</td></tr>
-<tr><td>retrain daily</td><td>{fmt(m['retrain_daily'])}</td><td>{summary['retrains_daily_baseline']}</td></tr></table>
-<p>Drift days (watched features at or above the policy threshold): {len(summary['drift_days'])}.</p>
+<h1>Retraining policy report: {html.escape(summary["model_name"])}</h1>
+<p>Period {summary["period"][0]} to {summary["period"][1]} (end exclusive); metric <b>{summary["metric"]}</b> on each day's validated partition.</p>
+<table><tr><th></th><th>mean {summary["metric"]}</th><th>retrains</th></tr>
+<tr><td>policy as run</td><td>{fmt(m["policy"])}</td><td>{summary["retrains_by_policy"]}</td></tr>
+<tr><td>never retrain</td><td>{fmt(m["never_retrain"])}</td><td>0</td></tr>
+<tr><td>retrain daily</td><td>{fmt(m["retrain_daily"])}</td><td>{summary["retrains_daily_baseline"]}</td></tr></table>
+<p>Drift days (watched features at or above the policy threshold): {len(summary["drift_days"])}.</p>
 <img src="{png}" alt="metric per day" style="max-width:100%">
 <h2>Champion moves</h2><ul>{moves}</ul>
 <h2>Per day</h2><table><tr><th>day</th><th>policy version</th><th>policy</th><th>never retrain</th><th>retrain daily</th><th>drift</th><th>note</th></tr>{body}</table>

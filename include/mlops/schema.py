@@ -171,7 +171,11 @@ INPUT_FINGERPRINT = _t("input_fingerprint", "text", "hash of data hashes, config
 DATA_FINGERPRINT = _t("data_fingerprint", "text", "hash of the partitions' content hashes")
 DATA_HASHES = _t("data_hashes", "json", "{partition key: content hash prefix}")
 TRAINING_WINDOW = _t("training_window", "json", "[start, end) of the training rows, ISO strings")
-TRAINING_SAMPLE = _t("training_sample", "json", "{max_rows, window_rows, rows, sampled, seed, stratified_by, strata_rows, sample_hash} when training.max_rows bounds the rows fitted on")
+TRAINING_SAMPLE = _t(
+    "training_sample",
+    "json",
+    "{max_rows, window_rows, rows, sampled, seed, stratified_by, strata_rows, sample_hash} when training.max_rows bounds the rows fitted on",
+)
 HOLDOUT_WINDOW = _t("holdout_window", "json", "[start, end) of the holdout rows, ISO strings")
 METRICS = _t("metrics", "json", "holdout metrics {name: value}")
 VALIDATION = _t("validation", "json", "{success, docs_uri} of the partition's validation")

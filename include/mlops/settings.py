@@ -100,9 +100,13 @@ class Settings(BaseModel):
     airflow_db: str = var("MLOPS_AIRFLOW_DB", "mlops_airflow", "PostgreSQL database of Airflow's metadata", scope="profile")
     mlflow_db: str = var("MLOPS_MLFLOW_DB", "mlops_mlflow", "PostgreSQL database of MLflow's tracking and registry store", scope="profile")
     mlflow_auth_db: str = var("MLOPS_MLFLOW_AUTH_DB", "mlops_mlflow_auth", "PostgreSQL database of MLflow's users and permissions", scope="profile")
-    mlflow_auth_db_uri: SecretStr | None = var("MLOPS_MLFLOW_AUTH_DB_URI", None, "URI of MLflow's auth database (derived from the above)", scope="profile", secret=True)
+    mlflow_auth_db_uri: SecretStr | None = var(
+        "MLOPS_MLFLOW_AUTH_DB_URI", None, "URI of MLflow's auth database (derived from the above)", scope="profile", secret=True
+    )
     metadata_db: str = var("MLOPS_METADATA_DB", "mlops_metadata", "PostgreSQL database of the product's own tables (alert delivery log)", scope="profile")
-    predictions_db: str = var("MLOPS_PREDICTIONS_DB", "mlops_predictions", "PostgreSQL database of the prediction store (predictions, labels, live metrics)", scope="profile")
+    predictions_db: str = var(
+        "MLOPS_PREDICTIONS_DB", "mlops_predictions", "PostgreSQL database of the prediction store (predictions, labels, live metrics)", scope="profile"
+    )
     mlflow_secret_key: SecretStr | None = var("MLOPS_MLFLOW_SECRET_KEY", None, "MLflow's Flask secret key", scope="profile", secret=True)
     mlflow_admin_user: str = var("MLOPS_MLFLOW_ADMIN_USER", "mlflow-admin", "MLflow's first admin, created with a new auth database", scope="profile")
     mlflow_admin_password: SecretStr | None = var("MLOPS_MLFLOW_ADMIN_PASSWORD", None, "Password of MLflow's first admin", scope="profile", secret=True)

@@ -60,8 +60,11 @@ def find_run(settings: Settings, experiment: str, tags: dict[str, str]):
     exp_id = experiment_id(settings, experiment)
     clauses = [f"tags.`{k}` = '{_quote(v)}'" for k, v in sorted(tags.items())] + ["attributes.status = 'FINISHED'"]
     runs = mlflow.search_runs(
-        experiment_ids=[exp_id], filter_string=" and ".join(clauses), order_by=["attributes.start_time DESC"],
-        max_results=1, output_format="list",
+        experiment_ids=[exp_id],
+        filter_string=" and ".join(clauses),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
     )
     return runs[0] if runs else None
 
@@ -87,7 +90,9 @@ def close_abandoned_runs(settings: Settings, experiment: str, run_key: str) -> l
     c = client(settings)
     exp_id = experiment_id(settings, experiment)
     runs = mlflow.search_runs(
-        experiment_ids=[exp_id], filter_string=f"tags.`{schema.RUN_KEY}` = '{_quote(run_key)}'", output_format="list",
+        experiment_ids=[exp_id],
+        filter_string=f"tags.`{schema.RUN_KEY}` = '{_quote(run_key)}'",
+        output_format="list",
     )
     closed = []
     for run in runs:
@@ -135,7 +140,9 @@ def code_version() -> str:
     root = PACKAGE_DIR.parent.parent
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "include", "dags"], capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "include", "dags"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
         return f"git:{sha}{'+dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         h = hashlib.sha256()
@@ -158,7 +165,10 @@ def pip_requirements() -> list[str]:
 _NO_ANSWER = (
     (re.compile(r"Connection refused", re.I), "connection refused: nothing listens there"),
     (re.compile(r"timed out|failed with timeout exception", re.I), "no answer in time"),
-    (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution", re.I), "its host name does not resolve"),
+    (
+        re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution", re.I),
+        "its host name does not resolve",
+    ),
     (re.compile(r"No route to host|Network is unreachable", re.I), "no route to its host"),
     (re.compile(r"Connection (?:aborted|reset)|RemoteDisconnected|BadStatusLine", re.I), "the connection was dropped"),
     (re.compile(r"too many (\d{3}) error responses", re.I), "it answered HTTP {0} again and again"),
@@ -174,7 +184,11 @@ AFTER_IN_TASK = "then clear the task (Airflow retries it on its own meanwhile)"
 
 
 def unreachable_error(
-    exc: BaseException, *, doing: str | None = None, tracking_uri: str | None = None, then: str = AFTER_IN_TASK,
+    exc: BaseException,
+    *,
+    doing: str | None = None,
+    tracking_uri: str | None = None,
+    then: str = AFTER_IN_TASK,
 ) -> TrackingUnavailable | None:
     """``TrackingUnavailable`` for a client error that means "the MLflow server did not answer", else None.
 

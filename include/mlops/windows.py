@@ -225,7 +225,7 @@ class _Reservoir:
         bounds = np.searchsorted(codes[order], np.arange(len(strata) + 1))
         chosen = []
         for i, k in enumerate(strata):
-            idx = order[bounds[i]:bounds[i + 1]]
+            idx = order[bounds[i] : bounds[i + 1]]
             q = quota if isinstance(quota, int) else quota.get(k, 0)
             if len(idx) > q:
                 idx = idx[np.argpartition(keys[idx], q - 1)[:q]] if q > 0 else idx[:0]

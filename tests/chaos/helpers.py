@@ -45,8 +45,11 @@ print(json.dumps(register_version(client, name=a["name"], model_uri=a["model_uri
 
 def start(code: str, args: dict, **env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", code, json.dumps(args)], env={**os.environ, **env},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", code, json.dumps(args)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -23,10 +23,18 @@ ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 BROKEN = "name: broken\ndag:\n  dag_id: broken_nightly\nsource: {kind: synthetic}\ntarget: y\n  task: classification\n"
 GOOD_DAGS = {
-    "mlops_nightly_training", "mlops_model_promotion", "mlops_model_rollback",
-    "mlops_nightly_training_synthetic", "mlops_model_promotion_synthetic", "mlops_model_rollback_synthetic",
-    "typo_free_nightly", "typo_free_promotion", "typo_free_rollback",
-    "mlops_batch_scoring", "mlops_batch_scoring_synthetic", "mlops_batch_scoring_typo_free",  # their configs have a scoring: section
+    "mlops_nightly_training",
+    "mlops_model_promotion",
+    "mlops_model_rollback",
+    "mlops_nightly_training_synthetic",
+    "mlops_model_promotion_synthetic",
+    "mlops_model_rollback_synthetic",
+    "typo_free_nightly",
+    "typo_free_promotion",
+    "typo_free_rollback",
+    "mlops_batch_scoring",
+    "mlops_batch_scoring_synthetic",
+    "mlops_batch_scoring_typo_free",  # their configs have a scoring: section
 }
 
 

@@ -37,8 +37,18 @@ class MlflowServer:
 
     def start(self, timeout: float = 120) -> None:
         cmd = [
-            Path(sys.executable).parent / "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{self.home / 'mlflow.db'}", "--artifacts-destination", str(self.home / "artifacts"),
+            Path(sys.executable).parent / "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{self.home / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(self.home / "artifacts"),
         ]
         log = open(self.home / "server.log", "a")  # noqa: SIM115 - closed with the process
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -98,8 +108,13 @@ def test_training_survives_the_tracking_server_going_away(server, tmp_path):
     server.start()
     assert client.get_run(first_run).info.status == "RUNNING"  # the killed attempt could not close it
     retry = train_model(
-        load_dataset("synthetic", override=OVERRIDE), settings, end=END, run_key=run_key,
-        source=SyntheticSource(**SOURCE), window_days=5, holdout_days=1,
+        load_dataset("synthetic", override=OVERRIDE),
+        settings,
+        end=END,
+        run_key=run_key,
+        source=SyntheticSource(**SOURCE),
+        window_days=5,
+        holdout_days=1,
     )
     runs = {r.info.run_id: r for r in client.search_runs([exp_id], f"tags.`{schema.RUN_KEY}` = '{run_key}'")}
     assert sorted(r.info.status for r in runs.values()) == ["FAILED", "FINISHED"]

@@ -62,8 +62,12 @@ def log(estimator, settings, train: pd.DataFrame) -> str:
     tracking.client(settings)
     with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "chaos/serving")):
         info = mlflow.sklearn.log_model(
-            model, name="model", pip_requirements=tracking.pip_requirements(), serialization_format="skops",
-            skops_trusted_types=skops_trusted_types(model), signature=infer_signature(train[FEATURES].head(50), model.predict(train[FEATURES].head(50))),
+            model,
+            name="model",
+            pip_requirements=tracking.pip_requirements(),
+            serialization_format="skops",
+            skops_trusted_types=skops_trusted_types(model),
+            signature=infer_signature(train[FEATURES].head(50), model.predict(train[FEATURES].head(50))),
         )
     return info.model_uri
 

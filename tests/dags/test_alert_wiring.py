@@ -42,12 +42,15 @@ def test_promotion_and_rollback_dags_report_their_decisions():
     assert _events(rollback.get_task("rollback").on_success_callback) == ["rolled_back"]
 
 
-@pytest.mark.parametrize(("env", "argv", "expected"), [
-    ({}, ["airflow", "dag-processor"], True),
-    ({}, ["airflow", "dags", "test", "mlops_nightly_training"], False),
-    ({"MLOPS_DEADLINE_ALERTS": "false"}, ["airflow", "dag-processor"], False),
-    ({"MLOPS_DEADLINE_ALERTS": "true"}, ["airflow", "dags", "test"], True),
-])
+@pytest.mark.parametrize(
+    ("env", "argv", "expected"),
+    [
+        ({}, ["airflow", "dag-processor"], True),
+        ({}, ["airflow", "dags", "test", "mlops_nightly_training"], False),
+        ({"MLOPS_DEADLINE_ALERTS": "false"}, ["airflow", "dag-processor"], False),
+        ({"MLOPS_DEADLINE_ALERTS": "true"}, ["airflow", "dags", "test"], True),
+    ],
+)
 def test_deadline_alerts_are_left_out_only_where_dag_test_cannot_run_them(env, argv, expected):
     assert deadline_alerts_enabled(env, argv) is expected
 

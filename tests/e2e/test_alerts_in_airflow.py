@@ -41,9 +41,16 @@ def env(stack, tmp_path_factory):
     hook = WebhookReceiver(secret=secret)
     smtp = SmtpReceiver(login="alerts@example.org", password=password, cert=cert, key=key)
     config = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
-    config.update(name=NAME, registered_model_name="e2ealerts_model",
-                  dag={"dag_id": NIGHTLY, "promotion_dag_id": PROMOTION, "rollback_dag_id": "e2e_alerts_rollback", "schedule": None})
-    config["source"]["options"].update(rows_per_day=400, drift=[{"features": ["x0", "x1", "x2"], "start": "2024-01-13", "shift": 1.5}], incidents=[{"kind": "nulls", "feature": "x0", "start": QUARANTINE_DAY, "end": "2024-01-13", "fraction": 0.5}])
+    config.update(
+        name=NAME,
+        registered_model_name="e2ealerts_model",
+        dag={"dag_id": NIGHTLY, "promotion_dag_id": PROMOTION, "rollback_dag_id": "e2e_alerts_rollback", "schedule": None},
+    )
+    config["source"]["options"].update(
+        rows_per_day=400,
+        drift=[{"features": ["x0", "x1", "x2"], "start": "2024-01-13", "shift": 1.5}],
+        incidents=[{"kind": "nulls", "feature": "x0", "start": QUARANTINE_DAY, "end": "2024-01-13", "fraction": 0.5}],
+    )
     config["training"].update(window_days=4, holdout_days=1, min_train_rows=600)
     config["drift"] = {"reference_days": 2}
     config["labels"] = {"delay_days": 0}  # labels with the partition: the champion is judged the same night
@@ -54,7 +61,10 @@ def env(stack, tmp_path_factory):
             {"name": "team", "kind": "email", "conn_id": "e2e_alerts_smtp", "to": ["ml-team@example.org"]},
             {"name": "flaky", "kind": "webhook", "conn_id": "e2e_alerts_down", "severities": ["info"]},
         ],
-        "digest": [], "attempts": 3, "backoff_seconds": 0.1, "late_after_hours": 2,
+        "digest": [],
+        "attempts": 3,
+        "backoff_seconds": 0.1,
+        "late_after_hours": 2,
     }
     folder = home / "datasets"
     folder.mkdir()
@@ -64,8 +74,14 @@ def env(stack, tmp_path_factory):
         "SSL_CERT_FILE": str(cert),
         "AIRFLOW_CONN_MLOPS_METADATA": connection_env(conn_type="sqlite", host=str(home / "metadata.sqlite")),
         "AIRFLOW_CONN_E2E_ALERTS_WEBHOOK": connection_env(conn_type="http", host=hook.url, password=secret),
-        "AIRFLOW_CONN_E2E_ALERTS_SMTP": connection_env(conn_type="smtp", host="127.0.0.1", port=smtp.port, login=smtp.login, password=password,
-                                                       extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0}),
+        "AIRFLOW_CONN_E2E_ALERTS_SMTP": connection_env(
+            conn_type="smtp",
+            host="127.0.0.1",
+            port=smtp.port,
+            login=smtp.login,
+            password=password,
+            extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0},
+        ),
         "AIRFLOW_CONN_E2E_ALERTS_DOWN": connection_env(conn_type="http", host=f"http://127.0.0.1:{_free_port()}/hook"),
     }
     saved = {k: os.environ.get(k) for k in env}

@@ -45,16 +45,18 @@ def readings(day: date, rows: int = ROWS) -> pd.DataFrame:
     area = rng.uniform(30, 250, rows).round(0)
     tariff = rng.choice(TARIFFS, rows)
     kwh = 0.4 + 0.03 * area + 0.9 * occupants + 0.12 * np.clip(18 - temp, 0, None) + (tariff == "night") * 1.5 + rng.normal(0, 0.5, rows)
-    return pd.DataFrame({
-        "meter_id": rng.permutation(np.arange(10_000, 10_000 + rows)),
-        "read_at": (start + pd.to_timedelta(np.sort(rng.integers(0, 86_400, rows)), unit="s")).astype("datetime64[us, UTC]"),
-        "temp_c": temp,
-        "occupants": occupants,
-        "floor_area": area,
-        "tariff": pd.array(tariff, dtype="string"),
-        "region": pd.array(rng.choice(REGIONS, rows), dtype="string"),
-        "kwh": kwh.round(3),
-    })
+    return pd.DataFrame(
+        {
+            "meter_id": rng.permutation(np.arange(10_000, 10_000 + rows)),
+            "read_at": (start + pd.to_timedelta(np.sort(rng.integers(0, 86_400, rows)), unit="s")).astype("datetime64[us, UTC]"),
+            "temp_c": temp,
+            "occupants": occupants,
+            "floor_area": area,
+            "tariff": pd.array(tariff, dtype="string"),
+            "region": pd.array(rng.choice(REGIONS, rows), dtype="string"),
+            "kwh": kwh.round(3),
+        }
+    )
 
 
 def _null_share(df, col, share, seed=1):
@@ -68,31 +70,67 @@ def _truncate(path):
 
 # name: (how the day's file is spoiled, the task that must fail, what the message must say)
 CASES = {
-    "missing_column": (lambda df, p: df.drop(columns=["temp_c"]).to_parquet(p), "ingest",
-                       r"{file} holds 300 rows of {ds} but lacks the declared column\(s\) \['temp_c'\]"),
-    "extra_column": (lambda df, p: df.assign(promo_code="SPRING").to_parquet(p), "validate",
-                     r"expect_table_columns_to_match_set on table: mismatched columns \{{'unexpected': \['promo_code'\]\}}"),
-    "type_change": (lambda df, p: df.assign(occupants=df["occupants"].astype(str) + " people").to_parquet(p), "validate",
-                    r"expect_column_values_to_be_in_type_list on column 'occupants'"),
-    "null_surge": (lambda df, p: _null_share(df, "temp_c", 0.4).to_parquet(p), "validate",
-                   r"expect_column_values_to_not_be_null on column 'temp_c': \d+ of 300 values violate it"),
-    "out_of_range": (lambda df, p: df.assign(floor_area=df["floor_area"] * np.where(np.arange(len(df)) % 10 == 0, 1000, 1)).to_parquet(p),
-                     "validate", r"expect_column_values_to_be_between on column 'floor_area': 30 of 300 values violate it"),
-    "empty": (lambda df, p: df.iloc[0:0].to_parquet(p), "validate",
-              r"\(no source file in \S+ holds rows of this interval; empty files: {file}\): 1 of \d+ expectations failed:\n"
-              r"  - expect_table_row_count_to_be_between on table: observed 0; expected \{{'min_value': 50\}}"),
-    "duplicated_rows": (lambda df, p: pd.concat([df] * 3).to_parquet(p), "validate",
-                        r"expect_compound_columns_to_be_unique on columns \['meter_id', 'read_at'\]: 900 of 900 rows share their values"),
-    "unseen_categories": (lambda df, p: df.assign(tariff=df["tariff"].mask(np.arange(len(df)) % 3 == 0, "dynamic")).to_parquet(p),
-                          "validate", r"expect_column_values_to_be_in_set on column 'tariff': 100 of 300 values violate it \(e\.g\. \['dynamic'"),
-    "target_missing": (lambda df, p: df.drop(columns=["kwh"]).to_parquet(p), "ingest",
-                       r"{file} holds 300 rows of {ds} but lacks the declared column\(s\) \['kwh'\]"),
-    "target_all_null": (lambda df, p: df.assign(kwh=np.nan).to_parquet(p), "validate",
-                        r"expect_column_values_to_not_be_null on column 'kwh': 300 of 300 values violate it"),
-    "truncated_parquet": (lambda df, p: (df.to_parquet(p), _truncate(p)), "ingest",
-                          r"files source: \S*{file} \(\d+ bytes\) cannot be read as Parquet: it starts like Parquet but its footer is missing"),
-    "csv_named_parquet": (lambda df, p: df.to_csv(p, index=False), "ingest",
-                          r"files source: \S*{file} \(\d+ bytes\) cannot be read as Parquet: it holds CSV, not Parquet \(first line: 'meter_id,read_at,"),
+    "missing_column": (
+        lambda df, p: df.drop(columns=["temp_c"]).to_parquet(p),
+        "ingest",
+        r"{file} holds 300 rows of {ds} but lacks the declared column\(s\) \['temp_c'\]",
+    ),
+    "extra_column": (
+        lambda df, p: df.assign(promo_code="SPRING").to_parquet(p),
+        "validate",
+        r"expect_table_columns_to_match_set on table: mismatched columns \{{'unexpected': \['promo_code'\]\}}",
+    ),
+    "type_change": (
+        lambda df, p: df.assign(occupants=df["occupants"].astype(str) + " people").to_parquet(p),
+        "validate",
+        r"expect_column_values_to_be_in_type_list on column 'occupants'",
+    ),
+    "null_surge": (
+        lambda df, p: _null_share(df, "temp_c", 0.4).to_parquet(p),
+        "validate",
+        r"expect_column_values_to_not_be_null on column 'temp_c': \d+ of 300 values violate it",
+    ),
+    "out_of_range": (
+        lambda df, p: df.assign(floor_area=df["floor_area"] * np.where(np.arange(len(df)) % 10 == 0, 1000, 1)).to_parquet(p),
+        "validate",
+        r"expect_column_values_to_be_between on column 'floor_area': 30 of 300 values violate it",
+    ),
+    "empty": (
+        lambda df, p: df.iloc[0:0].to_parquet(p),
+        "validate",
+        r"\(no source file in \S+ holds rows of this interval; empty files: {file}\): 1 of \d+ expectations failed:\n"
+        r"  - expect_table_row_count_to_be_between on table: observed 0; expected \{{'min_value': 50\}}",
+    ),
+    "duplicated_rows": (
+        lambda df, p: pd.concat([df] * 3).to_parquet(p),
+        "validate",
+        r"expect_compound_columns_to_be_unique on columns \['meter_id', 'read_at'\]: 900 of 900 rows share their values",
+    ),
+    "unseen_categories": (
+        lambda df, p: df.assign(tariff=df["tariff"].mask(np.arange(len(df)) % 3 == 0, "dynamic")).to_parquet(p),
+        "validate",
+        r"expect_column_values_to_be_in_set on column 'tariff': 100 of 300 values violate it \(e\.g\. \['dynamic'",
+    ),
+    "target_missing": (
+        lambda df, p: df.drop(columns=["kwh"]).to_parquet(p),
+        "ingest",
+        r"{file} holds 300 rows of {ds} but lacks the declared column\(s\) \['kwh'\]",
+    ),
+    "target_all_null": (
+        lambda df, p: df.assign(kwh=np.nan).to_parquet(p),
+        "validate",
+        r"expect_column_values_to_not_be_null on column 'kwh': 300 of 300 values violate it",
+    ),
+    "truncated_parquet": (
+        lambda df, p: (df.to_parquet(p), _truncate(p)),
+        "ingest",
+        r"files source: \S*{file} \(\d+ bytes\) cannot be read as Parquet: it starts like Parquet but its footer is missing",
+    ),
+    "csv_named_parquet": (
+        lambda df, p: df.to_csv(p, index=False),
+        "ingest",
+        r"files source: \S*{file} \(\d+ bytes\) cannot be read as Parquet: it holds CSV, not Parquet \(first line: 'meter_id,read_at,",
+    ),
 }
 BAD_DAYS = {name: FIRST + timedelta(days=4 + k) for k, name in enumerate(CASES)}
 NEXT_GOOD = FIRST + timedelta(days=4 + len(CASES))

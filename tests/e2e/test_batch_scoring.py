@@ -40,9 +40,13 @@ def _asset_events(day: str) -> list[dict]:
     from sqlalchemy import select
 
     with create_session() as session:
-        rows = session.execute(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.name == "mlops_validated_partition__synthetic")
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.name == "mlops_validated_partition__synthetic")
+            )
+            .scalars()
+            .all()
+        )
         return [dict(e.extra) for e in rows if (e.extra or {}).get("partition") == day]
 
 
@@ -60,9 +64,14 @@ def test_no_champion_yet_the_partition_is_skipped_with_the_reason_in_the_note(en
     (event,) = _asset_events("2024-02-05")
     partition = xcom(nightly, "ingest")
     assert event == {
-        "dataset": "synthetic", "partition": "2024-02-05", "interval_start": partition["interval_start"],
-        "interval_end": partition["interval_end"], "content_hash": partition["content_hash"], "rows": 500,
-        "run_key": f"{NIGHTLY}/{nightly.run_id}", "run_type": "manual",
+        "dataset": "synthetic",
+        "partition": "2024-02-05",
+        "interval_start": partition["interval_start"],
+        "interval_end": partition["interval_end"],
+        "content_hash": partition["content_hash"],
+        "rows": 500,
+        "run_key": f"{NIGHTLY}/{nightly.run_id}",
+        "run_type": "manual",
     }
     dr = run_dag(SCORING, "2024-02-05", {"partition_date": "2024-02-05"})
     assert dr.state == "success" and states(dr)["score"] == "skipped", states(dr)

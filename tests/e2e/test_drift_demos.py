@@ -62,7 +62,14 @@ def test_synthetic_injected_drift_is_caught_on_its_first_day(client):
     assert drifted.state == "success", states(drifted)
     drift = xcom(drifted, "detect_drift")
     assert set(drift["drifted_features"]) == {"x0", "x1", "x2", "c0"}
-    assert drift["method_by_feature"] == {"x0": "wasserstein_ks", "x1": "wasserstein_ks", "x2": "wasserstein_ks", "x3": "wasserstein_ks",
-                                          "x4": "wasserstein_ks", "c0": "shares_chi2", "c1": "shares_chi2"}
+    assert drift["method_by_feature"] == {
+        "x0": "wasserstein_ks",
+        "x1": "wasserstein_ks",
+        "x2": "wasserstein_ks",
+        "x3": "wasserstein_ks",
+        "x4": "wasserstein_ks",
+        "c0": "shares_chi2",
+        "c1": "shares_chi2",
+    }
     assert _drift_reasons(drifted) == ["drift: 57% of features drifted (threshold 30%): x0, x1, x2, c0"]
     assert states(drifted)["retrain.register"] == "success"

@@ -33,7 +33,9 @@ def venv(tmp_path_factory) -> Path:
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", ".airflow*", "*.egg-info", "__pycache__", "test-artifacts", "bench"))
     proc = subprocess.run(
         [uv, "pip", "install", "-q", "--python", str(where / "bin" / "python"), str(src), "-c", str(ROOT / "requirements.lock")],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return where

@@ -19,18 +19,20 @@ pytestmark = pytest.mark.e2e
 DAG_ID = "mlops_nightly_training_synthetic"
 VARIABLE = "mlops_dataset__synthetic"
 OVERRIDE = {
-    "source": {"options": {
-        "rows_per_day": 600,
-        "seed": 11,
-        "drift": [
-            {"features": ["x0", "x1", "x2"], "start": "2024-01-12", "shift": 1.5},
-            {"features": ["c0"], "start": "2024-01-12", "category_mass": 0.6},
-        ],
-        "incidents": [
-            {"kind": "nulls", "feature": "x3", "start": "2024-01-14", "end": "2024-01-15", "fraction": 0.3},
-            {"kind": "missing_column", "feature": "c1", "start": "2024-01-14", "end": "2024-01-15"},
-        ],
-    }},
+    "source": {
+        "options": {
+            "rows_per_day": 600,
+            "seed": 11,
+            "drift": [
+                {"features": ["x0", "x1", "x2"], "start": "2024-01-12", "shift": 1.5},
+                {"features": ["c0"], "start": "2024-01-12", "category_mass": 0.6},
+            ],
+            "incidents": [
+                {"kind": "nulls", "feature": "x3", "start": "2024-01-14", "end": "2024-01-15", "fraction": 0.3},
+                {"kind": "missing_column", "feature": "c1", "start": "2024-01-14", "end": "2024-01-15"},
+            ],
+        }
+    },
     "training": {"window_days": 6, "holdout_days": 2, "min_train_rows": 1000},
     "drift": {"reference_days": 4},
     "labels": {"delay_days": 0},  # labels with the partition (tests/e2e/test_late_labels.py covers late ones)
@@ -102,7 +104,10 @@ def test_day1_no_champion_registers_a_challenger(days, client):
     assert logged == {"drift/drift.json", "drift/drift.html", "drift/drift.png"}
 
     assert xcom(dr, "decide", "decision") == {
-        "retrain": True, "reasons": ["no champion: nothing serves yet"], "watched_drift_share": 0.0, "watched_drifted": [],
+        "retrain": True,
+        "reasons": ["no champion: nothing serves yet"],
+        "watched_drift_share": 0.0,
+        "watched_drifted": [],
     }
     registered = xcom(dr, "retrain.register")
     assert registered["version"] == "1" and registered["alias"] == "challenger" and registered["created"]

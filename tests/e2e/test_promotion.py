@@ -26,7 +26,11 @@ BASE = {
     "labels": {"delay_days": 0},
 }
 # A constant predictor: registered (its run had no floors), then stopped by the gates.
-WORSE = {**BASE, "model": {"estimator": "sklearn.dummy.DummyClassifier", "params": {"strategy": "prior"}}, "training": {**BASE["training"], "metric_floors": {}}}
+WORSE = {
+    **BASE,
+    "model": {"estimator": "sklearn.dummy.DummyClassifier", "params": {"strategy": "prior"}},
+    "training": {**BASE["training"], "metric_floors": {}},
+}
 
 
 @pytest.fixture(scope="module")

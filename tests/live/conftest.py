@@ -13,8 +13,13 @@ from mlops.config import DEFAULT_DATASETS_DIR
 #: A scheduled copy of the synthetic dataset: backfills need a schedule.
 BACKFILL_DATASET = {
     "name": "livebf",
-    "dag": {"dag_id": "live_backfill", "promotion_dag_id": "live_backfill_promotion", "rollback_dag_id": "live_backfill_rollback",
-            "schedule": "@daily", "start_date": "2024-01-01"},
+    "dag": {
+        "dag_id": "live_backfill",
+        "promotion_dag_id": "live_backfill_promotion",
+        "rollback_dag_id": "live_backfill_rollback",
+        "schedule": "@daily",
+        "start_date": "2024-01-01",
+    },
     "registered_model_name": "livebf_model",
     "labels": {"delay_days": 0},
 }
@@ -22,8 +27,13 @@ BACKFILL_DATASET = {
 
 BROWSER_DATASET = {
     "name": "livebrowser",
-    "dag": {"dag_id": "live_browser", "promotion_dag_id": "live_browser_promotion", "rollback_dag_id": "live_browser_rollback",
-            "schedule": None, "start_date": "2024-01-01"},
+    "dag": {
+        "dag_id": "live_browser",
+        "promotion_dag_id": "live_browser_promotion",
+        "rollback_dag_id": "live_browser_rollback",
+        "schedule": None,
+        "start_date": "2024-01-01",
+    },
     "registered_model_name": "livebrowser_model",
     "labels": {"delay_days": 0},
 }
@@ -32,8 +42,14 @@ BROWSER_DATASET = {
 #: A copy of the synthetic dataset of its own for the scoring test (its champion is set by the test).
 SCORING_DATASET = {
     "name": "livescore",
-    "dag": {"dag_id": "live_scoring_nightly", "promotion_dag_id": "live_scoring_promotion", "rollback_dag_id": "live_scoring_rollback",
-            "scoring_dag_id": "live_scoring", "schedule": None, "start_date": "2024-01-01"},
+    "dag": {
+        "dag_id": "live_scoring_nightly",
+        "promotion_dag_id": "live_scoring_promotion",
+        "rollback_dag_id": "live_scoring_rollback",
+        "scoring_dag_id": "live_scoring",
+        "schedule": None,
+        "start_date": "2024-01-01",
+    },
     "registered_model_name": "livescore_model",
 }
 
@@ -41,20 +57,34 @@ SCORING_DATASET = {
 #: A copy of the synthetic dataset for the shadow soak test: labels a day late, a soak of two to four days.
 SOAK_DATASET = {
     "name": "livesoak",
-    "dag": {"dag_id": "live_soak_nightly", "promotion_dag_id": "live_soak_promotion", "rollback_dag_id": "live_soak_rollback",
-            "scoring_dag_id": "live_soak_scoring", "schedule": None, "start_date": "2024-01-01"},
+    "dag": {
+        "dag_id": "live_soak_nightly",
+        "promotion_dag_id": "live_soak_promotion",
+        "rollback_dag_id": "live_soak_rollback",
+        "scoring_dag_id": "live_soak_scoring",
+        "schedule": None,
+        "start_date": "2024-01-01",
+    },
     "registered_model_name": "livesoak_model",
     "labels": {"delay_days": 1},
-    "promotion": {"latency_budget_ms": 5000, "min_improvement": -1.0,
-                  "shadow": {"enabled": True, "min_days": 2, "max_days": 4, "min_rows": 400, "alpha": 0.05, "on_inconclusive": "reject", "poke_seconds": 5}},
+    "promotion": {
+        "latency_budget_ms": 5000,
+        "min_improvement": -1.0,
+        "shadow": {"enabled": True, "min_days": 2, "max_days": 4, "min_rows": 400, "alpha": 0.05, "on_inconclusive": "reject", "poke_seconds": 5},
+    },
 }
 
 
 #: A dataset whose alerts go to receivers the alert test starts on 127.0.0.1 (tests/live/test_alerts.py).
 ALERTS_DATASET = {
     "name": "livealerts",
-    "dag": {"dag_id": "live_alerts", "promotion_dag_id": "live_alerts_promotion", "rollback_dag_id": "live_alerts_rollback",
-            "schedule": None, "start_date": "2024-01-01"},
+    "dag": {
+        "dag_id": "live_alerts",
+        "promotion_dag_id": "live_alerts_promotion",
+        "rollback_dag_id": "live_alerts_rollback",
+        "schedule": None,
+        "start_date": "2024-01-01",
+    },
     "registered_model_name": "livealerts_model",
     "alerts": {
         "channels": [
@@ -62,7 +92,10 @@ ALERTS_DATASET = {
             {"name": "team", "kind": "email", "conn_id": "live_alerts_smtp", "to": ["ml-team@example.org"]},
             {"name": "flaky", "kind": "webhook", "conn_id": "live_alerts_down", "severities": ["info"]},
         ],
-        "digest": [], "attempts": 3, "backoff_seconds": 0.2, "timeout_seconds": 5,
+        "digest": [],
+        "attempts": 3,
+        "backoff_seconds": 0.2,
+        "timeout_seconds": 5,
         "late_after_hours": 0.01,  # 36 s: a run held that long is late
     },
 }
@@ -73,13 +106,28 @@ def alert_receivers(home) -> tuple[dict, dict]:
     from receivers import connection_env, self_signed_cert
 
     cert, key = self_signed_cert(home / "tls")
-    ports = {name: int(os.environ.get(f"MLOPS_TEST_ALERT_{name.upper()}_PORT", default)) for name, default in (("webhook", 19710), ("smtp", 19711), ("down", 19712))}
-    info = {"ports": ports, "cert": cert, "key": key, "secret": "whsec-" + secrets.token_hex(16), "password": "smtp-" + secrets.token_hex(12), "login": "alerts@example.org"}
+    ports = {
+        name: int(os.environ.get(f"MLOPS_TEST_ALERT_{name.upper()}_PORT", default)) for name, default in (("webhook", 19710), ("smtp", 19711), ("down", 19712))
+    }
+    info = {
+        "ports": ports,
+        "cert": cert,
+        "key": key,
+        "secret": "whsec-" + secrets.token_hex(16),
+        "password": "smtp-" + secrets.token_hex(12),
+        "login": "alerts@example.org",
+    }
     env = {
         "SSL_CERT_FILE": str(cert),  # the tasks trust the test SMTP server's certificate (STARTTLS)
         "AIRFLOW_CONN_LIVE_ALERTS_WEBHOOK": connection_env(conn_type="http", host=f"http://127.0.0.1:{ports['webhook']}/hooks/alerts", password=info["secret"]),
-        "AIRFLOW_CONN_LIVE_ALERTS_SMTP": connection_env(conn_type="smtp", host="127.0.0.1", port=ports["smtp"], login=info["login"], password=info["password"],
-                                                        extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0}),
+        "AIRFLOW_CONN_LIVE_ALERTS_SMTP": connection_env(
+            conn_type="smtp",
+            host="127.0.0.1",
+            port=ports["smtp"],
+            login=info["login"],
+            password=info["password"],
+            extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0},
+        ),
         "AIRFLOW_CONN_LIVE_ALERTS_DOWN": connection_env(conn_type="http", host=f"http://127.0.0.1:{ports['down']}/hook"),
     }
     return info, env
@@ -112,7 +160,9 @@ def stack(tmp_path_factory):
     (datasets / "livebrowser.yaml").write_text(yaml.safe_dump(browser))
     alerting = yaml.safe_load((DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text())
     alerting.update(ALERTS_DATASET)
-    alerting["source"]["options"].update(rows_per_day=400, drift=[], incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-12", "end": "2024-01-13", "fraction": 0.5}])
+    alerting["source"]["options"].update(
+        rows_per_day=400, drift=[], incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-12", "end": "2024-01-13", "fraction": 0.5}]
+    )
     alerting["training"].update(window_days=4, holdout_days=1, min_train_rows=600)
     alerting["drift"] = {"reference_days": 2}
     (datasets / "livealerts.yaml").write_text(yaml.safe_dump(alerting))
@@ -166,8 +216,11 @@ SYNTHETIC_NIGHTLY = "mlops_nightly_training_synthetic"
 @pytest.fixture(scope="session")
 def synthetic_run(stack) -> str:
     """A finished, successful run of the synthetic nightly DAG (the approval test's, or one made here)."""
-    runs = stack.ok("GET", f"/api/v2/dags/{SYNTHETIC_NIGHTLY}/dagRuns", params={"state": ["success"], "limit": 1})["dag_runs"] \
-        if stack.call("GET", f"/api/v2/dags/{SYNTHETIC_NIGHTLY}").status_code == 200 else []
+    runs = (
+        stack.ok("GET", f"/api/v2/dags/{SYNTHETIC_NIGHTLY}/dagRuns", params={"state": ["success"], "limit": 1})["dag_runs"]
+        if stack.call("GET", f"/api/v2/dags/{SYNTHETIC_NIGHTLY}").status_code == 200
+        else []
+    )
     if runs:
         return runs[0]["dag_run_id"]
     stack.unpause(SYNTHETIC_NIGHTLY)

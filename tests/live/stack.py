@@ -94,9 +94,11 @@ class LiveStack:
         ``StaleDataError``). Creating it while the DAG is quiet avoids the collision.
         """
         dag_id = body["dag_id"]
-        self.wait_for(f"{dag_id} to have no queued or running run",
-                      lambda: not self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})["dag_runs"],
-                      timeout=900)
+        self.wait_for(
+            f"{dag_id} to have no queued or running run",
+            lambda: not self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})["dag_runs"],
+            timeout=900,
+        )
         time.sleep(5)
         for _ in range(attempts):
             r = self.call("POST", "/api/v2/backfills", json=body)
@@ -150,19 +152,21 @@ def live_stack(tmp: Path, *, api_port: int = 18080, mlflow_port: int = 15000, ex
     env = dict(os.environ)
     env.pop("AIRFLOW__CORE__EXECUTOR", None)  # the stack's own default (scripts/env.sh), not the test run's
     env.pop("MLOPS_DEADLINE_ALERTS", None)  # off for dag.test() runs only (scripts/test.sh); the stack has its deadlines
-    env.update({
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "MLOPS_HOME": str(airflow_home / "data"),
-        "MLOPS_MLFLOW_PORT": str(mlflow_port),
-        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
-        **(extra_env or {}),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "MLOPS_HOME": str(airflow_home / "data"),
+            "MLOPS_MLFLOW_PORT": str(mlflow_port),
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+            **(extra_env or {}),
+        }
+    )
     env.pop("MLOPS_MLFLOW_UI_URL", None)
     return LiveStack(home=tmp, env=env, api=api, mlflow=f"http://127.0.0.1:{mlflow_port}")

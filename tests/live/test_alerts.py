@@ -67,8 +67,11 @@ def test_late_run_down_channel_and_approval(stack, receivers):
     hitl = stack.ok("GET", f"/api/v2/dags/{PROMOTION}/dagRuns/{quote(promotion_run, safe='')}/taskInstances/approve/-1/hitlDetails")
     assert hitl["response_received"] is False and f"version {waiting['version']}" in hitl["subject"]
     time.sleep(15)  # answer like a person (see test_promotion_approval)
-    stack.ok("PATCH", f"/api/v2/dags/{PROMOTION}/dagRuns/{quote(promotion_run, safe='')}/taskInstances/approve/-1/hitlDetails",
-             json={"chosen_options": ["Approve"], "params_input": {"comment": "from the alert"}})
+    stack.ok(
+        "PATCH",
+        f"/api/v2/dags/{PROMOTION}/dagRuns/{quote(promotion_run, safe='')}/taskInstances/approve/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {"comment": "from the alert"}},
+    )
     assert stack.wait_run(PROMOTION, promotion_run) == "success", stack.task_states(PROMOTION, promotion_run)
     (promoted,) = stack.wait_for("the promoted alert", lambda: _mails(smtp, "promoted"), timeout=120)
     assert "is champion" in promoted["Subject"]
@@ -83,8 +86,11 @@ def test_quarantine_alerts_once_after_clear_and_rerun(stack, receivers):
     assert stack.task_states(NIGHTLY, run)["validate"] == "failed"
     stack.wait_for("the partition_quarantined alert", lambda: hook.events("partition_quarantined"), timeout=120)
     # Clear the run from ingest on (what the error message asks for) and let it run again.
-    stack.ok("POST", f"/api/v2/dags/{NIGHTLY}/clearTaskInstances",
-             json={"dag_run_id": run, "task_ids": ["ingest"], "include_downstream": True, "only_failed": False, "dry_run": False, "reset_dag_runs": True})
+    stack.ok(
+        "POST",
+        f"/api/v2/dags/{NIGHTLY}/clearTaskInstances",
+        json={"dag_run_id": run, "task_ids": ["ingest"], "include_downstream": True, "only_failed": False, "dry_run": False, "reset_dag_runs": True},
+    )
     stack.wait_for("the cleared run to start again", lambda: stack.run_state(NIGHTLY, run) in ("queued", "running"), timeout=60, every=1)
     assert stack.wait_run(NIGHTLY, run) == "failed"
     tries = stack.ok("GET", f"/api/v2/dags/{NIGHTLY}/dagRuns/{quote(run, safe='')}/taskInstances/validate")["try_number"]

@@ -18,7 +18,8 @@ def _backfill(stack, start: str, end: str, **extra) -> dict:
     done = stack.wait_for(
         f"backfill {created['id']} to complete",
         lambda: (b := stack.ok("GET", f"/api/v2/backfills/{created['id']}"))["completed_at"] and b,
-        timeout=1500, every=5,
+        timeout=1500,
+        every=5,
     )
     return done
 
@@ -36,7 +37,9 @@ def test_backfill_replays_history_without_touching_production(stack):
     # Production first: a normal run registers a version and a promotion stand-in makes it champion.
     prod = stack.trigger(DAG, "2024-01-20T00:00:00Z", {"force_retrain": True})
     assert stack.wait_run(DAG, prod) == "success", stack.task_states(DAG, prod)
-    stack.wait_for("production runs to finish", lambda: all(r["state"] in ("success", "failed") for r in _runs(stack, "scheduled") + _runs(stack, "manual")), timeout=600)
+    stack.wait_for(
+        "production runs to finish", lambda: all(r["state"] in ("success", "failed") for r in _runs(stack, "scheduled") + _runs(stack, "manual")), timeout=600
+    )
     client.set_registered_model_alias(MODEL, "champion", "1")
     before = {k: str(v) for k, v in client.get_registered_model(MODEL).aliases.items()}
     production_versions = len(client.search_model_versions(f"name = '{MODEL}'"))

@@ -40,9 +40,16 @@ def test_trigger_with_an_unknown_key_is_refused_before_a_run_exists(stack):
         f"DAG {NIGHTLY}: unknown run conf key 'force_retrian' (did you mean 'force_retrain'?); the keys it accepts are "
         "backfill_label, force_retrain, holdout_days, note, training_window_days. Nothing was run: trigger again with the right keys."
     )
-    r = stack.call("POST", "/api/v2/backfills", json={
-        "dag_id": NIGHTLY, "from_date": "2024-01-01T00:00:00Z", "to_date": "2024-01-02T00:00:00Z", "dag_run_conf": {"backfil_label": "q1"},
-    })
+    r = stack.call(
+        "POST",
+        "/api/v2/backfills",
+        json={
+            "dag_id": NIGHTLY,
+            "from_date": "2024-01-01T00:00:00Z",
+            "to_date": "2024-01-02T00:00:00Z",
+            "dag_run_conf": {"backfil_label": "q1"},
+        },
+    )
     assert r.status_code == 400 and "unknown run conf key 'backfil_label' (did you mean 'backfill_label'?)" in r.json()["detail"]
     assert _runs(stack) == before
 

@@ -58,7 +58,8 @@ def test_approval_in_the_loop_promotes_the_challenger(stack):
     # handling of the paused worker's exit (Airflow 3.3 then fails the task), so wait like one.
     time.sleep(15)
     stack.ok(
-        "PATCH", f"/api/v2/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails",
+        "PATCH",
+        f"/api/v2/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails",
         json={"chosen_options": ["Approve"], "params_input": {"comment": "gates look good"}},
     )
     assert stack.wait_run(PROMOTION, run_id) == "success", stack.task_states(PROMOTION, run_id)

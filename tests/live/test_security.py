@@ -140,8 +140,13 @@ def test_a_browser_on_these_pages_asks_nothing_of_other_hosts(stack, synthetic_r
     index = stack.call("GET", "/mlops/datadocs/index.html").text
     validation = next(h for h in _links(index) if h.startswith("validations/synthetic/"))
     day = stack.ok("GET", "/mlops/api/models/synthetic")["drift"]["days"][-1]
-    paths = ["/mlops/models?dataset=synthetic", f"/mlops/reports/synthetic/drift/{day}.html", "/mlops/datadocs/index.html",
-             f"/mlops/datadocs/{validation}", "/mlops/datadocs/expectations/synthetic/partition.html"]
+    paths = [
+        "/mlops/models?dataset=synthetic",
+        f"/mlops/reports/synthetic/drift/{day}.html",
+        "/mlops/datadocs/index.html",
+        f"/mlops/datadocs/{validation}",
+        "/mlops/datadocs/expectations/synthetic/partition.html",
+    ]
     requests, responses = [], {}
     with sync_playwright() as p:
         browser = launch(p)

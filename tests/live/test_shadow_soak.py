@@ -38,8 +38,13 @@ def _night(stack, day: str, *, retrain: bool = False) -> None:
     before = len(stack.ok("GET", f"/api/v2/dags/{SCORING}/dagRuns", params={"limit": 100})["dag_runs"])
     run = stack.trigger(NIGHTLY, f"{day}T00:00:00Z", {"force_retrain": retrain})
     assert stack.wait_run(NIGHTLY, run, timeout=900) == "success", stack.task_states(NIGHTLY, run)
-    scoring = stack.wait_for(f"the scoring run of {day}", lambda: (r := stack.ok("GET", f"/api/v2/dags/{SCORING}/dagRuns",
-                             params={"order_by": "run_after", "limit": 100})["dag_runs"]) and len(r) > before and r[-1], timeout=300)
+    scoring = stack.wait_for(
+        f"the scoring run of {day}",
+        lambda: (
+            (r := stack.ok("GET", f"/api/v2/dags/{SCORING}/dagRuns", params={"order_by": "run_after", "limit": 100})["dag_runs"]) and len(r) > before and r[-1]
+        ),
+        timeout=300,
+    )
     assert stack.wait_run(SCORING, scoring["dag_run_id"], timeout=600) == "success", stack.task_states(SCORING, scoring["dag_run_id"])
 
 
@@ -94,8 +99,11 @@ def test_the_soak_waits_in_the_triggerer_and_resumes_after_a_restart_without_los
     page = stack.call("GET", "/mlops/models", params={"dataset": DATASET})
     assert page.status_code == 200 and 'id="shadow-chart"' in page.text and '<span id="shadow-decision" class="ok">promote</span>' in page.text
     time.sleep(15)  # answer like a person, not within a second of the pause (see test_promotion_approval.py)
-    stack.ok("PATCH", f"/api/v2/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails",
-             json={"chosen_options": ["Approve"], "params_input": {"comment": "soak passed"}})
+    stack.ok(
+        "PATCH",
+        f"/api/v2/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {"comment": "soak passed"}},
+    )
     assert stack.wait_run(PROMOTION, run_id, timeout=600) == "success", stack.task_states(PROMOTION, run_id)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"
     entry = history(client, MODEL)[-1]

@@ -11,7 +11,13 @@ NIGHTLY, MODEL = "mlops_nightly_training_synthetic", "synthetic_model"
 
 
 def test_plugin_routes_refuse_requests_without_login(stack):
-    for path in ("/mlops/models", "/mlops/api/datasets", "/mlops/api/models/synthetic", "/mlops/reports/synthetic/drift/2024-01-10.html", "/mlops/datadocs/index.html"):
+    for path in (
+        "/mlops/models",
+        "/mlops/api/datasets",
+        "/mlops/api/models/synthetic",
+        "/mlops/reports/synthetic/drift/2024-01-10.html",
+        "/mlops/datadocs/index.html",
+    ):
         assert httpx.get(f"{stack.api}{path}", timeout=30).status_code == 401, path
     # A token that does not verify: Airflow's get_user answers 403 ("Invalid JWT token").
     assert httpx.get(f"{stack.api}/mlops/api/datasets", headers={"Authorization": "Bearer not-a-token"}, timeout=30).status_code == 403

@@ -65,21 +65,25 @@ def profile_env(home: Path, env_file: Path, **extra: str) -> dict[str, str]:
     """The test process's environment without its own Airflow/MLflow/pipeline settings, plus the profile."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLOPS_", "MLFLOW_"))}
     airflow_home = home / "airflow"
-    env.update({
-        "MLOPS_PROFILE": "prod",
-        "MLOPS_ENV_FILE": str(env_file),
-        "AIRFLOW_HOME": str(airflow_home),
-        "MLOPS_HOME": str(airflow_home / "data"),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        **extra,
-    })
+    env.update(
+        {
+            "MLOPS_PROFILE": "prod",
+            "MLOPS_ENV_FILE": str(env_file),
+            "AIRFLOW_HOME": str(airflow_home),
+            "MLOPS_HOME": str(airflow_home / "data"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            **extra,
+        }
+    )
     return env
 
 
 def sql(statement: str, database: str = "postgres") -> None:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(sa.URL.create("postgresql+psycopg2", username=PG["user"], host=PG["host"], port=PG["port"], database=database), isolation_level="AUTOCOMMIT")
+    engine = sa.create_engine(
+        sa.URL.create("postgresql+psycopg2", username=PG["user"], host=PG["host"], port=PG["port"], database=database), isolation_level="AUTOCOMMIT"
+    )
     try:
         with engine.connect() as conn:
             conn.execute(sa.text(statement))

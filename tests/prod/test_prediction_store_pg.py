@@ -36,8 +36,13 @@ def store():
 
 
 def _frame(n: int, seed: int = 0) -> pd.DataFrame:
-    return pd.DataFrame({"row_key": [f"k{i}" for i in range(n)], "prediction": [float((i + seed) % 2) for i in range(n)],
-                         "score": [((i * 7 + seed) % 100) / 100 for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "row_key": [f"k{i}" for i in range(n)],
+            "prediction": [float((i + seed) % 2) for i in range(n)],
+            "score": [((i * 7 + seed) % 100) / 100 for i in range(n)],
+        }
+    )
 
 
 def test_schema_and_indexes_in_postgresql(store):

@@ -84,11 +84,22 @@ def test_nightly_runs_on_celery_workers_and_the_promotion_lands_in_postgresql(pr
         assert "preloaded modules" in log and '"pandas":' in log and '"mlflow":' in log, f"{worker} did not preload"
 
     # The promotion DAG's sensor saw the challenger; approval is required in this profile.
-    run = stack.wait_for("a promotion run awaiting approval", lambda: (r := _latest_promotion_run(stack)) and r["state"] == "running" and any(
-        ti["task_id"] == "approve" and ti["state"] == "awaiting_input" for ti in _tis(stack, PROMOTION, r["dag_run_id"])) and r, timeout=900)
+    run = stack.wait_for(
+        "a promotion run awaiting approval",
+        lambda: (
+            (r := _latest_promotion_run(stack))
+            and r["state"] == "running"
+            and any(ti["task_id"] == "approve" and ti["state"] == "awaiting_input" for ti in _tis(stack, PROMOTION, r["dag_run_id"]))
+            and r
+        ),
+        timeout=900,
+    )
     time.sleep(15)  # a person takes seconds to answer (see tests/live/test_promotion_approval.py)
-    stack.ok("PATCH", f"/api/v2/dags/{PROMOTION}/dagRuns/{run['dag_run_id']}/taskInstances/approve/-1/hitlDetails",
-             json={"chosen_options": ["Approve"], "params_input": {"comment": "production profile test"}})
+    stack.ok(
+        "PATCH",
+        f"/api/v2/dags/{PROMOTION}/dagRuns/{run['dag_run_id']}/taskInstances/approve/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {"comment": "production profile test"}},
+    )
     assert stack.wait_run(PROMOTION, run["dag_run_id"]) == "success", stack.task_states(PROMOTION, run["dag_run_id"])
     promoted = [ti for ti in _tis(stack, PROMOTION, run["dag_run_id"]) if ti["task_id"] == "promote"]
     assert promoted and promoted[0]["hostname"] == "worker-default"
@@ -99,7 +110,9 @@ def test_nightly_runs_on_celery_workers_and_the_promotion_lands_in_postgresql(pr
     assert entry["version"] == champion.version and entry["approved_by"] == "admin"
 
     # ... and all of it is in MLflow's PostgreSQL store.
-    engine = sa.create_engine(sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=stack.settings["MLOPS_MLFLOW_DB"]))
+    engine = sa.create_engine(
+        sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=stack.settings["MLOPS_MLFLOW_DB"])
+    )
     try:
         with engine.connect() as conn:
             versions = conn.execute(sa.text("select version from model_versions where name = :n"), {"n": MODEL}).scalars().all()
@@ -126,13 +139,17 @@ def test_the_champion_scores_a_validated_partition_into_postgresql(prod_stack):
         return any("ds=2024-01-13: scored" in (r.get("note") or "") for r in runs)
 
     stack.wait_for("a scoring run of 2024-01-13", scored, timeout=900)
-    engine = sa.create_engine(sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=stack.settings["MLOPS_PREDICTIONS_DB"]))
+    engine = sa.create_engine(
+        sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=stack.settings["MLOPS_PREDICTIONS_DB"])
+    )
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "select version, role, count(*), count(distinct row_key) from predictions where dataset = 'synthetic' "
-                "and partition_date = '2024-01-13' group by version, role order by role"
-            )).all()
+            rows = conn.execute(
+                sa.text(
+                    "select version, role, count(*), count(distinct row_key) from predictions where dataset = 'synthetic' "
+                    "and partition_date = '2024-01-13' group by version, role order by role"
+                )
+            ).all()
     finally:
         engine.dispose()
     champion_rows = [r for r in rows if r[1] == "champion"]

@@ -90,7 +90,10 @@ def test_primary_metric_and_floors_must_be_metrics_of_the_task():
     # The file's roc_auc no longer fits once the task changes: the error points at the file's line.
     msg = _problems({"task": "regression"})
     line = 1 + (DEFAULT_DATASETS_DIR / "flights.yaml").read_text().splitlines().index("  primary_metric: roc_auc")
-    assert f"flights.yaml, line {line}: training.primary_metric: 'roc_auc' is not a metric this task computes; the metrics of a regression task are rmse, mae, r2" in msg
+    assert (
+        f"flights.yaml, line {line}: training.primary_metric: 'roc_auc' is not a metric this task computes; the metrics of a regression task are rmse, mae, r2"
+        in msg
+    )
 
 
 def test_regression_ranks_by_rmse_unless_told_otherwise():
@@ -103,12 +106,24 @@ def test_regression_ranks_by_rmse_unless_told_otherwise():
 
 
 def test_validation_keys_must_be_columns_of_the_dataset():
-    msg = _problems({"validation": {"ranges": {"dep_dely": [0, 1], "carrier": [0, 1], "is_late": [0, 1], "temp": [5, 1]},
-                                    "categories": {"orgin": ["EWR"]}, "null_fraction": {"x": 0.1}}})
-    assert "validation.ranges.dep_dely: 'dep_dely' is not a numeric feature or the target (did you mean 'dep_delay'?); ranges may name dep_delay, distance" in msg
+    msg = _problems(
+        {
+            "validation": {
+                "ranges": {"dep_dely": [0, 1], "carrier": [0, 1], "is_late": [0, 1], "temp": [5, 1]},
+                "categories": {"orgin": ["EWR"]},
+                "null_fraction": {"x": 0.1},
+            }
+        }
+    )
+    assert (
+        "validation.ranges.dep_dely: 'dep_dely' is not a numeric feature or the target (did you mean 'dep_delay'?); ranges may name dep_delay, distance" in msg
+    )
     assert "validation.ranges.carrier: 'carrier' is not a numeric feature or the target;" in msg
     assert "ranges.is_late" not in msg  # a range of the target is allowed
-    assert "validation.categories.orgin: 'orgin' is not a categorical feature or the target (did you mean 'origin'?); categories may name carrier, origin, is_late" in msg
+    assert (
+        "validation.categories.orgin: 'orgin' is not a categorical feature or the target (did you mean 'origin'?); categories may name carrier, origin, is_late"
+        in msg
+    )
     assert "validation.null_fraction.x: 'x' is not a feature" in msg
     assert "validation.ranges.temp: the range of 'temp' is empty: minimum 5.0 > maximum 1.0" in msg
     assert msg.startswith("dataset config 'flights' is invalid (5 problems):")
@@ -118,12 +133,17 @@ def test_run_windows_from_the_trigger_form_must_leave_a_training_day():
     training = load_dataset("flights").training  # window 28, holdout 3
     assert training.windows() == (28, 3)
     assert training.windows(14, None) == (14, 3)
-    with pytest.raises(ConfigError, match=(
-        r"holdout_days=28 \(from the run's params \(trigger form or conf\)\) must be smaller than training_window_days=28 "
-        r"\(from the dataset config \(training.window_days\)\)"
-    )):
+    with pytest.raises(
+        ConfigError,
+        match=(
+            r"holdout_days=28 \(from the run's params \(trigger form or conf\)\) must be smaller than training_window_days=28 "
+            r"\(from the dataset config \(training.window_days\)\)"
+        ),
+    ):
         training.windows(None, 28)
-    with pytest.raises(ConfigError, match=r"holdout_days=3 \(from the dataset config \(training.holdout_days\)\) must be smaller than training_window_days=2 \(from the run's"):
+    with pytest.raises(
+        ConfigError, match=r"holdout_days=3 \(from the dataset config \(training.holdout_days\)\) must be smaller than training_window_days=2 \(from the run's"
+    ):
         training.windows(2, None)
 
 
@@ -174,7 +194,8 @@ def test_estimator_is_imported_and_checked_against_task_and_params():
 
     assert check_estimator(load_dataset("flights")).__name__ == "HistGradientBoostingClassifier"
     assert "sklearn.ensemble has no class 'HistGradientBoostingClasifier' (did you mean 'HistGradientBoostingClassifier'?); it offers" in problem(
-        {"estimator": "sklearn.ensemble.HistGradientBoostingClasifier"})
+        {"estimator": "sklearn.ensemble.HistGradientBoostingClasifier"}
+    )
     assert "module 'sklearn.ensembl' cannot be imported" in problem({"estimator": "sklearn.ensembl.HistGradientBoostingClassifier"})
     assert "'max_iters' (did you mean 'max_iter'?) is not a parameter; it accepts" in problem({"params": {"max_iters": 3}})
     assert "is not a classifier, and the dataset's task is classification" in problem({"estimator": "sklearn.linear_model.LinearRegression"})
@@ -189,10 +210,13 @@ def test_shadow_soak_is_on_for_synthetic_off_for_flights_and_needs_shadow_predic
     text = (DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text().replace("  shadow: true\n", "  shadow: false\n", 1)
     path = _write(tmp_path, "synthetic", text)
     line = 1 + text.splitlines().index("    enabled: true")
-    with pytest.raises(ConfigError, match=(
-        rf"{path}, line {line}: promotion.shadow.enabled: the shadow soak needs shadow predictions: scoring.shadow is false, "
-        r"so the challenger is never scored in shadow; set scoring.shadow: true, or set promotion.shadow.enabled: false"
-    )):
+    with pytest.raises(
+        ConfigError,
+        match=(
+            rf"{path}, line {line}: promotion.shadow.enabled: the shadow soak needs shadow predictions: scoring.shadow is false, "
+            r"so the challenger is never scored in shadow; set scoring.shadow: true, or set promotion.shadow.enabled: false"
+        ),
+    ):
         load_dataset("synthetic", datasets_dir=tmp_path)
     text = (DEFAULT_DATASETS_DIR / "synthetic.yaml").read_text()
     assert "\nscoring:\n  shadow: true\n" in text

@@ -62,14 +62,17 @@ def test_unknown_dag_keys_are_refused_with_the_valid_ones(folder):
     ]
 
 
-@pytest.mark.parametrize(("dag", "expected"), [
-    ({"schedule": "@dayly"}, r"dag.schedule '@dayly' is not a cron expression or preset \(did you mean '@daily'\?\)"),
-    ({"schedule": "61 * * * *"}, r"dag.schedule '61 \* \* \* \*' is not a cron expression or preset"),
-    ({"schedule": 5}, r"dag.schedule must be a cron expression or preset such as '@daily', or null for manual runs only; found 5"),
-    ({"start_date": "yesterday"}, r"dag.start_date must be a date like 2024-01-31, found 'yesterday'"),
-    ({"tags": "nightly"}, r"dag.tags must be a list of strings"),
-    ({"dag_id": "has space"}, r"dag.dag_id must be letters, digits"),
-])
+@pytest.mark.parametrize(
+    ("dag", "expected"),
+    [
+        ({"schedule": "@dayly"}, r"dag.schedule '@dayly' is not a cron expression or preset \(did you mean '@daily'\?\)"),
+        ({"schedule": "61 * * * *"}, r"dag.schedule '61 \* \* \* \*' is not a cron expression or preset"),
+        ({"schedule": 5}, r"dag.schedule must be a cron expression or preset such as '@daily', or null for manual runs only; found 5"),
+        ({"start_date": "yesterday"}, r"dag.start_date must be a date like 2024-01-31, found 'yesterday'"),
+        ({"tags": "nightly"}, r"dag.tags must be a list of strings"),
+        ({"dag_id": "has space"}, r"dag.dag_id must be letters, digits"),
+    ],
+)
 def test_dag_section_values_are_checked(folder, dag, expected):
     synthetic_copy(folder, "odd", dag={"dag_id": "odd_n", "promotion_dag_id": "odd_p", "rollback_dag_id": "odd_r", **dag})
     scan = scan_datasets(folder)
@@ -82,7 +85,10 @@ def test_dataset_config_problems_are_reported_at_parse_time(folder):
     path = synthetic_copy(folder, "metric", training__primary_metric="auc")
     scan = scan_datasets(folder)
     assert "metric_n" not in {s["dag_id"] for s in scan.specs}
-    assert f"{path}, line {line_of(path, 'primary_metric')}: training.primary_metric: 'auc' is not a metric this task computes (did you mean 'roc_auc'?)" in scan.problems[0]
+    assert (
+        f"{path}, line {line_of(path, 'primary_metric')}: training.primary_metric: 'auc' is not a metric this task computes (did you mean 'roc_auc'?)"
+        in scan.problems[0]
+    )
 
 
 def test_duplicate_dag_ids_and_names_are_refused(folder):

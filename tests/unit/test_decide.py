@@ -8,7 +8,9 @@ POLICY = RetrainPolicy(drift_share=0.3, performance_tolerance_relative=0.05, max
 
 
 def _decide(champion=None, drift=0.0, force=False, metric="roc_auc"):
-    return decide_retrain(policy=POLICY, primary_metric=metric, interval_end=END, champion=champion, drift_share=drift, drifted_features=["x0", "x1"], force=force)
+    return decide_retrain(
+        policy=POLICY, primary_metric=metric, interval_end=END, champion=champion, drift_share=drift, drifted_features=["x0", "x1"], force=force
+    )
 
 
 def _champ(ref=0.80, now=0.79, end=datetime(2024, 1, 20, tzinfo=UTC)):
@@ -25,8 +27,7 @@ def test_each_rule_gives_its_reason():
     assert drift["retrain"] and drift["reasons"][0].startswith("drift: 40% of features drifted (threshold 30%): x0, x1")
     decay = _decide(_champ(now=0.70))["reasons"][0]
     assert decay == (
-        "performance decay: champion v4 roc_auc=0.7000 on the new partition vs 0.8000 on its holdout, "
-        "12.5% worse (tolerance 5.0% of the holdout value)"
+        "performance decay: champion v4 roc_auc=0.7000 on the new partition vs 0.8000 on its holdout, 12.5% worse (tolerance 5.0% of the holdout value)"
     )
     old = _decide(_champ(end=datetime(2023, 12, 1, tzinfo=UTC)))["reasons"][0]
     assert old.startswith("model age: champion v4 was trained on data ending 2023-12-01, 62 days")
@@ -94,7 +95,12 @@ def test_null_rate_drift_is_named_in_the_reason():
     drift = {"drifted_features": ["x0"], "missing_drifted_features": ["x1"]}
     share, drifted = policy_drift(drift, POLICY, ["x0", "x1", "x2"])
     decision = decide_retrain(
-        policy=POLICY, primary_metric="roc_auc", interval_end=END, champion=_champ(), drift_share=share,
-        drifted_features=drifted, null_rate_features=null_rate_only(drift, drifted),
+        policy=POLICY,
+        primary_metric="roc_auc",
+        interval_end=END,
+        champion=_champ(),
+        drift_share=share,
+        drifted_features=drifted,
+        null_rate_features=null_rate_only(drift, drifted),
     )
     assert decision["reasons"] == ["drift: 67% of features drifted (threshold 30%): x0, x1 (null rate)"]

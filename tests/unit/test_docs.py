@@ -12,8 +12,17 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
 TOP_FOLDERS = ("dags", "include", "plugins", "tests", "bench", "scripts", "docs", ".ci")
 TOP_FILES = {
-    "Makefile", "Dockerfile", "docker-compose.yaml", "pyproject.toml", "airflow_settings.yaml", ".env.example",
-    "requirements.txt", "requirements.lock", "requirements-dev.txt", "requirements-dev.lock", "README.md",
+    "Makefile",
+    "Dockerfile",
+    "docker-compose.yaml",
+    "pyproject.toml",
+    "airflow_settings.yaml",
+    ".env.example",
+    "requirements.txt",
+    "requirements.lock",
+    "requirements-dev.txt",
+    "requirements-dev.lock",
+    "README.md",
 }
 PLACEHOLDER = re.compile(r"[<>{}*$…\[\]]|\.\.\.")
 

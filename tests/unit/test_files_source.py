@@ -67,7 +67,10 @@ def test_one_file_per_interval_mixed_with_a_day_split_over_files(folder, tmp_pat
 def test_a_column_whose_type_changed_in_one_file_is_named(folder, tmp_path):
     late = _day(1).assign(x=lambda d: d["x"].map(lambda v: f"{v:.1f} kWh"))
     late.to_csv(folder / "late.csv", index=False)
-    with pytest.raises(SourceDataError, match=r"column 'x' holds different kinds of values across the files of ds=2024-01-02: text \(.*\) in late\.csv; numbers \(float64\) in part-1\.parquet"):
+    with pytest.raises(
+        SourceDataError,
+        match=r"column 'x' holds different kinds of values across the files of ds=2024-01-02: text \(.*\) in late\.csv; numbers \(float64\) in part-1\.parquet",
+    ):
         _source(folder, tmp_path).read(DAY2)
 
 

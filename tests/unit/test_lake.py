@@ -48,7 +48,10 @@ def test_quarantine_moves_partition_with_its_result(settings):
     target = lake.quarantine(iv, {"success": False, "failed_expectations": [{"expectation": "x"}]})
     assert not lake.exists(iv) and target.is_file()
     assert (target.parent / f"{info.content_hash[:16]}.validation.json").is_file()
-    with pytest.raises(PartitionQuarantined, match=r"partition ds=2024-01-10: in quarantine since .* failed validation \(1 expectation\) and was moved to .*\.parquet\. .*clear the ingest task of ds=2024-01-10"):
+    with pytest.raises(
+        PartitionQuarantined,
+        match=r"partition ds=2024-01-10: in quarantine since .* failed validation \(1 expectation\) and was moved to .*\.parquet\. .*clear the ingest task of ds=2024-01-10",
+    ):
         lake.read(iv)
     with pytest.raises(LakeError, match=r"partition ds=2024-01-11 not found .* Run \(or clear\) the ingest task"):
         lake.read(Interval.days(date(2024, 1, 11)))

@@ -14,18 +14,24 @@ from mlops.sources.base import Interval
 SECRET = "Tr0ub4dor-and-3"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (f"postgresql+psycopg2://alice:{SECRET}@db.example:5432/flights", "postgresql+psycopg2://alice:***@db.example:5432/flights"),
-    (f"postgresql://alice:p@ss{SECRET}@db/x?sslmode=require&password={SECRET}&token=t0k", "postgresql://alice:***@db/x?sslmode=require&password=***&token=***"),
-    (f"http://pipeline:{SECRET}@mlflow:5000/api/2.0", "http://pipeline:***@mlflow:5000/api/2.0"),
-    (f"connection failed: host=db user=alice password={SECRET} dbname=x", "connection failed: host=db user=alice password=*** dbname=x"),
-    (f"could not parse 'mysql://root:{SECRET}@localhost/db'", "could not parse 'mysql://root:***@localhost/db'"),
-    # nothing secret: unchanged
-    ("http://127.0.0.1:5000/#/models/m/versions/1", "http://127.0.0.1:5000/#/models/m/versions/1"),
-    ("sqlite:////tmp/events.db", "sqlite:////tmp/events.db"),
-    ("mysql://root@localhost/db?charset=utf8", "mysql://root@localhost/db?charset=utf8"),
-    ("file:///data/lake/ds=2024-01-10.parquet", "file:///data/lake/ds=2024-01-10.parquet"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"postgresql+psycopg2://alice:{SECRET}@db.example:5432/flights", "postgresql+psycopg2://alice:***@db.example:5432/flights"),
+        (
+            f"postgresql://alice:p@ss{SECRET}@db/x?sslmode=require&password={SECRET}&token=t0k",
+            "postgresql://alice:***@db/x?sslmode=require&password=***&token=***",
+        ),
+        (f"http://pipeline:{SECRET}@mlflow:5000/api/2.0", "http://pipeline:***@mlflow:5000/api/2.0"),
+        (f"connection failed: host=db user=alice password={SECRET} dbname=x", "connection failed: host=db user=alice password=*** dbname=x"),
+        (f"could not parse 'mysql://root:{SECRET}@localhost/db'", "could not parse 'mysql://root:***@localhost/db'"),
+        # nothing secret: unchanged
+        ("http://127.0.0.1:5000/#/models/m/versions/1", "http://127.0.0.1:5000/#/models/m/versions/1"),
+        ("sqlite:////tmp/events.db", "sqlite:////tmp/events.db"),
+        ("mysql://root@localhost/db?charset=utf8", "mysql://root@localhost/db?charset=utf8"),
+        ("file:///data/lake/ds=2024-01-10.parquet", "file:///data/lake/ds=2024-01-10.parquet"),
+    ],
+)
 def test_redact_text(text, expected):
     assert redact_text(text) == expected
 
@@ -34,8 +40,12 @@ def test_redact_config_masks_credential_keys_and_urls_only():
     config = {
         "name": "orders",
         "source": {"kind": "sql", "options": {"url": f"postgresql://u:{SECRET}@h/db", "table": "orders", "password": SECRET}},
-        "db_password": SECRET, "api_token": SECRET, "primary_key": "id", "empty_password": "",
-        "features": ["a", "b"], "params": {"max_depth": 3},
+        "db_password": SECRET,
+        "api_token": SECRET,
+        "primary_key": "id",
+        "empty_password": "",
+        "features": ["a", "b"],
+        "params": {"max_depth": 3},
     }
     out = redact_config(config)
     assert SECRET not in repr(out)

@@ -12,15 +12,22 @@ from mlops.training.train import train_model
 @pytest.fixture
 def trained(settings, synthetic_config):
     return train_model(
-        synthetic_config, settings, end=datetime(2024, 1, 12, tzinfo=UTC), run_key="dag/reg",
-        source=SyntheticSource(rows_per_day=300, seed=9), window_days=5, holdout_days=1,
+        synthetic_config,
+        settings,
+        end=datetime(2024, 1, 12, tzinfo=UTC),
+        run_key="dag/reg",
+        source=SyntheticSource(rows_per_day=300, seed=9),
+        window_days=5,
+        holdout_days=1,
     )
 
 
 def test_register_once_per_run_key(settings, trained):
     client = tracking.client(settings)
     name = "unit_registry_model"
-    args = dict(name=name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key="dag/run-a", tags=schema.encode_tags({schema.METRICS: {"roc_auc": 0.9}}))
+    args = dict(
+        name=name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key="dag/run-a", tags=schema.encode_tags({schema.METRICS: {"roc_auc": 0.9}})
+    )
     first = register_version(client, **args)
     assert first["created"] and first["alias"] == CHALLENGER
     retry = register_version(client, **args)

@@ -14,8 +14,15 @@ from mlops.settings import AIRFLOW_PASSWORD_PREFIX, Settings, reference_markdown
 ROOT = Path(__file__).resolve().parents[2]
 DECLARED = Settings.variables()
 #: Files outside the Python package that name the product's variables.
-OUTSIDE = [*sorted((ROOT / "scripts").glob("*.sh")), *sorted((ROOT / "scripts").glob("*.py")),
-           ROOT / ".env.example", ROOT / "docker-compose.yaml", ROOT / "Dockerfile", ROOT / "Makefile", ROOT / ".ci" / "run"]
+OUTSIDE = [
+    *sorted((ROOT / "scripts").glob("*.sh")),
+    *sorted((ROOT / "scripts").glob("*.py")),
+    ROOT / ".env.example",
+    ROOT / "docker-compose.yaml",
+    ROOT / "Dockerfile",
+    ROOT / "Makefile",
+    ROOT / ".ci" / "run",
+]
 OURS = re.compile(r"\b((?:MLOPS|POSTGRES|REDIS)_[A-Z0-9_]+)\b")
 #: Variables of other programs that happen to share a prefix (the postgres image's own database).
 NOT_OURS = {"POSTGRES_DB"}
@@ -33,7 +40,12 @@ def _env_reads(tree: ast.AST) -> list[tuple[int, str]]:
             f = ast.unparse(node.func)
             if f in ("os.environ.get", "os.getenv", "environ.get", "env.get"):
                 found.append((node.lineno, node.args[0].value))
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and ast.unparse(node.value) == "os.environ" and isinstance(node.slice, ast.Constant):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
             found.append((node.lineno, node.slice.value))
     return found
 
@@ -106,7 +118,9 @@ def test_scripts_give_the_declared_defaults():
 
 
 def test_docs_settings_page_is_current():
-    assert (ROOT / "docs" / "settings.md").read_text() == reference_markdown(), "regenerate: python -c 'from mlops.settings import reference_markdown; print(reference_markdown(), end=\"\")' > docs/settings.md"
+    assert (ROOT / "docs" / "settings.md").read_text() == reference_markdown(), (
+        "regenerate: python -c 'from mlops.settings import reference_markdown; print(reference_markdown(), end=\"\")' > docs/settings.md"
+    )
 
 
 def test_values_are_typed_and_bad_values_say_which_variable():

@@ -64,10 +64,13 @@ def test_synthetic_is_deterministic_and_injects_drift():
 
 
 def test_synthetic_incidents():
-    src = SyntheticSource(rows_per_day=1000, incidents=[
-        {"kind": "nulls", "feature": "x1", "start": "2024-01-01", "fraction": 0.5},
-        {"kind": "missing_column", "feature": "c1", "start": "2024-01-01"},
-    ])
+    src = SyntheticSource(
+        rows_per_day=1000,
+        incidents=[
+            {"kind": "nulls", "feature": "x1", "start": "2024-01-01", "fraction": 0.5},
+            {"kind": "missing_column", "feature": "c1", "start": "2024-01-01"},
+        ],
+    )
     df = src.read(Interval.days(date(2024, 1, 1)))
     assert 0.4 < df["x1"].isna().mean() < 0.6 and "c1" not in df.columns
     with pytest.raises(ConfigError, match=r"unknown features \['x99'\]"):

@@ -85,8 +85,12 @@ def test_interactive_limits_bound_a_silent_server(silent_port, monkeypatch):
     tracking.use_interactive_limits()
     # One request and one immediate retry of 1 s each, instead of MLflow's 7 retries with back-off (~4 minutes).
     assert {k: os.environ[k] for k in tracking.INTERACTIVE_HTTP} == {
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "1",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
     }
-    with pytest.raises(TrackingUnavailable, match=r"is not reachable \(no answer in time\) while reading"), \
-            tracking.reachable(doing="reading", then="then reload this page"):
+    with (
+        pytest.raises(TrackingUnavailable, match=r"is not reachable \(no answer in time\) while reading"),
+        tracking.reachable(doing="reading", then="then reload this page"),
+    ):
         _client(silent_port).get_registered_model("m")

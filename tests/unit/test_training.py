@@ -23,7 +23,8 @@ def test_metrics_and_directions():
     assert r["mae"] == 0.5 and r["rmse"] == pytest.approx(np.sqrt(0.5), abs=1e-6)
     assert improvement("rmse", 1.0, 2.0) == 1.0 and improvement("roc_auc", 0.7, 0.8) == pytest.approx(-0.1)
     assert floor_failures({"roc_auc": 0.6, "rmse": 3}, {"roc_auc": 0.7, "rmse": 2}) == [
-        "rmse=3.0000 is above the ceiling 2", "roc_auc=0.6000 is below the floor 0.7",
+        "rmse=3.0000 is above the ceiling 2",
+        "roc_auc=0.6000 is below the floor 0.7",
     ]
 
 
@@ -86,8 +87,13 @@ def test_a_retry_closes_the_run_and_model_a_killed_attempt_left_open(settings, s
     model = client.create_logged_model(exp_id, name="model", source_run_id=orphan.info.run_id)
     other = client.create_run(exp_id, tags={"mlops.run_key": "dag/another-run"})  # not this run's: untouched
     result = train_model(
-        synthetic_config, settings, run_key=run_key, end=END, source=SyntheticSource(rows_per_day=300, seed=3),
-        window_days=5, holdout_days=1,
+        synthetic_config,
+        settings,
+        run_key=run_key,
+        end=END,
+        source=SyntheticSource(rows_per_day=300, seed=3),
+        window_days=5,
+        holdout_days=1,
     )
     closed = client.get_run(orphan.info.run_id)
     assert closed.info.status == "FAILED" and closed.data.tags["mlops.closed_by_retry"].startswith(f"closed by a retry of {run_key} at ")

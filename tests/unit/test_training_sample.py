@@ -43,10 +43,12 @@ def _lake_with_days(settings, config, rows_per_day=2000, positive=0.1, extra_col
 
 def _reference_sample(rows: pd.DataFrame, cap: RowCap) -> pd.DataFrame:
     """The sample computed the direct way: every row's key at once, smallest keys per class by the same quotas."""
-    keys = np.concatenate([
-        np.random.default_rng([cap.seed, (START + timedelta(days=i)).toordinal()]).random(n)
-        for i, n in enumerate(rows.groupby(rows["ts"].dt.date, sort=True).size())
-    ])
+    keys = np.concatenate(
+        [
+            np.random.default_rng([cap.seed, (START + timedelta(days=i)).toordinal()]).random(n)
+            for i, n in enumerate(rows.groupby(rows["ts"].dt.date, sort=True).size())
+        ]
+    )
     counts = rows[cap.stratify].value_counts()
     exact = {k: cap.max_rows * v / len(rows) for k, v in counts.items()}
     quota = {k: int(e) for k, e in exact.items()}
@@ -124,7 +126,9 @@ def test_min_rows_counts_the_window_not_the_sample(settings, synthetic_config):
 
 
 def test_max_rows_below_min_train_rows_is_refused():
-    with pytest.raises(ConfigError, match=r"training\.max_rows.*must be at least min_train_rows \(1000\)|max_rows \(500\) must be at least min_train_rows \(1000\)"):
+    with pytest.raises(
+        ConfigError, match=r"training\.max_rows.*must be at least min_train_rows \(1000\)|max_rows \(500\) must be at least min_train_rows \(1000\)"
+    ):
         load_dataset("synthetic", override={"training": {"max_rows": 500}})
     cfg = load_dataset("synthetic", override={"training": {"max_rows": 5000}})
     assert training_cap(cfg) == RowCap(max_rows=5000, seed=cfg.model.seed, stratify=cfg.target)
@@ -134,12 +138,10 @@ def test_max_rows_below_min_train_rows_is_refused():
 def test_the_run_records_the_sample_it_trained_on(settings):
     cfg = load_dataset(
         "synthetic",
-        override={"source": {"options": {"rows_per_day": 300, "drift": []}}, "labels": {"delay_days": 0},
-                  "training": {"max_rows": 1000}},
+        override={"source": {"options": {"rows_per_day": 300, "drift": []}}, "labels": {"delay_days": 0}, "training": {"max_rows": 1000}},
     )
     end = datetime(2024, 1, 15, tzinfo=UTC)
-    result = train_model(cfg, settings, run_key="dag/sampled", end=end, source=SyntheticSource(rows_per_day=300, seed=5),
-                         window_days=6, holdout_days=2)
+    result = train_model(cfg, settings, run_key="dag/sampled", end=end, source=SyntheticSource(rows_per_day=300, seed=5), window_days=6, holdout_days=2)
     assert result["train_rows"] == 1000 and result["training_sample"]["window_rows"] == 1200
     run = mlflow.get_run(result["run_id"])
     tag = schema.TRAINING_SAMPLE.get(run.data.tags)
@@ -163,8 +165,7 @@ def test_dataset_inputs_carry_the_full_schema_and_the_partitions_digest(settings
 
     cfg = load_dataset("synthetic", override={"source": {"options": {"rows_per_day": 300, "drift": []}}, "labels": {"delay_days": 0}})
     end = datetime(2024, 1, 15, tzinfo=UTC)
-    result = train_model(cfg, settings, run_key="dag/inputs", end=end, source=SyntheticSource(rows_per_day=300, seed=5),
-                         window_days=6, holdout_days=2)
+    result = train_model(cfg, settings, run_key="dag/inputs", end=end, source=SyntheticSource(rows_per_day=300, seed=5), window_days=6, holdout_days=2)
     run = mlflow.get_run(result["run_id"])
     inputs = {i.dataset.name: i.dataset for i in run.inputs.dataset_inputs}
     _, holdout_iv = split_windows(end, 6, 2)

@@ -41,7 +41,7 @@ def _pages(settings: Settings) -> list[Path]:
 def test_gx_pages_as_built_load_scripts_from_other_sites(site):
     """What the rewrite is for: GX's own pages reach for CDNs and S3."""
     page = next(p for p in _pages(site) if "validations" in p.parts).read_text()
-    assert "<script src=\"https://" in page and "dataContextId=" in page and external_urls(page)
+    assert '<script src="https://' in page and "dataContextId=" in page and external_urls(page)
 
 
 def test_every_rewritten_page_keeps_its_content_and_loses_scripts_and_external_urls(site):
@@ -65,8 +65,15 @@ def test_paths_map_to_their_dataset():
     page = locate("validations/other/partition/other.ds=2024-01-11/20240111T000000.000000Z/mlops_lake-other.html")
     assert (page.kind, page.dataset) == ("page", "other")
     assert locate("expectations/synthetic/partition.html").dataset == "synthetic"
-    for refused in ("../gx/great_expectations.yml", "validations/../../x.html", "great_expectations.yml", "validations/x.html",
-                    "expectations/Bad-Name/partition.html", "expectations/synthetic/partition.json", "static"):
+    for refused in (
+        "../gx/great_expectations.yml",
+        "validations/../../x.html",
+        "great_expectations.yml",
+        "validations/x.html",
+        "expectations/Bad-Name/partition.html",
+        "expectations/synthetic/partition.json",
+        "static",
+    ):
         assert locate(refused) is None, refused
     for bad in ("index.html\x00", "validations/\x00/x.html", "a\nb", "x\x7f"):
         with pytest.raises(BadPath, match="contains control characters"):

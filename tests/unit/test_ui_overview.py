@@ -32,9 +32,15 @@ def test_drift_series_aligns_days_and_fills_gaps(settings):
 
 def test_latest_validation_prefers_the_newest_partition_even_in_quarantine(settings):
     assert latest_validation(settings, "synthetic") is None
-    atomic_write_json(settings.lake_dir / "synthetic" / "ds=2024-01-10.validation.json", {"success": True, "evaluated_expectations": 12, "failed_expectations": [], "suite": "synthetic.partition"})
+    atomic_write_json(
+        settings.lake_dir / "synthetic" / "ds=2024-01-10.validation.json",
+        {"success": True, "evaluated_expectations": 12, "failed_expectations": [], "suite": "synthetic.partition"},
+    )
     assert latest_validation(settings, "synthetic")["partition"] == "2024-01-10"
-    atomic_write_json(settings.quarantine_dir / "synthetic" / "ds=2024-01-11" / "abc.validation.json", {"success": False, "evaluated_expectations": 12, "failed_expectations": [{"expectation": "x0 not null"}]})
+    atomic_write_json(
+        settings.quarantine_dir / "synthetic" / "ds=2024-01-11" / "abc.validation.json",
+        {"success": False, "evaluated_expectations": 12, "failed_expectations": [{"expectation": "x0 not null"}]},
+    )
     v = latest_validation(settings, "synthetic")
     assert (v["partition"], v["where"], v["success"], v["failed"]) == ("2024-01-11", "quarantine", False, [{"expectation": "x0 not null"}])
 
@@ -56,7 +62,15 @@ def test_overview_and_page_show_versions_gates_history_and_drift(settings, synth
     client.set_model_version_tag(name, versions[1], "mlops.training_window", json.dumps(["2024-01-01T00:00:00+00:00", "2024-01-10T00:00:00+00:00"]))
     client.set_registered_model_alias(name, "champion", versions[1])
     client.set_registered_model_alias(name, "previous", versions[0])
-    entry = {"seq": 1, "time": "2024-01-11T02:00:00+00:00", "kind": "promotion", "version": str(versions[1]), "from_version": str(versions[0]), "approved_by": "alice", "comment": "better <b>recall</b>"}
+    entry = {
+        "seq": 1,
+        "time": "2024-01-11T02:00:00+00:00",
+        "kind": "promotion",
+        "version": str(versions[1]),
+        "from_version": str(versions[0]),
+        "approved_by": "alice",
+        "comment": "better <b>recall</b>",
+    }
     client.set_registered_model_tag(name, "mlops.history.000001", json.dumps(entry))
     _drift(settings, "2024-01-10", {"x0": (0.05, False)})
     _drift(settings, "2024-01-11", {"x0": (0.2, True)})
@@ -96,8 +110,14 @@ def test_page_renders_the_reports_the_drift_step_writes(settings, synthetic_conf
     from mlops.drift import detect_drift, write_report
 
     rng = np.random.default_rng(0)
-    ref = pd.DataFrame({"x0": rng.normal(size=2000), "x1": rng.normal(size=2000), "c0": rng.choice(list("abcde"), 2000),
-                        "day": np.repeat(pd.date_range("2024-01-01", periods=8).strftime("%Y-%m-%d"), 250)})
+    ref = pd.DataFrame(
+        {
+            "x0": rng.normal(size=2000),
+            "x1": rng.normal(size=2000),
+            "c0": rng.choice(list("abcde"), 2000),
+            "day": np.repeat(pd.date_range("2024-01-01", periods=8).strftime("%Y-%m-%d"), 250),
+        }
+    )
     for i, day in enumerate(("2024-01-10", "2024-01-11")):
         cur = pd.DataFrame({"x0": rng.normal(i, 1, 500), "x1": np.nan if i else rng.normal(size=500), "c0": rng.choice(list("abcde"), 500), "day": day})
         result = detect_drift(ref, cur, numeric=["x0", "x1"], categorical=["c0", "day"], config=DriftConfig())

@@ -41,6 +41,18 @@ def test_the_panel_says_why_it_is_empty(settings, late_labels_config):
     assert "no <code>scoring</code> section" in _production(production_series(late_labels_config.model_copy(update={"scoring": None}), None))
     empty = production_series(late_labels_config, PredictionStore(embedded_url(settings.home)))
     assert "No live metrics yet" in _production(empty)
-    page = render({"dataset": "synthetic", "model": "m", "registered": False, "primary_metric": "roc_auc", "aliases": dict.fromkeys(("champion", "challenger", "previous")),
-                   "history": [], "drift": {"days": [], "features": {}}, "validation": None, "production": empty}, ["synthetic"])
+    page = render(
+        {
+            "dataset": "synthetic",
+            "model": "m",
+            "registered": False,
+            "primary_metric": "roc_auc",
+            "aliases": dict.fromkeys(("champion", "challenger", "previous")),
+            "history": [],
+            "drift": {"days": [], "features": {}},
+            "validation": None,
+            "production": empty,
+        },
+        ["synthetic"],
+    )
     assert "<h2>In production</h2>" in page

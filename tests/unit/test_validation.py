@@ -39,10 +39,14 @@ def test_good_partition_passes_and_is_marked(settings, synthetic_config):
 
 
 def test_null_surge_and_missing_column_are_quarantined(settings, synthetic_config):
-    info = _ingest(settings, synthetic_config, incidents=[
-        {"kind": "nulls", "feature": "x1", "fraction": 0.4},
-        {"kind": "missing_column", "feature": "c1"},
-    ])
+    info = _ingest(
+        settings,
+        synthetic_config,
+        incidents=[
+            {"kind": "nulls", "feature": "x1", "fraction": 0.4},
+            {"kind": "missing_column", "feature": "c1"},
+        ],
+    )
     with pytest.raises(ValidationFailed) as err:
         validate_partition(synthetic_config, settings, IV)
     msg = str(err.value)
@@ -96,7 +100,10 @@ def test_a_day_delivered_three_times_fails_on_whole_row_duplicates(settings, syn
         validate_partition(synthetic_config, settings, IV)
     msg = str(err.value)
     assert "partition ds=2024-01-10 (source files: events-2024-01-10.parquet (900 rows))" in msg
-    assert "expect_compound_columns_to_be_unique on whole rows (10 columns): 900 of 900 rows share their values with another row; expected at most 1.0 % of rows" in msg
+    assert (
+        "expect_compound_columns_to_be_unique on whole rows (10 columns): 900 of 900 rows share their values with another row; expected at most 1.0 % of rows"
+        in msg
+    )
 
 
 def test_a_few_duplicates_are_tolerated_up_to_the_configured_share(settings, synthetic_config):
@@ -118,13 +125,18 @@ def test_key_columns_catch_a_row_sent_twice_with_a_change(settings, synthetic_co
 
     from mlops.config import load_dataset
 
-    config = load_dataset("synthetic", override={"source": {"options": {"drift": []}}, "labels": {"delay_days": 0}, "validation": {"key_columns": ["ts", "x0"]}})
+    config = load_dataset(
+        "synthetic", override={"source": {"options": {"drift": []}}, "labels": {"delay_days": 0}, "validation": {"key_columns": ["ts", "x0"]}}
+    )
     df = SyntheticSource(rows_per_day=300, seed=1).read(IV)
     corrected = df.iloc[:1].assign(x1=df["x1"].iloc[0] + 1)  # the same event again, with another value
     _write(settings, config, pd.concat([df, corrected]))
     with pytest.raises(ValidationFailed) as err:
         validate_partition(config, settings, IV)
-    assert "expect_compound_columns_to_be_unique on columns ['ts', 'x0']: 2 of 301 rows share their values with another row; expected each combination once" in str(err.value)
+    assert (
+        "expect_compound_columns_to_be_unique on columns ['ts', 'x0']: 2 of 301 rows share their values with another row; expected each combination once"
+        in str(err.value)
+    )
     assert len(err.value.failed_expectations) == 1  # not a whole-row duplicate
 
 

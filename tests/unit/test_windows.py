@@ -45,7 +45,9 @@ def test_tell_tale_row_after_end_is_never_read(settings, synthetic_config):
 
 
 def test_missing_days_are_ingested_and_validated_on_demand(settings, synthetic_config):
-    source = SyntheticSource(rows_per_day=100, seed=2, incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-08", "end": "2024-01-09", "fraction": 0.9}])
+    source = SyntheticSource(
+        rows_per_day=100, seed=2, incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-08", "end": "2024-01-09", "fraction": 0.9}]
+    )
     window = read_window(synthetic_config, settings, Interval(END - timedelta(days=3), END), source=source)
     assert len(window.frame) == 200
     assert list(window.skipped) == ["ds=2024-01-08"] and "failed validation" in window.skipped["ds=2024-01-08"]
@@ -83,7 +85,9 @@ def test_a_quarantined_day_is_not_ingested_again_by_later_windows(settings, synt
     from mlops.ingest import ingest_interval
 
     bad = Interval.days(date(2024, 1, 8))
-    source = SyntheticSource(rows_per_day=100, seed=2, incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-08", "end": "2024-01-09", "fraction": 0.9}])
+    source = SyntheticSource(
+        rows_per_day=100, seed=2, incidents=[{"kind": "nulls", "feature": "x0", "start": "2024-01-08", "end": "2024-01-09", "fraction": 0.9}]
+    )
     window = Interval(END - timedelta(days=3), END)
     first = read_window(synthetic_config, settings, window, source=source)
     assert first.skipped == {"ds=2024-01-08": "failed validation: 1 expectations"}

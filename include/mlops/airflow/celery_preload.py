@@ -15,7 +15,5 @@ from mlops.airflow.preload import preload
 
 _started = time.perf_counter()
 IMPORTED = preload()
-sys.stderr.write(
-    f"mlops: Celery worker {os.getpid()} preloaded modules in {time.perf_counter() - _started:.1f} s: {json.dumps(IMPORTED)}\n"
-)
+sys.stderr.write(f"mlops: Celery worker {os.getpid()} preloaded modules in {time.perf_counter() - _started:.1f} s: {json.dumps(IMPORTED)}\n")
 sys.stderr.flush()

@@ -42,9 +42,11 @@ def _copy_note(dag_run) -> None:
         dag_run = session.get(DagRun, dag_run.id)
         if dag_run is None:
             return
-    row = session.execute(
-        select(XComModel).where(XComModel.dag_run_id == dag_run.id, XComModel.task_id == NOTE_TASK, XComModel.key == NOTE_KEY)
-    ).scalars().first()
+    row = (
+        session.execute(select(XComModel).where(XComModel.dag_run_id == dag_run.id, XComModel.task_id == NOTE_TASK, XComModel.key == NOTE_KEY))
+        .scalars()
+        .first()
+    )
     if row is None:
         return
     body = XComModel.deserialize_value(row)

@@ -138,25 +138,27 @@ class RegisterModelOperator(BaseOperator):
         config = run_config(self.dataset, context)
         settings = Settings.from_env()
         client = tracking.client(settings)
-        tags = lineage_tags(context) | schema.encode_tags({
-            schema.DATASET: config.name,
-            schema.DATA_INTERVAL_END: (train.get("holdout_window") or [None, None])[1],
-            schema.TRAINING_WINDOW: train.get("training_window"),
-            schema.HOLDOUT_WINDOW: train.get("holdout_window"),
-            schema.TRAINING_SAMPLE: train.get("training_sample"),
-            schema.DATA_HASHES: {k: v[:16] for k, v in train.get("data_hashes", {}).items()},
-            schema.DATA_FINGERPRINT: train.get("data_fingerprint"),
-            schema.INPUT_FINGERPRINT: train.get("input_fingerprint"),
-            schema.CONFIG_FINGERPRINT: config.fingerprint(),
-            schema.CODE_VERSION: tracking.code_version(),
-            schema.METRICS: train["metrics"],
-            schema.VALIDATION: {"success": validation.get("success"), "docs_uri": validation.get("docs_uri")},
-            schema.DRIFT_REPORT_URI: drift.get("report_uri", ""),
-            schema.DRIFT_SHARE: drift.get("drift_share", ""),
-            schema.RETRAIN_REASONS: decision.get("reasons", []),
-            schema.BLESSED: evaluation.get("blessed"),
-            schema.EVALUATION: {k: evaluation.get(k) for k in ("challenger_metrics", "champion_metrics", "champion_version", "reasons")},
-        })
+        tags = lineage_tags(context) | schema.encode_tags(
+            {
+                schema.DATASET: config.name,
+                schema.DATA_INTERVAL_END: (train.get("holdout_window") or [None, None])[1],
+                schema.TRAINING_WINDOW: train.get("training_window"),
+                schema.HOLDOUT_WINDOW: train.get("holdout_window"),
+                schema.TRAINING_SAMPLE: train.get("training_sample"),
+                schema.DATA_HASHES: {k: v[:16] for k, v in train.get("data_hashes", {}).items()},
+                schema.DATA_FINGERPRINT: train.get("data_fingerprint"),
+                schema.INPUT_FINGERPRINT: train.get("input_fingerprint"),
+                schema.CONFIG_FINGERPRINT: config.fingerprint(),
+                schema.CODE_VERSION: tracking.code_version(),
+                schema.METRICS: train["metrics"],
+                schema.VALIDATION: {"success": validation.get("success"), "docs_uri": validation.get("docs_uri")},
+                schema.DRIFT_REPORT_URI: drift.get("report_uri", ""),
+                schema.DRIFT_SHARE: drift.get("drift_share", ""),
+                schema.RETRAIN_REASONS: decision.get("reasons", []),
+                schema.BLESSED: evaluation.get("blessed"),
+                schema.EVALUATION: {k: evaluation.get(k) for k in ("challenger_metrics", "champion_metrics", "champion_version", "reasons")},
+            }
+        )
         result = register_version(
             client,
             name=config.model_name,
@@ -176,8 +178,11 @@ class RegisterModelOperator(BaseOperator):
             "data_docs": models_page_url("datadocs/index.html"),
         }
         self.log.info(
-            "model %s version %s (%s) alias %s", result["model_name"], result["version"],
-            "created" if result["created"] else "already registered by this run", result["alias"] or f"not moved: {result['alias_note']}",
+            "model %s version %s (%s) alias %s",
+            result["model_name"],
+            result["version"],
+            "created" if result["created"] else "already registered by this run",
+            result["alias"] or f"not moved: {result['alias_note']}",
         )
         return result
 
@@ -228,8 +233,18 @@ class PromoteModelOperator(BaseOperator):
     operator_extra_links = (MlflowModelVersionLink(),)
     ui_color = "#fde9c9"
 
-    def __init__(self, *, dataset: str, version: Any, gates: Any = None, approval: Any = None, kind: str = "promotion", reason: str = "",
-                 shadow: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        version: Any,
+        gates: Any = None,
+        approval: Any = None,
+        kind: str = "promotion",
+        reason: str = "",
+        shadow: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
         self.shadow = shadow
@@ -279,8 +294,14 @@ class PromoteModelOperator(BaseOperator):
 
         with recording_failure(client, config.model_name, version, task=self.task_id, run_key=run_key(context)) if self.kind == "promotion" else nullcontext():
             entry = move_champion(
-                client, config.model_name, version, kind=self.kind, run_key=run_key(context),
-                reason=self.reason or self.kind, approval=approval_info(self.approval), gates=(gates or {}).get("gates"),
+                client,
+                config.model_name,
+                version,
+                kind=self.kind,
+                run_key=run_key(context),
+                reason=self.reason or self.kind,
+                approval=approval_info(self.approval),
+                gates=(gates or {}).get("gates"),
                 shadow=summary(shadow),
             )
             if self.kind == "promotion":

@@ -31,9 +31,7 @@ def get_provider_info() -> dict:
             "gated promotion of scikit-learn models in MLflow's registry."
         ),
         "versions": [_version()],
-        "integrations": [
-            {"integration-name": INTEGRATION, "tags": ["software"]}
-        ],
+        "integrations": [{"integration-name": INTEGRATION, "tags": ["software"]}],
         "operators": [{"integration-name": INTEGRATION, "python-modules": ["mlops.airflow.operators"]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["mlops.airflow.sensors"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["mlops.airflow.triggers"]}],

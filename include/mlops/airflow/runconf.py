@@ -150,10 +150,14 @@ class RunConfGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
             if limit is not None and size > limit:
-                return await _refuse(send, 413, (
-                    f"DAG {dag_id}: the request body is larger than {limit:,} bytes; a run conf may hold at most "
-                    f"{MAX_CONF_BYTES:,} bytes of the DAG's params ({', '.join(sorted(declared))})"
-                ))
+                return await _refuse(
+                    send,
+                    413,
+                    (
+                        f"DAG {dag_id}: the request body is larger than {limit:,} bytes; a run conf may hold at most "
+                        f"{MAX_CONF_BYTES:,} bytes of the DAG's params ({', '.join(sorted(declared))})"
+                    ),
+                )
         body = b"".join(chunks)
         problem = None
         try:
@@ -187,5 +191,7 @@ class RunConfGuard:
 
 async def _refuse(send: Callable[[dict], Awaitable[None]], status: int, detail: str) -> None:
     payload = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]}
+    )
     await send({"type": "http.response.body", "body": payload})

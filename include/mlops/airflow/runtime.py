@@ -149,8 +149,12 @@ def sql_url(conn_id: str) -> str:
         from sqlalchemy.engine import URL
 
         return URL.create(
-            "postgresql+psycopg2", username=conn.login, password=conn.password, host=conn.host,
-            port=conn.port, database=conn.schema,
+            "postgresql+psycopg2",
+            username=conn.login,
+            password=conn.password,
+            host=conn.host,
+            port=conn.port,
+            database=conn.schema,
         ).render_as_string(hide_password=False)
     extra = conn.extra_dejson
     if extra.get("sqlalchemy_url"):
@@ -203,6 +207,8 @@ def _mask_password(url: str | None) -> None:
         return
     if password:
         mask_secret(str(password))
+
+
 def labels_source_for(config: DatasetConfig, settings: Settings) -> Source:
     """Where the dataset's late labels come from: ``labels.source``, else the dataset's own source."""
     if config.labels.source is None:
@@ -215,9 +221,11 @@ def lineage_tags(context: dict[str, Any]) -> dict[str, str]:
     """Tags that tie an MLflow run or model version to its Airflow DAG run."""
     from mlops import schema
 
-    return schema.encode_tags({
-        schema.DAG_ID: context["dag"].dag_id,
-        schema.RUN_ID: context["run_id"],
-        schema.RUN_TYPE: run_type(context),
-        schema.LOGICAL_DATE: str(context.get("logical_date") or ""),
-    })
+    return schema.encode_tags(
+        {
+            schema.DAG_ID: context["dag"].dag_id,
+            schema.RUN_ID: context["run_id"],
+            schema.RUN_TYPE: run_type(context),
+            schema.LOGICAL_DATE: str(context.get("logical_date") or ""),
+        }
+    )

@@ -110,8 +110,13 @@ class ShadowSoakTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "mlops.airflow.triggers.ShadowSoakTrigger",
-            {"dataset": self.dataset, "version": self.version, "poke_interval": self.poke_interval,
-             "tracking_uri": self.tracking_uri, "max_failures": self.max_failures},
+            {
+                "dataset": self.dataset,
+                "version": self.version,
+                "poke_interval": self.poke_interval,
+                "tracking_uri": self.tracking_uri,
+                "max_failures": self.max_failures,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -122,8 +127,15 @@ class ShadowSoakTrigger(BaseTrigger):
                 failures = 0
             except Exception as e:  # a store or registry that is briefly down must not end the soak
                 failures += 1
-                self.log.warning("shadow look of %s v%s failed (%d in a row; %s: %s); retrying in %ss",
-                                 self.dataset, self.version, failures, type(e).__name__, e, self.poke_interval)
+                self.log.warning(
+                    "shadow look of %s v%s failed (%d in a row; %s: %s); retrying in %ss",
+                    self.dataset,
+                    self.version,
+                    failures,
+                    type(e).__name__,
+                    e,
+                    self.poke_interval,
+                )
                 if failures >= self.max_failures:
                     yield TriggerEvent({"status": "error", "error": f"{failures} looks in a row failed, the last with {type(e).__name__}: {e}"})
                     return

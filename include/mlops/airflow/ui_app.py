@@ -217,7 +217,9 @@ async def _overview(dataset: str, days: int) -> dict:
 @app.get("/api/datasets")
 async def datasets(user: GetUserDep) -> dict:
     visible = _visible(user)
-    return {"datasets": [{"dataset": name, "dag_id": spec["dag_id"], "promotion_dag_id": spec.get("promotion_dag_id")} for name, spec in sorted(visible.items())]}
+    return {
+        "datasets": [{"dataset": name, "dag_id": spec["dag_id"], "promotion_dag_id": spec.get("promotion_dag_id")} for name, spec in sorted(visible.items())]
+    }
 
 
 @app.get("/api/models/{dataset}")

@@ -41,7 +41,7 @@ def dataset_of(context: dict) -> str | None:
     dag = context.get("dag")
     for tag in sorted(getattr(dag, "tags", None) or []):
         if str(tag).startswith(DATASET_TAG):
-            return str(tag)[len(DATASET_TAG):]
+            return str(tag)[len(DATASET_TAG) :]
     return None
 
 
@@ -65,8 +65,11 @@ def day_of(context: dict) -> date:
     its data interval start, else when it was due."""
     dag_run = context.get("dag_run") or {}
     for value in (
-        context.get("logical_date"), _get(dag_run, "logical_date"), context.get("data_interval_start"),
-        _get(dag_run, "data_interval_start"), _get(dag_run, "run_after"),
+        context.get("logical_date"),
+        _get(dag_run, "logical_date"),
+        context.get("data_interval_start"),
+        _get(dag_run, "data_interval_start"),
+        _get(dag_run, "run_after"),
     ):
         when = _when(value)
         if when is not None:
@@ -233,8 +236,11 @@ def decision(context: dict, config: DatasetConfig) -> list[Event]:
     if (share is not None and share >= threshold) or drift.get("dataset_drift"):
         drifted = list(decided.get("watched_drifted") or drift.get("drifted_features") or [])
         numbers = {
-            "watched drift share": share, "threshold": threshold, "drift share (all features)": drift.get("drift_share"),
-            "dataset drift": drift.get("dataset_drift"), "drifted": drifted,
+            "watched drift share": share,
+            "threshold": threshold,
+            "drift share (all features)": drift.get("drift_share"),
+            "dataset drift": drift.get("dataset_drift"),
+            "drifted": drifted,
         }
         share_text = f"{share:.0%}" if isinstance(share, (int, float)) else "n/a"
         if share is not None and share >= threshold:
@@ -245,12 +251,18 @@ def decision(context: dict, config: DatasetConfig) -> list[Event]:
                 f"dataset drift on {day}: {drift.get('drift_share', 0):.0%} of all features drifted ({', '.join(everything[:8])}); "
                 f"the watched features stay below the retraining threshold ({share_text} < {threshold:.0%})"
             )
-        events.append(Event(
-            type="drift_alarm", dataset=config.name, day=day, run=run,
-            summary=summary,
-            numbers={k: v for k, v in numbers.items() if v is not None}, details=[f"reference: {(drift.get('reference') or {}).get('why', 'n/a')}"],
-            links=links_of(run, drift_report=report),
-        ))
+        events.append(
+            Event(
+                type="drift_alarm",
+                dataset=config.name,
+                day=day,
+                run=run,
+                summary=summary,
+                numbers={k: v for k, v in numbers.items() if v is not None},
+                details=[f"reference: {(drift.get('reference') or {}).get('why', 'n/a')}"],
+                links=links_of(run, drift_report=report),
+            )
+        )
     facts = _as_dict(_xcom(context, getattr(ti, "task_id", "decide"), key="champion"))
     champion, data_end = facts.get("version"), _when(facts.get("data_end"))
     interval_end = _interval_end(context)
@@ -258,19 +270,30 @@ def decision(context: dict, config: DatasetConfig) -> list[Event]:
         age = (interval_end - data_end).days
         if age > config.retrain.max_model_age_days:
             model = config.model_name
-            events.append(Event(
-                type="champion_stale", dataset=config.name, day=day, run=run,
-                summary=f"champion {model} v{champion} was trained on data ending {data_end.date()}: {age} days old (maximum {config.retrain.max_model_age_days})",
-                numbers={"age (days)": age, "max model age (days)": config.retrain.max_model_age_days, "champion": champion},
-                links=links_of(run, champion=_mlflow_version_url(model, str(champion))),
-            ))
+            events.append(
+                Event(
+                    type="champion_stale",
+                    dataset=config.name,
+                    day=day,
+                    run=run,
+                    summary=f"champion {model} v{champion} was trained on data ending {data_end.date()}: {age} days old (maximum {config.retrain.max_model_age_days})",
+                    numbers={"age (days)": age, "max model age (days)": config.retrain.max_model_age_days, "champion": champion},
+                    links=links_of(run, champion=_mlflow_version_url(model, str(champion))),
+                )
+            )
     if decided.get("retrain"):
         reasons = list(decided.get("reasons") or [])
-        events.append(Event(
-            type="retrain_decided", dataset=config.name, day=day, run=run,
-            summary=f"retraining on {day}: {len(reasons)} reason{'s' if len(reasons) != 1 else ''}",
-            details=reasons, links=links_of(run, drift_report=report),
-        ))
+        events.append(
+            Event(
+                type="retrain_decided",
+                dataset=config.name,
+                day=day,
+                run=run,
+                summary=f"retraining on {day}: {len(reasons)} reason{'s' if len(reasons) != 1 else ''}",
+                details=reasons,
+                links=links_of(run, drift_report=report),
+            )
+        )
     return events
 
 
@@ -284,14 +307,24 @@ def challenger_registered(context: dict, config: DatasetConfig) -> list[Event]:
     evaluation = _as_dict(_xcom(context, "retrain.evaluate"))
     metrics = evaluation.get("challenger_metrics") or {}
     primary = config.training.primary_metric
-    numbers = {f"challenger {primary}": metrics.get(primary), f"champion {primary}": (evaluation.get("champion_metrics") or {}).get(primary),
-               "blessed by evaluation": evaluation.get("blessed")}
-    return [Event(
-        type="challenger_registered", dataset=config.name, day=day_of(context), version=version, run=run,
-        summary=f"{model} version {version} registered as challenger",
-        numbers={k: v for k, v in numbers.items() if v is not None}, details=list(evaluation.get("reasons") or []),
-        links=links_of(run, mlflow_version=_mlflow_version_url(model, version)),
-    )]
+    numbers = {
+        f"challenger {primary}": metrics.get(primary),
+        f"champion {primary}": (evaluation.get("champion_metrics") or {}).get(primary),
+        "blessed by evaluation": evaluation.get("blessed"),
+    }
+    return [
+        Event(
+            type="challenger_registered",
+            dataset=config.name,
+            day=day_of(context),
+            version=version,
+            run=run,
+            summary=f"{model} version {version} registered as challenger",
+            numbers={k: v for k, v in numbers.items() if v is not None},
+            details=list(evaluation.get("reasons") or []),
+            links=links_of(run, mlflow_version=_mlflow_version_url(model, version)),
+        )
+    ]
 
 
 def _gates(context: dict) -> dict:
@@ -312,12 +345,19 @@ def approval_waiting(context: dict, config: DatasetConfig) -> list[Event]:
         return []
     version = str(gates["version"])
     approve = approval_url(run["dag_id"], run["run_id"], run.get("task_id") or "approve")
-    return [Event(
-        type="approval_waiting", dataset=config.name, day=day_of(context), version=version, run=run,
-        summary=f"{config.model_name} version {version} passed the gates and waits for approval",
-        numbers={"champion": gates.get("champion_version") or "none"}, details=_gate_lines(gates, _as_dict(_xcom(context, "shadow_soak"))),
-        links={"approve or reject": approve, **links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version))},
-    )]
+    return [
+        Event(
+            type="approval_waiting",
+            dataset=config.name,
+            day=day_of(context),
+            version=version,
+            run=run,
+            summary=f"{config.model_name} version {version} passed the gates and waits for approval",
+            numbers={"champion": gates.get("champion_version") or "none"},
+            details=_gate_lines(gates, _as_dict(_xcom(context, "shadow_soak"))),
+            links={"approve or reject": approve, **links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version))},
+        )
+    ]
 
 
 def gate_rejected(context: dict, config: DatasetConfig) -> list[Event]:
@@ -330,12 +370,19 @@ def gate_rejected(context: dict, config: DatasetConfig) -> list[Event]:
     gates = _gates(context)
     reasons = list(result.get("reasons") or [])
     by = "the gates" if not gates.get("passed") else "its shadow soak" if any(str(r).startswith("shadow:") for r in reasons) else "its approver"
-    return [Event(
-        type="gate_rejected", dataset=config.name, day=day_of(context), version=version, run=run,
-        summary=f"{config.model_name} version {version} rejected by {by}; the champion stays",
-        numbers={"champion": gates.get("champion_version") or "none"}, details=list(result.get("reasons") or []) + _gate_lines(gates),
-        links=links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version)),
-    )]
+    return [
+        Event(
+            type="gate_rejected",
+            dataset=config.name,
+            day=day_of(context),
+            version=version,
+            run=run,
+            summary=f"{config.model_name} version {version} rejected by {by}; the champion stays",
+            numbers={"champion": gates.get("champion_version") or "none"},
+            details=list(result.get("reasons") or []) + _gate_lines(gates),
+            links=links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version)),
+        )
+    ]
 
 
 def champion_moved(context: dict, config: DatasetConfig) -> list[Event]:
@@ -349,16 +396,27 @@ def champion_moved(context: dict, config: DatasetConfig) -> list[Event]:
     rollback = entry.get("kind") == "rollback"
     who = entry.get("approved_by")
     summary = (
-        f"champion of {config.model_name} rolled back from v{previous} to v{version}" if rollback
+        f"champion of {config.model_name} rolled back from v{previous} to v{version}"
+        if rollback
         else f"{config.model_name} version {version} is champion (was {f'v{previous}' if previous else 'none'})"
     )
     numbers = {"version": version, "previous": previous or "none", "approved by": who}
     details = [d for d in (entry.get("reason"), f"comment: {entry['comment']}" if entry.get("comment") else "") if d]
-    return [Event(
-        type="rolled_back" if rollback else "promoted", dataset=config.name, day=day_of(context), version=version, run=run,
-        summary=summary, numbers={k: v for k, v in numbers.items() if v is not None}, details=details,
-        links=links_of(run, mlflow_version=_mlflow_version_url(config.model_name, version), models_page=_models_url(f"models?dataset={quote(config.name)}")),
-    )]
+    return [
+        Event(
+            type="rolled_back" if rollback else "promoted",
+            dataset=config.name,
+            day=day_of(context),
+            version=version,
+            run=run,
+            summary=summary,
+            numbers={k: v for k, v in numbers.items() if v is not None},
+            details=details,
+            links=links_of(
+                run, mlflow_version=_mlflow_version_url(config.model_name, version), models_page=_models_url(f"models?dataset={quote(config.name)}")
+            ),
+        )
+    ]
 
 
 def nightly_late(context: dict, config: DatasetConfig) -> list[Event]:
@@ -368,13 +426,26 @@ def nightly_late(context: dict, config: DatasetConfig) -> list[Event]:
     deadline = _when(_get(context.get("deadline") or {}, "deadline_time"))
     hours = config.alerts.late_after_hours
     state = _get(dag_run, "state")
-    summary = f"nightly run {run['run_id']} has not finished {hours:g} h after its data interval end" if hours else f"nightly run {run['run_id']} missed its deadline"
-    numbers = {"state": str(state) if state else None, "deadline": deadline.isoformat() if deadline else None, "late after (hours)": hours,
-               "data interval end": _get(dag_run, "data_interval_end")}
-    return [Event(
-        type="nightly_late", dataset=config.name, day=day_of(context), summary=summary, run=run,
-        numbers={k: v for k, v in numbers.items() if v is not None}, links=links_of(run),
-    )]
+    summary = (
+        f"nightly run {run['run_id']} has not finished {hours:g} h after its data interval end" if hours else f"nightly run {run['run_id']} missed its deadline"
+    )
+    numbers = {
+        "state": str(state) if state else None,
+        "deadline": deadline.isoformat() if deadline else None,
+        "late after (hours)": hours,
+        "data interval end": _get(dag_run, "data_interval_end"),
+    }
+    return [
+        Event(
+            type="nightly_late",
+            dataset=config.name,
+            day=day_of(context),
+            summary=summary,
+            run=run,
+            numbers={k: v for k, v in numbers.items() if v is not None},
+            links=links_of(run),
+        )
+    ]
 
 
 BUILDERS = {

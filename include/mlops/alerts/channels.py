@@ -163,7 +163,11 @@ class EmailChannel:
 
         with SmtpHook(smtp_conn_id=self.conn_id) as hook:
             hook.send_email_smtp(
-                to=self.to, subject=subject, html_content=html, from_email=self.from_email,
-                mime_subtype="alternative", custom_headers={EVENT_HEADER: event_type, KEY_HEADER: key},
+                to=self.to,
+                subject=subject,
+                html_content=html,
+                from_email=self.from_email,
+                mime_subtype="alternative",
+                custom_headers={EVENT_HEADER: event_type, KEY_HEADER: key},
             )
         return f"mail to {len(self.to)} recipient{'s' if len(self.to) != 1 else ''}"

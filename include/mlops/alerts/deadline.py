@@ -39,8 +39,9 @@ class DataIntervalEndDeadline(BaseDeadlineReference):
         from sqlalchemy import select
 
         row = session.execute(
-            select(DagRun.run_type, DagRun.data_interval_end, DagRun.run_after, DagRun.logical_date)
-            .where(DagRun.dag_id == kwargs["dag_id"], DagRun.run_id == kwargs["run_id"])
+            select(DagRun.run_type, DagRun.data_interval_end, DagRun.run_after, DagRun.logical_date).where(
+                DagRun.dag_id == kwargs["dag_id"], DagRun.run_id == kwargs["run_id"]
+            )
         ).one_or_none()
         if row is None:
             return None

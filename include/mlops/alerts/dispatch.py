@@ -60,8 +60,11 @@ def redacted(event: Event) -> Event:
     except ImportError:  # another Airflow layout: the texts are the pipeline's own
         return event
     return replace(
-        event, summary=str(redact(event.summary)), details=[str(redact(d)) for d in event.details],
-        numbers=redact(dict(event.numbers)), links={k: str(redact(v)) for k, v in event.links.items()},
+        event,
+        summary=str(redact(event.summary)),
+        details=[str(redact(d)) for d in event.details],
+        numbers=redact(dict(event.numbers)),
+        links={k: str(redact(v)) for k, v in event.links.items()},
     )
 
 
@@ -81,11 +84,14 @@ def _send(claim: Claim, alerts: AlertsConfig, message: dict[str, Any], connectio
     except Exception as e:  # connection missing or unusable: a config problem, retried on the next report
         return Delivery("failed", 0, f"failed, channel not usable: connection {cfg.conn_id!r}: {type(e).__name__}")
     if cfg.kind == "webhook":
+
         def send() -> str:
             return channel.send(message["payload"], message["type"], message["key"])
     else:
+
         def send() -> str:
             return channel.send(message["subject"], message["html"], message["type"], message["key"])
+
     return with_retries(send, attempts=alerts.attempts, backoff=alerts.backoff_seconds, secrets=channel.secrets, sleep=sleep)
 
 
@@ -129,8 +135,11 @@ def emit(
             chosen = [Route(NONE, NONE, "skipped", suppress)] if suppress else routes(event, alerts, backfill=backfill)
             _, new, claims = store.record(event, chosen)
             message = {
-                "key": event.key, "type": event.type, "payload": render.payload(event),
-                "subject": render.subject(event), "html": render.html(event),
+                "key": event.key,
+                "type": event.type,
+                "payload": render.payload(event),
+                "subject": render.subject(event),
+                "html": render.html(event),
             }
             sent = _deliver(store, claims, alerts, message, connections, sleep)
             if not new and not claims:
@@ -179,8 +188,11 @@ def flush_digest(
             items = by_channel.get(claim.channel) or []
             mine = [e for _, e in items]
             message = {
-                "key": digest.key, "type": "digest", "payload": render.digest_payload(digest, mine),
-                "subject": render.subject(digest), "html": render.digest_html(digest, mine),
+                "key": digest.key,
+                "type": "digest",
+                "payload": render.digest_payload(digest, mine),
+                "subject": render.subject(digest),
+                "html": render.digest_html(digest, mine),
             }
             (result,) = _deliver(store, [claim], alerts, message, connections, sleep)
             if result["status"] == "sent":

@@ -25,8 +25,16 @@ from airflow.sdk.bases.notifier import BaseNotifier
 
 #: The callbacks ``AlertNotifier`` understands: event builders, plus the nightly digest.
 KINDS = (
-    "run_failed", "partition_quarantined", "decision", "challenger_registered", "approval_waiting",
-    "gate_rejected", "promoted", "rolled_back", "nightly_late", "digest",
+    "run_failed",
+    "partition_quarantined",
+    "decision",
+    "challenger_registered",
+    "approval_waiting",
+    "gate_rejected",
+    "promoted",
+    "rolled_back",
+    "nightly_late",
+    "digest",
 )
 
 
@@ -105,8 +113,17 @@ class _ChannelNotifier(BaseNotifier):
 
     template_fields: Sequence[str] = ("summary",)
 
-    def __init__(self, *, conn_id: str, event: str = "run_failed", summary: str | None = None, attempts: int = 3,
-                 backoff_seconds: float = 1.0, timeout_seconds: float = 10.0, context: dict | None = None):
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        event: str = "run_failed",
+        summary: str | None = None,
+        attempts: int = 3,
+        backoff_seconds: float = 1.0,
+        timeout_seconds: float = 10.0,
+        context: dict | None = None,
+    ):
         super().__init__(context=context)
         self.conn_id = conn_id
         self.event = event
@@ -120,7 +137,9 @@ class _ChannelNotifier(BaseNotifier):
         from mlops.alerts.events import Event
 
         run = run_of(context)
-        summary = self.summary or f"{self.event.replace('_', ' ')}: run {run['run_id']} of {run['dag_id']}" + (f", task {run['task_id']}" if run["task_id"] else "")
+        summary = self.summary or f"{self.event.replace('_', ' ')}: run {run['run_id']} of {run['dag_id']}" + (
+            f", task {run['task_id']}" if run["task_id"] else ""
+        )
         return Event(type=self.event, dataset=dataset_of(context) or str(run["dag_id"]), summary=summary, day=day_of(context), run=run, links=links_of(run))
 
     def notify(self, context: Any) -> None:

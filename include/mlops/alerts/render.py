@@ -56,8 +56,7 @@ def payload(event: Event) -> dict[str, Any]:
 
 def _rows(numbers: dict[str, Any]) -> str:
     return "".join(
-        f'<tr><th style="text-align:left;padding:2px 10px 2px 0">{escape(str(k))}</th><td>{escape(_number(v))}</td></tr>'
-        for k, v in numbers.items()
+        f'<tr><th style="text-align:left;padding:2px 10px 2px 0">{escape(str(k))}</th><td>{escape(_number(v))}</td></tr>' for k, v in numbers.items()
     )
 
 

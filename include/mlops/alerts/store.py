@@ -186,19 +186,34 @@ class AlertStore:
         """
         now = _now()
         row = {
-            "key": event.key, "type": event.type, "dataset": event.dataset, "severity": event.severity,
-            "day": event.day.isoformat(), "version": event.version, "summary": event.summary[:2000],
-            "payload": json.dumps(event.to_dict(), sort_keys=True, default=str), "dag_id": event.run.get("dag_id"),
-            "run_id": event.run.get("run_id"), "created_at": now,
+            "key": event.key,
+            "type": event.type,
+            "dataset": event.dataset,
+            "severity": event.severity,
+            "day": event.day.isoformat(),
+            "version": event.version,
+            "summary": event.summary[:2000],
+            "payload": json.dumps(event.to_dict(), sort_keys=True, default=str),
+            "dag_id": event.run.get("dag_id"),
+            "run_id": event.run.get("run_id"),
+            "created_at": now,
         }
         try:
             with self.engine.begin() as conn:
                 event_id = conn.execute(insert(alert_events).values(**row)).inserted_primary_key[0]
                 for r in routes:
-                    conn.execute(insert(alert_deliveries).values(
-                        event_id=event_id, channel=r.channel, kind=r.kind, status=r.status, attempts=0,
-                        rounds=0, detail=r.detail, updated_at=now,
-                    ))
+                    conn.execute(
+                        insert(alert_deliveries).values(
+                            event_id=event_id,
+                            channel=r.channel,
+                            kind=r.kind,
+                            status=r.status,
+                            attempts=0,
+                            rounds=0,
+                            detail=r.detail,
+                            updated_at=now,
+                        )
+                    )
             claims = [Claim(d["id"], event_id, d["channel"], d["kind"]) for d in self.deliveries(event_id) if d["status"] == "sending"]
             return event_id, True, claims
         except IntegrityError:
@@ -234,9 +249,14 @@ class AlertStore:
     def finish(self, claim: Claim, *, status: str, attempts: int, detail: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(alert_deliveries).where(alert_deliveries.c.id == claim.delivery_id).values(
-                    status=status, attempts=alert_deliveries.c.attempts + attempts,
-                    rounds=alert_deliveries.c.rounds + 1, detail=detail[:1000], updated_at=_now(),
+                update(alert_deliveries)
+                .where(alert_deliveries.c.id == claim.delivery_id)
+                .values(
+                    status=status,
+                    attempts=alert_deliveries.c.attempts + attempts,
+                    rounds=alert_deliveries.c.rounds + 1,
+                    detail=detail[:1000],
+                    updated_at=_now(),
                 )
             )
 
@@ -267,33 +287,52 @@ class AlertStore:
         if not delivery_ids:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(alert_deliveries).where(alert_deliveries.c.id.in_(delivery_ids)).values(status=status, detail=detail[:1000], updated_at=_now())
-            )
+            conn.execute(update(alert_deliveries).where(alert_deliveries.c.id.in_(delivery_ids)).values(status=status, detail=detail[:1000], updated_at=_now()))
 
     def recent(self, dataset: str, *, days: int = 30, now: datetime | None = None) -> list[dict]:
         """Events of the last ``days`` days, newest first, each with its deliveries (for the Models page)."""
         since = (now or _now()) - timedelta(days=days)
         with self.engine.connect() as conn:
-            events = conn.execute(
-                select(alert_events).where(alert_events.c.dataset == dataset, alert_events.c.created_at >= since)
-                .order_by(alert_events.c.created_at.desc(), alert_events.c.id.desc())
-            ).mappings().all()
+            events = (
+                conn.execute(
+                    select(alert_events)
+                    .where(alert_events.c.dataset == dataset, alert_events.c.created_at >= since)
+                    .order_by(alert_events.c.created_at.desc(), alert_events.c.id.desc())
+                )
+                .mappings()
+                .all()
+            )
             ids = [e["id"] for e in events]
             deliveries: dict[int, list[dict]] = {i: [] for i in ids}
             if ids:
                 for d in conn.execute(select(alert_deliveries).where(alert_deliveries.c.event_id.in_(ids)).order_by(alert_deliveries.c.id)).mappings():
-                    deliveries[d["event_id"]].append({
-                        "channel": d["channel"], "kind": d["kind"], "status": d["status"], "attempts": d["attempts"],
-                        "detail": d["detail"], "updated_at": _aware(d["updated_at"]).isoformat(),
-                    })
+                    deliveries[d["event_id"]].append(
+                        {
+                            "channel": d["channel"],
+                            "kind": d["kind"],
+                            "status": d["status"],
+                            "attempts": d["attempts"],
+                            "detail": d["detail"],
+                            "updated_at": _aware(d["updated_at"]).isoformat(),
+                        }
+                    )
         out = []
         for e in events:
             payload = json.loads(e["payload"])
-            out.append({
-                "key": e["key"], "type": e["type"], "severity": e["severity"], "day": e["day"], "version": e["version"],
-                "summary": e["summary"], "created_at": _aware(e["created_at"]).isoformat(), "links": payload.get("links") or {},
-                "numbers": payload.get("numbers") or {}, "dag_id": e["dag_id"], "run_id": e["run_id"],
-                "deliveries": deliveries[e["id"]],
-            })
+            out.append(
+                {
+                    "key": e["key"],
+                    "type": e["type"],
+                    "severity": e["severity"],
+                    "day": e["day"],
+                    "version": e["version"],
+                    "summary": e["summary"],
+                    "created_at": _aware(e["created_at"]).isoformat(),
+                    "links": payload.get("links") or {},
+                    "numbers": payload.get("numbers") or {},
+                    "dag_id": e["dag_id"],
+                    "run_id": e["run_id"],
+                    "deliveries": deliveries[e["id"]],
+                }
+            )
         return out

@@ -129,7 +129,7 @@ def aligned_counts(ref: tuple[np.ndarray, np.ndarray], cur: tuple[np.ndarray, np
     r = np.concatenate([ref_counts, np.zeros(int(new.sum()), dtype=np.int64)])
     c = np.zeros(labels.size, dtype=np.int64)
     c[pos[~new]] = cur_counts[~new]
-    c[ref_labels.size:] = cur_counts[new]
+    c[ref_labels.size :] = cur_counts[new]
     order = np.argsort(pd.util.hash_array(labels, categorize=False), kind="stable")  # labels are distinct
     return labels[order], r[order], c[order]
 

@@ -121,8 +121,18 @@ class Side:
     being placed again.
     """
 
-    def __init__(self, values: np.ndarray, lo: float, inv: float, bins: int, idx: np.ndarray, off: np.ndarray, *, sorted_values: bool = False,
-                 extremes: tuple[float, float] | None = None):
+    def __init__(
+        self,
+        values: np.ndarray,
+        lo: float,
+        inv: float,
+        bins: int,
+        idx: np.ndarray,
+        off: np.ndarray,
+        *,
+        sorted_values: bool = False,
+        extremes: tuple[float, float] | None = None,
+    ):
         nb = bins + 2
         self.values, self.lo, self.inv, self.bins = values, lo, inv, bins
         self.n = int(values.size)
@@ -293,15 +303,16 @@ class _walk:
     ``F - G`` at each bin's left edge.
     """
 
-    def __init__(self, bins_x: np.ndarray, off_x: np.ndarray, bins_y: np.ndarray, off_y: np.ndarray, d_before: np.ndarray, n: int, m: int,
-                 *, x_sorted: bool = False):
+    def __init__(
+        self, bins_x: np.ndarray, off_x: np.ndarray, bins_y: np.ndarray, off_y: np.ndarray, d_before: np.ndarray, n: int, m: int, *, x_sorted: bool = False
+    ):
         b = np.concatenate([bins_x, bins_y])
         off = np.concatenate([off_x, off_y])
         jump = np.concatenate([np.full(off_x.size, m, dtype=np.int64), np.full(off_y.size, -n, dtype=np.int64)])
         key = b + off
         if x_sorted:
             # The x points come in ascending order: sort the y points alone, then merge two runs (timsort).
-            ny = np.argsort(key[off_x.size:]) + off_x.size
+            ny = np.argsort(key[off_x.size :]) + off_x.size
             runs = np.concatenate([np.arange(off_x.size), ny])
             order = runs[np.argsort(key[runs], kind="stable")]
         else:

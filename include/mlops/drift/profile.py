@@ -95,7 +95,9 @@ class ReferenceProfile:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def build_profile(reference: pd.DataFrame, *, numeric: list[str], categorical: list[str], config: DriftConfig, expected_current: int | None = None) -> ReferenceProfile:
+def build_profile(
+    reference: pd.DataFrame, *, numeric: list[str], categorical: list[str], config: DriftConfig, expected_current: int | None = None
+) -> ReferenceProfile:
     """Profile ``reference`` for :func:`compare_with_profile` (the same checks of the inputs as ``detect_drift``)."""
     _check_inputs(reference, reference, numeric, categorical)
     out = ReferenceProfile(rows=len(reference), discrete_max_values=config.discrete_max_values)
@@ -117,7 +119,12 @@ def build_profile(reference: pd.DataFrame, *, numeric: list[str], categorical: l
         col = reference[name]
         labels, counts, nulls = category_counts(col)
         out.categorical[name] = CategoricalProfile(
-            name=name, rows=len(col), nulls=nulls, labels=labels, counts=counts, looks_like_dates=looks_like_dates(col, labels),
+            name=name,
+            rows=len(col),
+            nulls=nulls,
+            labels=labels,
+            counts=counts,
+            looks_like_dates=looks_like_dates(col, labels),
         )
     return out
 
@@ -140,8 +147,15 @@ def compare_with_profile(profile: ReferenceProfile, current: pd.DataFrame, *, nu
 def _numeric(prof: NumericProfile, cur: pd.Series, config: DriftConfig, work: Workspace) -> FeatureDrift:
     y, nulls_y = finite_values(cur)
     common: dict[str, Any] = dict(
-        feature=prof.name, kind="numeric", threshold=config.numeric_distance_threshold, n_reference=prof.n, n_current=int(y.size),
-        nulls_reference=prof.nulls, nulls_current=nulls_y, alpha=config.p_value, warnings=[],
+        feature=prof.name,
+        kind="numeric",
+        threshold=config.numeric_distance_threshold,
+        n_reference=prof.n,
+        n_current=int(y.size),
+        nulls_reference=prof.nulls,
+        nulls_current=nulls_y,
+        alpha=config.p_value,
+        warnings=[],
         **_missing_check((prof.nulls, nulls_y), (prof.rows, len(cur)), config),
     )
     suspects = []
@@ -180,8 +194,15 @@ def _categorical(prof: CategoricalProfile, cur: pd.Series, config: DriftConfig) 
     nulls_y = int(cur.isna().sum())
     n_x, n_y = int(prof.counts.sum()), len(cur) - nulls_y
     common: dict[str, Any] = dict(
-        feature=prof.name, kind="categorical", threshold=config.categorical_distance_threshold, n_reference=n_x, n_current=n_y,
-        nulls_reference=prof.nulls, nulls_current=nulls_y, alpha=config.p_value, warnings=[],
+        feature=prof.name,
+        kind="categorical",
+        threshold=config.categorical_distance_threshold,
+        n_reference=n_x,
+        n_current=n_y,
+        nulls_reference=prof.nulls,
+        nulls_current=nulls_y,
+        alpha=config.p_value,
+        warnings=[],
         **_missing_check((prof.nulls, nulls_y), (prof.rows, len(cur)), config),
     )
     suspects = []
@@ -189,10 +210,16 @@ def _categorical(prof: CategoricalProfile, cur: pd.Series, config: DriftConfig) 
         example = str(prof.labels[0]) if prof.labels.size else "no reference value"
         suspects.append(("datetime", f"holds dates or times (e.g. '{example[:40]}'); every partition brings values the reference never saw"))
     if prof.labels.size >= ID_LIKE_SHARE * n_x and n_x >= config.min_values:
-        suspects.append(("id_like", f"looks like an identifier: {prof.labels.size:,} distinct values in {n_x:,} reference values; "
-                                    "shares of near-unique values cannot be compared"))
+        suspects.append(
+            (
+                "id_like",
+                f"looks like an identifier: {prof.labels.size:,} distinct values in {n_x:,} reference values; shares of near-unique values cannot be compared",
+            )
+        )
     if prof.labels.size == 1:
-        suspects.append(("constant", f"has a single value in the reference ('{str(prof.labels[0])[:40]}'); any other value in the current data counts as drift"))
+        suspects.append(
+            ("constant", f"has a single value in the reference ('{str(prof.labels[0])[:40]}'); any other value in the current data counts as drift")
+        )
     guarded = _guard(common, suspects, config)
     if guarded is not None:
         return guarded
@@ -271,8 +298,14 @@ def save_profile(profile: ReferenceProfile, folder: Path) -> None:
         np.save(tmp / "numeric.npy", np.concatenate(chunks) if chunks else np.empty(0))
         np.save(tmp / "grids.npy", np.concatenate(grids, axis=1) if grids else np.empty((2, 0)))
         np.savez(tmp / "arrays.npz", **{k.replace("/", "__"): v for k, v in arrays.items()})
-        doc = {"format": PROFILE_FORMAT, "rows": profile.rows, "discrete_max_values": profile.discrete_max_values,
-               "numeric": numeric, "categorical": categorical, "meta": profile.meta}
+        doc = {
+            "format": PROFILE_FORMAT,
+            "rows": profile.rows,
+            "discrete_max_values": profile.discrete_max_values,
+            "numeric": numeric,
+            "categorical": categorical,
+            "meta": profile.meta,
+        }
         (tmp / "profile.json").write_text(json.dumps(doc, default=str))
         try:
             os.replace(tmp, folder)  # atomic; fails when the folder exists
@@ -305,16 +338,20 @@ def load_profile(folder: Path) -> ReferenceProfile | None:
             p.levels = np.asarray(e["levels"], dtype=np.float64)
             p.level_counts = np.asarray(e["level_counts"], dtype=np.int64)
         elif "offset" in e:
-            p.sorted_values = values[e["offset"]: e["offset"] + e["size"]]
+            p.sorted_values = values[e["offset"] : e["offset"] + e["size"]]
             p.scale_sample = arrays[f"{name}/scale_sample"]
             p.plot_sample = arrays[f"{name}/plot_sample"]
             if "grid" in e:
                 nb, at = e["grid"][2] + 2, e["grid_offset"]
-                p.side = Side.stored(p.sorted_values, *e["grid"], counts=grids[0, at: at + nb].astype(np.int64), sums=grids[1, at: at + nb])
+                p.side = Side.stored(p.sorted_values, *e["grid"], counts=grids[0, at : at + nb].astype(np.int64), sums=grids[1, at : at + nb])
         out.numeric[name] = p
     for name, e in doc["categorical"].items():
         out.categorical[name] = CategoricalProfile(
-            name=name, rows=e["rows"], nulls=e["nulls"], labels=np.asarray(e["labels"], dtype=object),
-            counts=np.asarray(e["counts"], dtype=np.int64), looks_like_dates=e["looks_like_dates"],
+            name=name,
+            rows=e["rows"],
+            nulls=e["nulls"],
+            labels=np.asarray(e["labels"], dtype=object),
+            counts=np.asarray(e["counts"], dtype=np.int64),
+            looks_like_dates=e["looks_like_dates"],
         )
     return out

@@ -87,7 +87,7 @@ def _figure_png(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
                 (_numeric_panel if feat.method == "wasserstein_ks" else _categorical_panel)(ax, reference, feat.feature, cur)
                 ax.set_title(f"{feat.feature}\n{feat.method} {_verdict_value(feat)}", fontsize=8)
             ax.tick_params(labelsize=7)
-        for ax in axes[len(shown):]:
+        for ax in axes[len(shown) :]:
             ax.set_visible(False)
         axes[0].legend(fontsize=7)
         more = f" (top {len(shown)} of {len(drifted)})" if len(drifted) > len(shown) else ""
@@ -236,7 +236,8 @@ def _html(result: DriftResult, title: str, png: bytes) -> str:
     rule = (
         f"A feature drifts when its effect size reaches its threshold and its test's p-value is at most {', '.join(map(_fmt, alphas))}. "
         "The effect size is the distance less the part sampling noise explains at these sizes."
-        if alphas else ""
+        if alphas
+        else ""
     )
     warnings = "".join(f"<li>{e(w['message'])}</li>" for w in result.warnings)
     warnings_block = f'<h2>Warnings</h2><ul class="warnings">{warnings}</ul>' if warnings else ""

@@ -268,7 +268,9 @@ def _check_inputs(reference: Any, current: Any, numeric: list[str], categorical:
             )
         repeated = [f for f in features if not isinstance(frame.columns.get_loc(f), int)]
         if repeated:
-            raise ConfigError(f"drift: columns {repeated} appear more than once in the {label} frame; expected one column per feature. Drop the duplicate columns.")
+            raise ConfigError(
+                f"drift: columns {repeated} appear more than once in the {label} frame; expected one column per feature. Drop the duplicate columns."
+            )
     for name in numeric:
         for label, frame in (("reference", reference), ("current", current)):
             column = frame[name]
@@ -329,8 +331,9 @@ def _shares_result(common: dict[str, Any], cmp: ShareComparison, threshold: floa
         note = (note + "; " if note else "") + "a single value (or group) on both sides: nothing to compare"
     method: Method = "shares_fisher" if cmp.test == "fisher" else "shares_chi2"
     drifted = cmp.p_value <= alpha and cmp.score >= threshold
-    return FeatureDrift(method=method, score=cmp.score, distance=cmp.distance, p_value=cmp.p_value, drifted=drifted,
-                        note=note, **{**common, "threshold": threshold})
+    return FeatureDrift(
+        method=method, score=cmp.score, distance=cmp.distance, p_value=cmp.p_value, drifted=drifted, note=note, **{**common, "threshold": threshold}
+    )
 
 
 # --------------------------------------------------------------------------- numeric
@@ -340,8 +343,16 @@ def _numeric_feature(name: str, ref: pd.Series, cur: pd.Series, config: DriftCon
     x, nulls_x = finite_values(ref)
     y, nulls_y = finite_values(cur)
     common: dict[str, Any] = dict(
-        feature=name, kind="numeric", threshold=config.numeric_distance_threshold, n_reference=int(x.size), n_current=int(y.size), nulls_reference=nulls_x, nulls_current=nulls_y,
-        alpha=config.p_value, warnings=[], **_missing_check((nulls_x, nulls_y), (len(ref), len(cur)), config),
+        feature=name,
+        kind="numeric",
+        threshold=config.numeric_distance_threshold,
+        n_reference=int(x.size),
+        n_current=int(y.size),
+        nulls_reference=nulls_x,
+        nulls_current=nulls_y,
+        alpha=config.p_value,
+        warnings=[],
+        **_missing_check((nulls_x, nulls_y), (len(ref), len(cur)), config),
     )
     suspects = []
     if is_datetime(ref) or is_datetime(cur):
@@ -445,8 +456,15 @@ def _categorical_feature(name: str, ref: pd.Series, cur: pd.Series, config: Drif
     nulls_y = int(cur.isna().sum())
     n_x, n_y = int(ref_counts.sum()), len(cur) - nulls_y
     common: dict[str, Any] = dict(
-        feature=name, kind="categorical", threshold=config.categorical_distance_threshold, n_reference=n_x, n_current=n_y,
-        nulls_reference=nulls_x, nulls_current=nulls_y, alpha=config.p_value, warnings=[],
+        feature=name,
+        kind="categorical",
+        threshold=config.categorical_distance_threshold,
+        n_reference=n_x,
+        n_current=n_y,
+        nulls_reference=nulls_x,
+        nulls_current=nulls_y,
+        alpha=config.p_value,
+        warnings=[],
         **_missing_check((nulls_x, nulls_y), (len(ref), len(cur)), config),
     )
     suspects = []
@@ -454,8 +472,12 @@ def _categorical_feature(name: str, ref: pd.Series, cur: pd.Series, config: Drif
         example = str(ref_labels[0]) if ref_labels.size else "no reference value"
         suspects.append(("datetime", f"holds dates or times (e.g. '{example[:40]}'); every partition brings values the reference never saw"))
     if ref_labels.size >= ID_LIKE_SHARE * n_x and n_x >= config.min_values:
-        suspects.append(("id_like", f"looks like an identifier: {ref_labels.size:,} distinct values in {n_x:,} reference values; "
-                                    "shares of near-unique values cannot be compared"))
+        suspects.append(
+            (
+                "id_like",
+                f"looks like an identifier: {ref_labels.size:,} distinct values in {n_x:,} reference values; shares of near-unique values cannot be compared",
+            )
+        )
     if ref_labels.size == 1:
         suspects.append(("constant", f"has a single value in the reference ('{str(ref_labels[0])[:40]}'); any other value in the current data counts as drift"))
     guarded = _guard(common, suspects, config)

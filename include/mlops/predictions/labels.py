@@ -80,7 +80,8 @@ def read_label_batch(config: DatasetConfig, day: date, source: Source) -> pd.Dat
     if config.target not in frame.columns:
         raise LabelsRejected(
             f"{where} from {source.description}: no target column {config.target!r}; found {sorted(map(str, frame.columns))[:30]}. "
-            "Point labels.source at data that holds the target.", counts={"rows": len(frame)},
+            "Point labels.source at data that holds the target.",
+            counts={"rows": len(frame)},
         )
     keys = row_keys(frame, config.row_key, where=where, error=LabelsRejected)
     return pd.DataFrame({"row_key": keys.to_numpy(), "label": frame[config.target].to_numpy()})
@@ -177,9 +178,18 @@ def accept_labels(
     if store is not None:
         store.replace_labels(config.name, day, clean.assign(label=clean["label"].astype("float64")), arrived_at=arrived_at, dag_id=dag_id, run_id=run_id)
     unlabelled = len(partition) - len(clean)
-    log.info("%s: %d labels stored (%d rows of %d still unlabelled, %d null labels left out)", where, len(clean), unlabelled, len(partition), counts["null_labels"])
-    return {"day": day.isoformat(), "status": "stored", "labelled": len(clean), "partition_rows": len(partition),
-            "unlabelled_rows": unlabelled, "null_labels": counts["null_labels"], "labels_hash": digest}
+    log.info(
+        "%s: %d labels stored (%d rows of %d still unlabelled, %d null labels left out)", where, len(clean), unlabelled, len(partition), counts["null_labels"]
+    )
+    return {
+        "day": day.isoformat(),
+        "status": "stored",
+        "labelled": len(clean),
+        "partition_rows": len(partition),
+        "unlabelled_rows": unlabelled,
+        "null_labels": counts["null_labels"],
+        "labels_hash": digest,
+    }
 
 
 def collect_labels(
@@ -219,7 +229,9 @@ def collect_labels(
     return out
 
 
-def attach_labels(config: DatasetConfig, settings: Settings, day: Interval, frame: pd.DataFrame, *, fetch_from: Source | None = None) -> tuple[pd.DataFrame, str | None]:
+def attach_labels(
+    config: DatasetConfig, settings: Settings, day: Interval, frame: pd.DataFrame, *, fetch_from: Source | None = None
+) -> tuple[pd.DataFrame, str | None]:
     """The partition's rows that have a label, with the target column; and the labels' hash.
 
     ``fetch_from``: a source to read the day's labels from when none are stored yet (a window

@@ -144,17 +144,27 @@ def monitor_unit(config: DatasetConfig, settings: Settings, store: PredictionSto
         out["estimated"] = estimate(reference["score"], reference["label"], current)
         record(config, settings, store, unit, "estimated", out["estimated"], len(scored))
     result = detect_drift(
-        pd.DataFrame({DRIFT_FEATURE: reference["score"].astype(float)}), pd.DataFrame({DRIFT_FEATURE: current.astype(float)}),
-        numeric=[DRIFT_FEATURE], categorical=[], config=config.drift,
+        pd.DataFrame({DRIFT_FEATURE: reference["score"].astype(float)}),
+        pd.DataFrame({DRIFT_FEATURE: current.astype(float)}),
+        numeric=[DRIFT_FEATURE],
+        categorical=[],
+        config=config.drift,
     ).feature(DRIFT_FEATURE)
     number = lambda v: None if v is None else float(v)  # noqa: E731
-    drift = {"drift_score": number(result.score), "drift_threshold": number(result.threshold), "drift_p_value": number(result.p_value), "drifted": float(result.drifted)}
+    drift = {
+        "drift_score": number(result.score),
+        "drift_threshold": number(result.threshold),
+        "drift_p_value": number(result.p_value),
+        "drifted": float(result.drifted),
+    }
     record(config, settings, store, unit, "drift", drift, len(scored))
     out["drift"] = {**drift, "method": result.method}
     return out
 
 
-def after_scoring(config: DatasetConfig, settings: Settings, store: PredictionStore, client, unit: Unit, scored: pd.DataFrame, model, loaded, signature) -> dict:
+def after_scoring(
+    config: DatasetConfig, settings: Settings, store: PredictionStore, client, unit: Unit, scored: pd.DataFrame, model, loaded, signature
+) -> dict:
     """Monitoring of a unit just scored; a version whose holdout is gone gets no estimate or drift (said in the result)."""
     try:
         reference = holdout_reference(config, settings, client, model, loaded, signature)

@@ -141,7 +141,9 @@ def model_inputs(frame: pd.DataFrame, config: DatasetConfig, signature, *, where
                     converted = pd.to_numeric(col, errors="coerce")
                     bad = col.notna() & converted.isna()
                     if bad.any():
-                        wrong.append(f"{spec.name!r} (expected {kind}, found {col.dtype} with {int(bad.sum())} non-numeric values, e.g. {col[bad].head(3).tolist()})")
+                        wrong.append(
+                            f"{spec.name!r} (expected {kind}, found {col.dtype} with {int(bad.sum())} non-numeric values, e.g. {col[bad].head(3).tolist()})"
+                        )
         else:
             categorical.append(spec.name)
     if missing or wrong:
@@ -185,8 +187,7 @@ def _skip_reason(lake: Lake, settings: Settings, interval: Interval, expected_ha
     if not lake.exists(interval):
         quarantined = (settings.quarantine_dir / lake.dataset / interval.key).is_dir()
         return (
-            "quarantined: it failed validation, and quarantined partitions are never scored"
-            if quarantined else "not in the lake (never ingested, or removed)"
+            "quarantined: it failed validation, and quarantined partitions are never scored" if quarantined else "not in the lake (never ingested, or removed)"
         )
     if lake.validation(interval) is None:
         return "not validated in its current content (re-ingested after its validation?); its next validation triggers scoring"
@@ -256,9 +257,17 @@ def score_partition(
             path = write_lake(settings, unit, out.assign(model_name=model.model_name, scored_at=pd.Timestamp(scored_at), run_id=run_id))
         seconds = time.perf_counter() - started
         log.info("%s: %d rows scored by %s and stored in %.2f s", where, len(out), model, seconds)
-        units.append({"model_name": model.model_name, "version": model.version, "role": model.role, "rows": len(out),
-                      "seconds": round(seconds, 3), "lake_path": str(path) if path else None,
-                      "monitoring": monitor(unit, out, model, loaded, signature) if monitor else None})
+        units.append(
+            {
+                "model_name": model.model_name,
+                "version": model.version,
+                "role": model.role,
+                "rows": len(out),
+                "seconds": round(seconds, 3),
+                "lake_path": str(path) if path else None,
+                "monitoring": monitor(unit, out, model, loaded, signature) if monitor else None,
+            }
+        )
     return {"partition": day.isoformat(), "status": "scored", "reason": None, "rows": len(frame), "units": units}
 
 
@@ -329,7 +338,16 @@ def run_scoring(
             results.append({"partition": day.isoformat(), "status": "skipped", "reason": why_not, "rows": 0, "units": []})
             continue
         result = score_partition(
-            config, settings, store, day, models, cache, expected_hash=request.get("content_hash"), dag_id=dag_id, run_id=run_id, monitor=monitor,
+            config,
+            settings,
+            store,
+            day,
+            models,
+            cache,
+            expected_hash=request.get("content_hash"),
+            dag_id=dag_id,
+            run_id=run_id,
+            monitor=monitor,
         )
         if result["status"] == "scored":  # labels that are already there (with the partition, or arrived before a re-score)
             result["realised"] = live.realised(config, settings, store, day)

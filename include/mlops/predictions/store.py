@@ -161,8 +161,11 @@ class Unit:
     def where(self, table: sa.Table = predictions):
         c = table.c
         return sa.and_(
-            c.dataset == self.dataset, c.partition_date == self.partition_date, c.model_name == self.model_name,
-            c.version == self.version, c.role == self.role,
+            c.dataset == self.dataset,
+            c.partition_date == self.partition_date,
+            c.model_name == self.model_name,
+            c.version == self.version,
+            c.role == self.role,
         )
 
     def __str__(self) -> str:
@@ -312,8 +315,14 @@ class PredictionStore:
     def replace_predictions(self, unit: Unit, frame: pd.DataFrame, *, scored_at: datetime, dag_id: str | None = None, run_id: str | None = None) -> int:
         """Replace the unit's rows by ``frame`` (``row_key``, ``prediction``, ``score``) in one transaction."""
         constants = {
-            "dataset": unit.dataset, "partition_date": unit.partition_date, "model_name": unit.model_name,
-            "version": unit.version, "role": unit.role, "scored_at": scored_at, "dag_id": dag_id, "run_id": run_id,
+            "dataset": unit.dataset,
+            "partition_date": unit.partition_date,
+            "model_name": unit.model_name,
+            "version": unit.version,
+            "role": unit.role,
+            "scored_at": scored_at,
+            "dag_id": dag_id,
+            "run_id": run_id,
         }
         try:
             with _transaction(self.engine, write=True, lock_key=f"predictions/{unit}") as conn:
@@ -352,8 +361,9 @@ class PredictionStore:
 
     # --- labels ----------------------------------------------------------------------------
 
-    def replace_labels(self, dataset: str, partition_date: date, frame: pd.DataFrame, *, arrived_at: datetime,
-                       dag_id: str | None = None, run_id: str | None = None) -> int:
+    def replace_labels(
+        self, dataset: str, partition_date: date, frame: pd.DataFrame, *, arrived_at: datetime, dag_id: str | None = None, run_id: str | None = None
+    ) -> int:
         """Replace the day's labels by ``frame`` (``row_key``, ``label``) in one transaction."""
         c = labels.c
         constants = {"dataset": dataset, "partition_date": partition_date, "arrived_at": arrived_at, "dag_id": dag_id, "run_id": run_id}
@@ -394,12 +404,22 @@ class PredictionStore:
 
         c = live_metrics.c
         where = sa.and_(
-            c.dataset == unit.dataset, c.model_name == unit.model_name, c.version == unit.version, c.role == unit.role,
-            c.partition_date == unit.partition_date, c.kind == kind,
+            c.dataset == unit.dataset,
+            c.model_name == unit.model_name,
+            c.version == unit.version,
+            c.role == unit.role,
+            c.partition_date == unit.partition_date,
+            c.kind == kind,
         )
         constants = {
-            "dataset": unit.dataset, "model_name": unit.model_name, "version": unit.version, "role": unit.role,
-            "partition_date": unit.partition_date, "kind": kind, "rows": int(rows), "computed_at": computed_at,
+            "dataset": unit.dataset,
+            "model_name": unit.model_name,
+            "version": unit.version,
+            "role": unit.role,
+            "partition_date": unit.partition_date,
+            "kind": kind,
+            "rows": int(rows),
+            "computed_at": computed_at,
         }
         frame = pd.DataFrame({"metric": list(values), "value": [None if v is None else float(v) for v in values.values()]})
         try:
@@ -422,14 +442,17 @@ class PredictionStore:
         with _transaction(self.engine, write=False) as conn:
             return pd.read_sql(stmt, conn)
 
-
     # --- shadow soaks ----------------------------------------------------------------------
 
     def shadow_days(self, dataset: str, model_name: str, *, challenger: int, champion: int) -> list[date]:
         """Days with predictions of ``challenger`` as shadow and of ``champion`` as champion, and labels; oldest first."""
         p, lab = predictions.c, labels.c
-        shadow = sa.select(p.partition_date).where(p.dataset == dataset, p.model_name == model_name, p.version == int(challenger), p.role == "shadow").distinct()
-        serving = sa.select(p.partition_date).where(p.dataset == dataset, p.model_name == model_name, p.version == int(champion), p.role == "champion").distinct()
+        shadow = (
+            sa.select(p.partition_date).where(p.dataset == dataset, p.model_name == model_name, p.version == int(challenger), p.role == "shadow").distinct()
+        )
+        serving = (
+            sa.select(p.partition_date).where(p.dataset == dataset, p.model_name == model_name, p.version == int(champion), p.role == "champion").distinct()
+        )
         labelled = sa.select(lab.partition_date).where(lab.dataset == dataset).distinct()
         stmt = sa.intersect(shadow, serving, labelled)
         with _transaction(self.engine, write=False) as conn:
@@ -447,17 +470,33 @@ class PredictionStore:
         champ, chall, lab = predictions.alias("champ"), predictions.alias("chall"), labels.c
         stmt = (
             sa.select(
-                champ.c.row_key, lab.label,
-                champ.c.prediction.label("champion_prediction"), champ.c.score.label("champion_score"),
-                chall.c.prediction.label("challenger_prediction"), chall.c.score.label("challenger_score"),
+                champ.c.row_key,
+                lab.label,
+                champ.c.prediction.label("champion_prediction"),
+                champ.c.score.label("champion_score"),
+                chall.c.prediction.label("challenger_prediction"),
+                chall.c.score.label("challenger_score"),
             )
-            .join_from(champ, chall, sa.and_(
-                chall.c.dataset == champ.c.dataset, chall.c.partition_date == champ.c.partition_date, chall.c.row_key == champ.c.row_key,
-                chall.c.model_name == champ.c.model_name, chall.c.version == int(challenger), chall.c.role == "shadow",
-            ))
+            .join_from(
+                champ,
+                chall,
+                sa.and_(
+                    chall.c.dataset == champ.c.dataset,
+                    chall.c.partition_date == champ.c.partition_date,
+                    chall.c.row_key == champ.c.row_key,
+                    chall.c.model_name == champ.c.model_name,
+                    chall.c.version == int(challenger),
+                    chall.c.role == "shadow",
+                ),
+            )
             .join(labels, sa.and_(lab.dataset == champ.c.dataset, lab.partition_date == champ.c.partition_date, lab.row_key == champ.c.row_key))
-            .where(champ.c.dataset == dataset, champ.c.partition_date == day, champ.c.model_name == model_name,
-                   champ.c.version == int(champion), champ.c.role == "champion")
+            .where(
+                champ.c.dataset == dataset,
+                champ.c.partition_date == day,
+                champ.c.model_name == model_name,
+                champ.c.version == int(champion),
+                champ.c.role == "champion",
+            )
             .order_by(champ.c.row_key)
         )
         with _transaction(self.engine, write=False) as conn:
@@ -481,9 +520,14 @@ class PredictionStore:
         try:
             with _transaction(self.engine, write=True, lock_key=key) as conn:
                 taken = conn.execute(
-                    sa.select(sa.func.count()).select_from(shadow_looks).where(
-                        c.dataset == values["dataset"], c.model_name == values["model_name"], c.version == int(values["version"]),
-                        c.epoch == int(values["epoch"]), sa.or_(c.seq == int(values["seq"]), c.partition_date == values["partition_date"]),
+                    sa.select(sa.func.count())
+                    .select_from(shadow_looks)
+                    .where(
+                        c.dataset == values["dataset"],
+                        c.model_name == values["model_name"],
+                        c.version == int(values["version"]),
+                        c.epoch == int(values["epoch"]),
+                        sa.or_(c.seq == int(values["seq"]), c.partition_date == values["partition_date"]),
                     )
                 ).scalar()
                 if taken:

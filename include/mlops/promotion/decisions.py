@@ -108,9 +108,18 @@ def crash_reason(states: Mapping[str, str], error: Mapping | None, *, run_key: s
     )
 
 
-def finalize_promotion(client, name: str, *, run_key: str, version: str | None, gates: Mapping | None,
-                       promoted: Mapping | None, approval: Mapping | None, states: Mapping[str, str],
-                       soak: Mapping | None = None) -> dict | None:
+def finalize_promotion(
+    client,
+    name: str,
+    *,
+    run_key: str,
+    version: str | None,
+    gates: Mapping | None,
+    promoted: Mapping | None,
+    approval: Mapping | None,
+    states: Mapping[str, str],
+    soak: Mapping | None = None,
+) -> dict | None:
     """End a promotion run: ``{decision: promoted|rejected, ...}``, None when no challenger was checked.
 
     ``version`` is the sensor's challenger (None when it found none), ``gates``, ``promoted``,

@@ -91,11 +91,16 @@ def beats_champion_gate(config: DatasetConfig, settings: Settings, frame, challe
                 f"{metric} is undefined for the {' and '.join(missing)} on the evaluation window ({len(frame)} rows; "
                 f"classes of {config.target!r}: {classes}); the versions cannot be compared on it"
             ),
-            "rows": len(frame), "challenger_metrics": challenger, "champion_metrics": champion,
+            "rows": len(frame),
+            "challenger_metrics": challenger,
+            "champion_metrics": champion,
         }
     out = compare_to_champion(
-        metric, challenger[metric], champion[metric] if champion else None,
-        min_abs=config.promotion.min_improvement, min_rel=config.promotion.min_relative_improvement,
+        metric,
+        challenger[metric],
+        champion[metric] if champion else None,
+        min_abs=config.promotion.min_improvement,
+        min_rel=config.promotion.min_relative_improvement,
     )
     return {**out, "rows": len(frame), "challenger_metrics": challenger, "champion_metrics": champion}
 
@@ -150,9 +155,9 @@ def older_than_champion(mv, champion) -> dict | None:
         return None
     return {
         "passed": False,
-        "detail": f"{describe(mv)} is older than the champion {describe(champion)}; a promotion only moves forward "
-                  "(use the rollback DAG to go back)",
-        "challenger": None, "champion": None,
+        "detail": f"{describe(mv)} is older than the champion {describe(champion)}; a promotion only moves forward (use the rollback DAG to go back)",
+        "challenger": None,
+        "champion": None,
     }
 
 
@@ -176,7 +181,11 @@ def run_gates(config: DatasetConfig, settings: Settings, version: str) -> dict:
     elif gates["lineage"]["passed"]:
         frame = evaluation_frame(config, settings, tags)
         gates["beats_champion"] = beats_champion_gate(
-            config, settings, frame, f"models:/{name}/{version}", f"models:/{name}/{champion_version}" if champion_version else None,
+            config,
+            settings,
+            frame,
+            f"models:/{name}/{version}",
+            f"models:/{name}/{champion_version}" if champion_version else None,
         )
         gates["serving"] = serving_gate(config, f"models:/{name}/{version}", frame)
     else:

@@ -168,7 +168,10 @@ def serving_check(model_uri: str, sample: pd.DataFrame, budget_ms: float, *, tim
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "mlops.promotion.serving", model_uri, str(path), str(budget_ms)],
-                capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=os.environ.copy(),
             )
         except subprocess.TimeoutExpired:
             return {"model_uri": model_uri, "loaded": False, "timed_out": True, "error": f"the check did not finish within {timeout:g} s"}

@@ -66,9 +66,19 @@ def _state_of(rows) -> PairedSequentialTest | None:
         return None
     state = json.loads(rows.iloc[-1]["state"])
     looks = [
-        {"day": r.partition_date.isoformat(), "days": int(r.seq), "rows": int(r.rows), "estimate": r.estimate,
-         "lower": r.lower, "upper": r.upper, "p_value": r.p_value, "e_value": r.e_value, "champion_loss": r.champion_loss,
-         "challenger_loss": r.challenger_loss, "verdict": r.verdict}
+        {
+            "day": r.partition_date.isoformat(),
+            "days": int(r.seq),
+            "rows": int(r.rows),
+            "estimate": r.estimate,
+            "lower": r.lower,
+            "upper": r.upper,
+            "p_value": r.p_value,
+            "e_value": r.e_value,
+            "champion_loss": r.champion_loss,
+            "challenger_loss": r.challenger_loss,
+            "verdict": r.verdict,
+        }
         for r in rows.itertuples()
     ]
     return PairedSequentialTest.from_dict({**state, "looks": looks})
@@ -80,8 +90,7 @@ def _look_row(look: dict) -> list:
 
 def _losses(config: DatasetConfig, pairs) -> tuple[Any, Any]:
     column = "score" if config.task == "classification" else "prediction"
-    return (row_losses(config.task, pairs["label"], pairs[f"champion_{column}"]),
-            row_losses(config.task, pairs["label"], pairs[f"challenger_{column}"]))
+    return (row_losses(config.task, pairs["label"], pairs[f"champion_{column}"]), row_losses(config.task, pairs["label"], pairs[f"challenger_{column}"]))
 
 
 def _record(client, config: DatasetConfig, version: str, result: dict) -> None:
@@ -114,23 +123,40 @@ def soak_look(config: DatasetConfig, client, store: PredictionStore, version: st
     soak = config.promotion.shadow
     name, version = config.model_name, str(version)
     now = now or datetime.now(UTC)
-    base = {"version": version, "alpha": soak.alpha, "min_days": soak.min_days, "max_days": soak.max_days, "min_rows": soak.min_rows,
-            "margin": soak.margin, "on_inconclusive": soak.on_inconclusive, "loss": "log-loss" if config.task == "classification" else "squared error",
-            "updated_at": now.isoformat()}
+    base = {
+        "version": version,
+        "alpha": soak.alpha,
+        "min_days": soak.min_days,
+        "max_days": soak.max_days,
+        "min_rows": soak.min_rows,
+        "margin": soak.margin,
+        "on_inconclusive": soak.on_inconclusive,
+        "loss": "log-loss" if config.task == "classification" else "squared error",
+        "updated_at": now.isoformat(),
+    }
     tags = client.get_model_version(name, version).tags or {}
     newer = _newer_challenger(client, config, version, tags)
     if newer is not None:
-        result = {**base, "decision": "superseded", "passed": False, "champion_version": None,
-                  "detail": f"soak ended: version {newer} was registered during the soak and is the challenger now"}
+        result = {
+            **base,
+            "decision": "superseded",
+            "passed": False,
+            "champion_version": None,
+            "detail": f"soak ended: version {newer} was registered during the soak and is the challenger now",
+        }
         if schema.DECISION.get(tags) is None and newer.isdigit():
-            record_decision(client, name, version, "superseded", run_key=f"shadow soak of version {version}", at=now,
-                            extra={schema.SUPERSEDED_BY: newer})
+            record_decision(client, name, version, "superseded", run_key=f"shadow soak of version {version}", at=now, extra={schema.SUPERSEDED_BY: newer})
         _record(client, config, version, result)
         return result
     champion = alias_version(client, name, CHAMPION)
     if champion is None or str(champion.version) == version:
-        result = {**base, "decision": "promote", "passed": True, "champion_version": None,
-                  "detail": "no champion to compare with in shadow: the offline gates decide"}
+        result = {
+            **base,
+            "decision": "promote",
+            "passed": True,
+            "champion_version": None,
+            "detail": "no champion to compare with in shadow: the offline gates decide",
+        }
         _record(client, config, version, result)
         return result
     champion_version = int(champion.version)
@@ -141,12 +167,19 @@ def soak_look(config: DatasetConfig, client, store: PredictionStore, version: st
         epoch = int(stored["epoch"].max())
         for e in range(1, epoch + 1):
             before, after = stored[stored["epoch"] == e - 1], stored[stored["epoch"] == e]
-            restarts.append({"epoch": e, "from_champion": int(before["champion_version"].iloc[-1]),
-                             "to_champion": int(after["champion_version"].iloc[0]), "after_days": len(before)})
+            restarts.append(
+                {
+                    "epoch": e,
+                    "from_champion": int(before["champion_version"].iloc[-1]),
+                    "to_champion": int(after["champion_version"].iloc[0]),
+                    "after_days": len(before),
+                }
+            )
         if int(stored[stored["epoch"] == epoch]["champion_version"].iloc[-1]) != champion_version:
             last = stored[stored["epoch"] == epoch]
-            restarts.append({"epoch": epoch + 1, "from_champion": int(last["champion_version"].iloc[-1]),
-                             "to_champion": champion_version, "after_days": len(last)})
+            restarts.append(
+                {"epoch": epoch + 1, "from_champion": int(last["champion_version"].iloc[-1]), "to_champion": champion_version, "after_days": len(last)}
+            )
             log.info("%s v%s: the champion is now v%s; the soak restarts against it (epoch %d)", name, version, champion_version, epoch + 1)
             epoch += 1
     current = stored[stored["epoch"] == epoch]
@@ -168,12 +201,24 @@ def soak_look(config: DatasetConfig, client, store: PredictionStore, version: st
                 test = PairedSequentialTest.start(alpha=soak.alpha, expected_rows=len(pairs) * soak.min_days)
             look = test.update(day.isoformat(), champion_loss, challenger_loss, min_days=soak.min_days, min_rows=soak.min_rows).to_dict()
             state = {k: v for k, v in test.to_dict().items() if k != "looks"}
-            written = store.add_shadow_look({
-                "dataset": config.name, "model_name": name, "version": int(version), "epoch": epoch, "champion_version": champion_version,
-                "partition_date": day, "seq": look["days"], "rows": look["rows"], "day_rows": len(pairs),
-                **{k: _finite(look[k], 12) for k in ("estimate", "lower", "upper", "e_value", "champion_loss", "challenger_loss")},
-                "p_value": float(look["p_value"]), "verdict": look["verdict"], "state": json.dumps(state), "looked_at": now,
-            })
+            written = store.add_shadow_look(
+                {
+                    "dataset": config.name,
+                    "model_name": name,
+                    "version": int(version),
+                    "epoch": epoch,
+                    "champion_version": champion_version,
+                    "partition_date": day,
+                    "seq": look["days"],
+                    "rows": look["rows"],
+                    "day_rows": len(pairs),
+                    **{k: _finite(look[k], 12) for k in ("estimate", "lower", "upper", "e_value", "champion_loss", "challenger_loss")},
+                    "p_value": float(look["p_value"]),
+                    "verdict": look["verdict"],
+                    "state": json.dumps(state),
+                    "looked_at": now,
+                }
+            )
             if not written:  # another process took this look first: its state is the one that counts
                 log.warning("%s v%s: the look at %s was stored by another process; the next look starts from it", name, version, day)
                 return soak_look(config, client, store, version, now=now)
@@ -184,11 +229,18 @@ def soak_look(config: DatasetConfig, client, store: PredictionStore, version: st
     looks = test.looks if test is not None else []
     last = looks[-1] if looks else None
     result = {
-        **base, "decision": decision, "passed": {"promote": True, "reject": False}.get(decision), "detail": detail,
-        "champion_version": str(champion_version), "epoch": epoch, "restarts": restarts,
-        "days": last["days"] if last else 0, "rows": last["rows"] if last else 0,
+        **base,
+        "decision": decision,
+        "passed": {"promote": True, "reject": False}.get(decision),
+        "detail": detail,
+        "champion_version": str(champion_version),
+        "epoch": epoch,
+        "restarts": restarts,
+        "days": last["days"] if last else 0,
+        "rows": last["rows"] if last else 0,
         **{k: _finite(last[k]) if last else None for k in ("estimate", "lower", "upper", "p_value", "e_value", "champion_loss", "challenger_loss")},
-        "look_columns": list(LOOK_COLUMNS), "looks": [_look_row(x) for x in looks],
+        "look_columns": list(LOOK_COLUMNS),
+        "looks": [_look_row(x) for x in looks],
     }
     _record(client, config, version, result)
     return result
@@ -200,8 +252,14 @@ def series(gate: dict | None) -> dict | None:
         return None
     columns = gate.get("look_columns") or list(LOOK_COLUMNS)
     looks = [dict(zip(columns, row, strict=False)) for row in gate["looks"] if isinstance(row, list)]
-    return {"looks": looks, "decision": gate.get("decision"), "detail": gate.get("detail"), "version": gate.get("version"),
-            "champion_version": gate.get("champion_version"), "restarts": gate.get("restarts") or []}
+    return {
+        "looks": looks,
+        "decision": gate.get("decision"),
+        "detail": gate.get("detail"),
+        "version": gate.get("version"),
+        "champion_version": gate.get("champion_version"),
+        "restarts": gate.get("restarts") or [],
+    }
 
 
 def summary(result: dict | None) -> dict | None:
@@ -210,4 +268,3 @@ def summary(result: dict | None) -> dict | None:
         return None
     keys = ("decision", "detail", "champion_version", "days", "rows", "estimate", "lower", "upper", "p_value", "e_value", "epoch")
     return {k: result.get(k) for k in keys}
-

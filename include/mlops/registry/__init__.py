@@ -14,4 +14,16 @@ from mlops.registry.client import (
     version_key,
 )
 
-__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "alias_version", "describe", "find_version_by_run_key", "missing_model", "model_exists", "record_decision", "register_version", "version_key"]
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "PREVIOUS",
+    "alias_version",
+    "describe",
+    "find_version_by_run_key",
+    "missing_model",
+    "model_exists",
+    "record_decision",
+    "register_version",
+    "version_key",
+]

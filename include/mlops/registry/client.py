@@ -154,7 +154,11 @@ def register_version(
         if existing.run_id != run_id:
             log.warning(
                 "model %s: version %s was already registered by %s from run %s; run %s is not registered again",
-                name, existing.version, run_key, existing.run_id, run_id,
+                name,
+                existing.version,
+                run_key,
+                existing.run_id,
+                run_id,
             )
         version = existing
     else:
@@ -164,9 +168,7 @@ def register_version(
             if e.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         all_tags = {k: schema.truncate(v) for k, v in tags.items()} | schema.encode_tags({schema.RUN_KEY: run_key})
-        version = client.create_model_version(
-            name, source=model_uri, run_id=run_id, tags=all_tags, description=description, model_id=model_id
-        )
+        version = client.create_model_version(name, source=model_uri, run_id=run_id, tags=all_tags, description=description, model_id=model_id)
         if version.status != "READY":
             raise RegistryError(
                 f"model {name!r} version {version.version}: status {version.status} ({version.status_message}); "

@@ -114,8 +114,7 @@ def clip_to_interval(df: pd.DataFrame, column: str, interval: Interval, *, where
 
     if column not in df.columns:
         raise SourceDataError(
-            f"{where}: timestamp column {column!r} not found; columns are {sorted(df.columns)[:20]}. "
-            "Set timestamp_column in the dataset config to one of them."
+            f"{where}: timestamp column {column!r} not found; columns are {sorted(df.columns)[:20]}. Set timestamp_column in the dataset config to one of them."
         )
     df = df.copy()
     df[column] = to_utc(df[column], column=column, where=where)

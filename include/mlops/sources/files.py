@@ -233,7 +233,9 @@ class FilesSource:
             raise self._bad_file(f, interval, parquet=parquet, error=e) from e
         if self.timestamp_column not in df.columns:
             raise self._bad_file(
-                f, interval, parquet=parquet,
+                f,
+                interval,
+                parquet=parquet,
                 found=f"no timestamp column {self.timestamp_column!r} (columns: {sorted(map(str, df.columns))[:20]})",
             )
         try:
@@ -276,8 +278,10 @@ class FilesSource:
                 return None
             lo = stats.min if lo is None else min(lo, stats.min)
             hi = stats.max if hi is None else max(hi, stats.max)
+
         def as_utc(d):
-            return (d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC))
+            return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
         return as_utc(lo), as_utc(hi)
 
     # -- checks ---------------------------------------------------------------------------
@@ -329,15 +333,13 @@ class FilesSource:
         if copy is not None:
             record = json.loads((copy.parent / "reason.json").read_text())  # first writer wins
         owner = date_in_path(Path(self.name(f)))
-        belongs = (
-            f"the day in its name, {owner.isoformat()}" if owner
-            else f"the first interval that met it, {record['first_interval']}"
-        )
+        belongs = f"the day in its name, {owner.isoformat()}" if owner else f"the first interval that met it, {record['first_interval']}"
         kept = (
             f"A copy was kept at {copy} with reason.json; the file itself was left in place. "
             f"It is counted against {belongs}, which fails until the file is fixed; other intervals skip it while "
             "its content is unchanged and record the skip in their partition."
-            if copy else "Nothing recorded which interval it belongs to, so every interval fails until it is fixed."
+            if copy
+            else "Nothing recorded which interval it belongs to, so every interval fails until it is fixed."
         )
         fix = "a complete Parquet file (or give a CSV file a .csv name)" if parquet else "a well-formed CSV file with a header line"
         message = (

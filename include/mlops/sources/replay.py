@@ -30,10 +30,27 @@ REPLAY_YEAR = 2013
 CACHE_NAME = "nycflights13_flights_weather_v1.parquet"
 #: Columns the replay serves. ``arr_delay`` is there for regression configs; never use it as a feature.
 COLUMNS = [
-    "time_hour", "carrier", "origin", "dest", "flight", "tailnum",
-    "sched_dep_hour", "dep_delay", "distance", "air_time",
-    "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib",
-    "arr_delay", "is_late",
+    "time_hour",
+    "carrier",
+    "origin",
+    "dest",
+    "flight",
+    "tailnum",
+    "sched_dep_hour",
+    "dep_delay",
+    "distance",
+    "air_time",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+    "arr_delay",
+    "is_late",
 ]
 
 log = logging.getLogger(__name__)

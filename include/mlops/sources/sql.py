@@ -78,8 +78,7 @@ class SqlSource:
             # The database answered: the table or the query is wrong, and a retry will not change that.
             detail = redacted_error(e.orig if getattr(e, "orig", None) else e)
             raise SourceDataError(
-                f"{self.where} failed for {interval}: {detail}. "
-                "Fix source.options (table or query) in the dataset config, then clear the ingest task."
+                f"{self.where} failed for {interval}: {detail}. Fix source.options (table or query) in the dataset config, then clear the ingest task."
             ) from _loggable(e)
         except sa.exc.SQLAlchemyError as e:
             detail = redacted_error(e.orig if getattr(e, "orig", None) else e)

@@ -68,5 +68,3 @@ def evaluate_challenger(config: DatasetConfig, settings: Settings, train_result:
     for tag, value in schema.encode_tags({schema.BLESSED: verdict["blessed"], schema.EVALUATION: result}).items():
         client.set_tag(run_id, tag, value)
     return result
-
-

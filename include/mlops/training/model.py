@@ -30,7 +30,9 @@ def estimator_class(path: str) -> type:
     cls = getattr(module, name, None)
     if not isinstance(cls, type):
         public = [n for n in getattr(module, "__all__", dir(module)) if isinstance(getattr(module, n, None), type)]
-        raise ConfigError(f"model.estimator {path!r}: {module_name} has no class {name!r}{did_you_mean(name, public)}; it offers {', '.join(sorted(public)[:40])}")
+        raise ConfigError(
+            f"model.estimator {path!r}: {module_name} has no class {name!r}{did_you_mean(name, public)}; it offers {', '.join(sorted(public)[:40])}"
+        )
     return cls
 
 
@@ -101,11 +103,13 @@ def build_pipeline(config: DatasetConfig) -> Pipeline:
     if config.numeric_features:
         transformers.append(("numeric", Pipeline(numeric_steps), list(config.numeric_features)))
     if config.categorical_features:
-        transformers.append((
-            "categorical",
-            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10, sparse_output=False),
-            list(config.categorical_features),
-        ))
+        transformers.append(
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10, sparse_output=False),
+                list(config.categorical_features),
+            )
+        )
     return Pipeline([("prepare", ColumnTransformer(transformers, verbose_feature_names_out=False)), ("model", estimator)])
 
 

@@ -61,7 +61,11 @@ def check_holdout_classes(config: DatasetConfig, holdout_df, holdout: Interval) 
     if not needed or len(counts) >= 2:
         return
     found = ", ".join(f"{k!r}: {v} rows" for k, v in sorted(counts.items(), key=str)) or "no rows"
-    roles = [role for role, on in (("the primary metric", needed[0] == config.training.primary_metric), ("a metric floor", needed[0] in config.training.metric_floors)) if on]
+    roles = [
+        role
+        for role, on in (("the primary metric", needed[0] == config.training.primary_metric), ("a metric floor", needed[0] in config.training.metric_floors))
+        if on
+    ]
     others = ", ".join(m for m in CLASSIFICATION if m not in TWO_CLASS_METRICS)
     raise InsufficientData(
         f"dataset {config.name!r}: the holdout window [{holdout.start.date()}, {holdout.end.date()}) holds a single class of "
@@ -123,8 +127,7 @@ def fit(config: DatasetConfig, train_df, holdout_df):
     """Fit on ``train_df`` (rows sorted deterministically) and score ``holdout_df``; pure, no MLflow."""
     if train_df[config.target].nunique() < 2 and config.task == "classification":
         raise InsufficientData(
-            f"dataset {config.name!r}: the training window holds a single class of {config.target!r}; "
-            "expected both classes. Widen training.window_days."
+            f"dataset {config.name!r}: the training window holds a single class of {config.target!r}; expected both classes. Widen training.window_days."
         )
     pipe = build_pipeline(config)
     pipe.fit(prepare_features(train_df, config), train_df[config.target].to_numpy())
@@ -173,7 +176,8 @@ def train_model(
     tracking.client(settings)
     exp_id = tracking.experiment_id(settings, experiment_name(config))
     previous = tracking.find_run(
-        settings, experiment_name(config),
+        settings,
+        experiment_name(config),
         schema.encode_tags({schema.RUN_KEY: run_key, schema.INPUT_FINGERPRINT: fingerprint, schema.TRAIN_COMPLETE: True}),
     )
     if previous is not None:
@@ -195,28 +199,32 @@ def train_model(
     from mlflow.models import infer_signature
 
     X_example = prepare_features(holdout_w.frame.head(200), config)
-    tags = schema.encode_tags({
-        schema.RUN_KEY: run_key,
-        schema.INPUT_FINGERPRINT: fingerprint,
-        schema.DATASET: config.name,
-        schema.CONFIG_FINGERPRINT: config.fingerprint(),
-        schema.CODE_VERSION: tracking.code_version(),
-        schema.DATA_INTERVAL_END: end,
-        schema.TRAINING_SAMPLE: sample,
-    }) | (lineage or {})
+    tags = schema.encode_tags(
+        {
+            schema.RUN_KEY: run_key,
+            schema.INPUT_FINGERPRINT: fingerprint,
+            schema.DATASET: config.name,
+            schema.CONFIG_FINGERPRINT: config.fingerprint(),
+            schema.CODE_VERSION: tracking.code_version(),
+            schema.DATA_INTERVAL_END: end,
+            schema.TRAINING_SAMPLE: sample,
+        }
+    ) | (lineage or {})
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train {train_iv.start.date()}..{end.date()}", tags=tags) as run:
-        mlflow.log_params({
-            "estimator": config.model.estimator,
-            **{f"model.{k}": v for k, v in config.model.params.items()},
-            "seed": config.model.seed,
-            "window_days": window_days,
-            "holdout_days": holdout_days,
-            "train_rows": len(train_w.frame),
-            "train_window_rows": sample["window_rows"] if sample else len(train_w.frame),
-            "max_rows": config.training.max_rows,
-            "holdout_rows": len(holdout_w.frame),
-            "features": ",".join(config.features)[:500],
-        })
+        mlflow.log_params(
+            {
+                "estimator": config.model.estimator,
+                **{f"model.{k}": v for k, v in config.model.params.items()},
+                "seed": config.model.seed,
+                "window_days": window_days,
+                "holdout_days": holdout_days,
+                "train_rows": len(train_w.frame),
+                "train_window_rows": sample["window_rows"] if sample else len(train_w.frame),
+                "max_rows": config.training.max_rows,
+                "holdout_rows": len(holdout_w.frame),
+                "features": ",".join(config.features)[:500],
+            }
+        )
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()} | {"fit_seconds": fit_seconds})
         lake_uri = path_to_uri(settings.lake_dir / config.name)
         train_digest = sample["sample_hash"][:16] if sample else data_fingerprint(train_w.data_hashes)
@@ -225,7 +233,9 @@ def train_model(
             logged_dataset(holdout_w.frame, f"{config.name}-holdout", config.target, lake_uri, data_fingerprint(holdout_w.data_hashes)),
             context="evaluation",
         )
-        mlflow.log_dict({"train": train_w.data_hashes, "holdout": holdout_w.data_hashes, "skipped": {**train_w.skipped, **holdout_w.skipped}}, "lineage/data_hashes.json")
+        mlflow.log_dict(
+            {"train": train_w.data_hashes, "holdout": holdout_w.data_hashes, "skipped": {**train_w.skipped, **holdout_w.skipped}}, "lineage/data_hashes.json"
+        )
         from mlops.redact import redact_config  # a sql source's URL may hold a password
 
         mlflow.log_dict(redact_config(config.model_dump(mode="json")), "lineage/dataset_config.json")

@@ -223,6 +223,7 @@ def rewrite(html: str, relative: PurePosixPath) -> str:
 
 # --------------------------------------------------------------------------- the index
 
+
 @dataclass(frozen=True)
 class ValidationPage:
     dataset: str
@@ -254,14 +255,16 @@ def validation_pages(site: Path, results: Path, dataset: str) -> list[Validation
         if len(parts) < 5:
             continue
         stored = _cached_json(results / rel.relative_to("validations").with_suffix(".json")) or {}
-        pages.append(ValidationPage(
-            dataset=dataset,
-            link=quote(rel.as_posix(), safe="/"),
-            run_name=parts[-3],
-            run_time=parts[-2],
-            success=stored.get("success"),
-            statistics=stored.get("statistics") or {},
-        ))
+        pages.append(
+            ValidationPage(
+                dataset=dataset,
+                link=quote(rel.as_posix(), safe="/"),
+                run_name=parts[-3],
+                run_time=parts[-2],
+                success=stored.get("success"),
+                statistics=stored.get("statistics") or {},
+            )
+        )
     return sorted(pages, key=lambda p: (p.run_time, p.run_name), reverse=True)
 
 
@@ -289,10 +292,12 @@ def index_page(site: Path, results: Path, datasets: list[str]) -> str:
             state = "–" if r.success is None else ('<span class="ok">passed</span>' if r.success else '<span class="bad">failed</span>')
             stats = r.statistics
             counts = f"{stats.get('successful_expectations', '–')} of {stats.get('evaluated_expectations', '–')}" if stats else "–"
-            rows.append(f'<tr><td><a href="{r.link}">{escape(r.run_name)}</a></td><td>{escape(_run_time(r.run_time))}</td><td>{state}</td><td>{counts}</td></tr>')
+            rows.append(
+                f'<tr><td><a href="{r.link}">{escape(r.run_name)}</a></td><td>{escape(_run_time(r.run_time))}</td><td>{state}</td><td>{counts}</td></tr>'
+            )
         head = "<tr><th>run (partition)</th><th>validated</th><th>result</th><th>expectations met</th></tr>"
         recent, older = rows[:SHOWN_RUNS], rows[SHOWN_RUNS:]
-        more = f'<details><summary>{len(older)} earlier runs</summary><table>{head}{"".join(older)}</table></details>' if older else ""
+        more = f"<details><summary>{len(older)} earlier runs</summary><table>{head}{''.join(older)}</table></details>" if older else ""
         sections.append(
             f'<h2 id="{escape(ds)}">{escape(ds)}</h2><p>Expectation suite: {suite_links or "–"}</p>'
             f'<table class="runs" data-dataset="{escape(ds)}">{head}{"".join(recent)}</table>{more}'

@@ -120,10 +120,15 @@ def production_series(config: DatasetConfig, store, *, since: date | None = None
     version changed; ``drift``: the champion's prediction drift score, verdict and threshold.
     """
     metric = config.training.primary_metric
-    out: dict[str, Any] = {"enabled": config.scoring is not None, "metric": metric, "days": [], "changes": [],
-                           "champion": {"version": [], "realised": [], "estimated": [], "labelled_rows": []},
-                           "shadow": {"version": [], "realised": [], "estimated": []},
-                           "drift": {"scores": [], "drifted": [], "threshold": None, "method": "drift of the scores vs the holdout's"}}
+    out: dict[str, Any] = {
+        "enabled": config.scoring is not None,
+        "metric": metric,
+        "days": [],
+        "changes": [],
+        "champion": {"version": [], "realised": [], "estimated": [], "labelled_rows": []},
+        "shadow": {"version": [], "realised": [], "estimated": []},
+        "drift": {"scores": [], "drifted": [], "threshold": None, "method": "drift of the scores vs the holdout's"},
+    }
     if store is None:
         return out
     frame = store.live_metrics(config.name, config.model_name, since=since)
@@ -233,8 +238,7 @@ def model_overview(config: DatasetConfig, settings: Settings, client, *, since: 
             if alias in aliases:
                 cards[alias] = _version_card(client, settings, name, client.get_model_version(name, aliases[alias]), config.training.primary_metric)
         entries = list(reversed(history(client, name)))
-        soak = shadow_soak(client, name, cards) if config.promotion.shadow.enabled or any(
-            c and "shadow" in c["gates"] for c in cards.values()) else None
+        soak = shadow_soak(client, name, cards) if config.promotion.shadow.enabled or any(c and "shadow" in c["gates"] for c in cards.values()) else None
     drift = drift_series(settings, config.name, since=since)
     return {
         "dataset": config.name,

@@ -60,10 +60,7 @@ def _card(alias: str, card: dict | None) -> str:
     key = card["primary"]["name"]
     rows = [f'<tr><th>{escape(key)}</th><td class="primary">{_fmt(card["primary"]["value"])}</td></tr>']
     rows += [f"<tr><th>{escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in sorted(card["metrics"].items()) if k != key and not k.startswith("fit_")][:6]
-    gates = "".join(
-        f'<tr><th>gate {escape(g)}</th><td class="{_gate_state(r)[0]}">{_gate_state(r)[1]}</td></tr>'
-        for g, r in sorted(card["gates"].items())
-    )
+    gates = "".join(f'<tr><th>gate {escape(g)}</th><td class="{_gate_state(r)[0]}">{_gate_state(r)[1]}</td></tr>' for g, r in sorted(card["gates"].items()))
     links = " · ".join(x for x in (_link(card["links"].get("model_version"), "MLflow model version"), _link(card["links"].get("run"), "MLflow run")) if x)
     window = ""
     if card.get("training_window"):
@@ -93,9 +90,8 @@ def _history(entries: list[dict]) -> str:
         )
     head = "<tr><th>when</th><th>kind</th><th>versions</th><th>who</th><th>why</th></tr>"
     recent, older = rows[:SHOWN_HISTORY], rows[SHOWN_HISTORY:]
-    more = f'<details><summary>{len(older)} earlier</summary><table>{head}{"".join(older)}</table></details>' if older else ""
+    more = f"<details><summary>{len(older)} earlier</summary><table>{head}{''.join(older)}</table></details>" if older else ""
     return f'<table id="history">{head}{"".join(recent)}</table>{more}'
-
 
 
 def _polylines(values: list[float | None], x, y, attrs: str) -> str:
@@ -133,11 +129,13 @@ def _sparkline(name: str, feature: dict, days: list[str]) -> str:
     few = len(days) <= 60
     dots = "".join(
         f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{2.4 if d else 1.8}" fill="{"#e53e3e" if d else "#3182ce"}"><title>{escape(days[i])}: {v:.4f}</title></circle>'
-        for i, (v, d) in enumerate(zip(scores, feature["drifted"], strict=False)) if v is not None and (d or few)
+        for i, (v, d) in enumerate(zip(scores, feature["drifted"], strict=False))
+        if v is not None and (d or few)
     )
     thr = (
         f'<line x1="{pad}" x2="{w - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#e53e3e" stroke-dasharray="4 3" stroke-width="1"/>'
-        if threshold is not None else ""
+        if threshold is not None
+        else ""
     )
     drifted_days = sum(feature["drifted"])
     label = f"{feature.get('method') or ''}, threshold {_fmt(threshold)}; drifted on {drifted_days} of {len(days)} days"
@@ -198,8 +196,9 @@ def _production(prod: dict | None) -> str:
         versions = prod[role]["version"]
         dots += [
             f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.4" fill="{colour}" fill-opacity="{1 if kind == "realised" else 0.45}">'
-            f'<title>{escape(days[i])}: {role} v{versions[i]} {kind} {v:.4f}</title></circle>'
-            for i, v in enumerate(vals) if v is not None and len(days) <= 120
+            f"<title>{escape(days[i])}: {role} v{versions[i]} {kind} {v:.4f}</title></circle>"
+            for i, v in enumerate(vals)
+            if v is not None and len(days) <= 120
         ]
     index = {d: i for i, d in enumerate(days)}
     marks = "".join(
@@ -212,21 +211,30 @@ def _production(prod: dict | None) -> str:
         f'<text x="4" y="{y(lo + span * 0.15) + 4:.1f}" font-size="10" fill="#718096">{lo + span * 0.15:.3f}</text>'
     )
     legend = " · ".join(
-        f'<span style="color:{colour}">{"- -" if dash else "—"} {escape(label)}</span>' for _r, _k, colour, dash, label, vals in series if any(v is not None for v in vals)
+        f'<span style="color:{colour}">{"- -" if dash else "—"} {escape(label)}</span>'
+        for _r, _k, colour, dash, label, vals in series
+        if any(v is not None for v in vals)
     )
     champion = prod["champion"]
     last = next((i for i in range(len(days) - 1, -1, -1) if champion["realised"][i] is not None), None)
     latest = (
-        f'Latest realised: <b>{champion["realised"][last]:.4f}</b> on {escape(days[last])} (v{champion["version"][last]}, '
-        f'{champion["labelled_rows"][last]} labelled rows).' if last is not None else "No labels have arrived yet."
+        f"Latest realised: <b>{champion['realised'][last]:.4f}</b> on {escape(days[last])} (v{champion['version'][last]}, "
+        f"{champion['labelled_rows'][last]} labelled rows)."
+        if last is not None
+        else "No labels have arrived yet."
     )
     chart = (
         f'<svg id="production-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{escape(prod["metric"])} in production">'
         f'<rect width="{w}" height="{h}" fill="#f7fafc"/>{axis}{marks}{"".join(lines)}{"".join(dots)}</svg>'
     )
     drift = prod["drift"]
-    drift_chart = _sparkline("prediction drift", {"scores": drift["scores"], "drifted": drift["drifted"], "threshold": drift["threshold"], "method": drift["method"]}, days) \
-        if any(v is not None for v in drift["scores"]) else ""
+    drift_chart = (
+        _sparkline(
+            "prediction drift", {"scores": drift["scores"], "drifted": drift["drifted"], "threshold": drift["threshold"], "method": drift["method"]}, days
+        )
+        if any(v is not None for v in drift["scores"])
+        else ""
+    )
     return (
         f'<p class="muted">{escape(prod["metric"])} per day, {escape(days[0])} .. {escape(days[-1])}; dotted lines: champion changes. {latest}</p>'
         f'<div id="production" class="chart">{chart}<div class="muted">{legend}</div></div><div class="charts">{drift_chart}</div>'
@@ -263,9 +271,10 @@ def _shadow(soak: dict | None) -> str:
     line = _polylines([look.get("estimate") for look in looks], x, y, 'stroke="#2b6cb0" stroke-width="2"')
     dots = "".join(
         f'<circle cx="{x(i):.1f}" cy="{y(look["estimate"]):.1f}" r="3" fill="#2b6cb0"><title>{escape(str(look["day"]))}: '
-        f'estimate {look["estimate"]:+.5f}, interval [{_signed(look.get("lower"))}, {_signed(look.get("upper"))}], {look.get("rows")} rows, '
-        f'p = {_fmt(look.get("p_value"))}</title></circle>'
-        for i, look in enumerate(looks) if look.get("estimate") is not None
+        f"estimate {look['estimate']:+.5f}, interval [{_signed(look.get('lower'))}, {_signed(look.get('upper'))}], {look.get('rows')} rows, "
+        f"p = {_fmt(look.get('p_value'))}</title></circle>"
+        for i, look in enumerate(looks)
+        if look.get("estimate") is not None
     )
     zero = f'<line x1="{left}" x2="{w - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#4a5568" stroke-dasharray="4 3"/>'
     axis = (
@@ -279,20 +288,20 @@ def _shadow(soak: dict | None) -> str:
     )
     css, word = SOAK_WORDS.get(soak.get("decision") or "continue", ("muted", str(soak.get("decision"))))
     restarts = "".join(
-        f' Restarted after {r["after_days"]} days: the champion changed from v{r["from_champion"]} to v{r["to_champion"]}.' for r in soak.get("restarts") or []
+        f" Restarted after {r['after_days']} days: the champion changed from v{r['from_champion']} to v{r['to_champion']}." for r in soak.get("restarts") or []
     )
     rows = "".join(
-        f'<tr><td>{escape(str(look["day"]))}</td><td>{look.get("rows")}</td><td>{_signed(look.get("estimate"))}</td>'
-        f'<td>[{_signed(look.get("lower"))}, {_signed(look.get("upper"))}]</td><td>{_fmt(look.get("p_value"))}</td><td>{escape(str(look.get("verdict")))}</td></tr>'
+        f"<tr><td>{escape(str(look['day']))}</td><td>{look.get('rows')}</td><td>{_signed(look.get('estimate'))}</td>"
+        f"<td>[{_signed(look.get('lower'))}, {_signed(look.get('upper'))}]</td><td>{_fmt(look.get('p_value'))}</td><td>{escape(str(look.get('verdict')))}</td></tr>"
         for look in looks
     )
     table = f'<details><summary>{len(looks)} looks</summary><table id="shadow-looks"><tr><th>day</th><th>rows</th><th>estimate</th><th>interval</th><th>p</th><th>verdict</th></tr>{rows}</table></details>'
     return (
         f'<p class="muted">Version {escape(str(soak.get("version")))} in shadow against champion v{escape(str(soak.get("champion_version")))}: '
-        f'mean per-row loss of the champion minus the challenger on the same labelled rows (above 0: the challenger is better), '
-        f'with its confidence sequence (valid at every look).{restarts}</p>'
+        f"mean per-row loss of the champion minus the challenger on the same labelled rows (above 0: the challenger is better), "
+        f"with its confidence sequence (valid at every look).{restarts}</p>"
         f'<div id="shadow" class="chart">{chart}<div>Decision: <span id="shadow-decision" class="{css}">{escape(word)}</span> · '
-        f'{escape(str(soak.get("detail") or ""))}</div></div>{table}'
+        f"{escape(str(soak.get('detail') or ''))}</div></div>{table}"
     )
 
 
@@ -309,7 +318,7 @@ def _validation(v: dict | None) -> str:
     where = " (quarantined)" if v["where"] == "quarantine" else ""
     return (
         f'<p id="validation">Partition <b>{escape(v["partition"])}</b>{where}: {state}, '
-        f'{_fmt(v["evaluated"])} expectations of suite {_fmt(v["suite"])}. {docs}</p>' + (f"<ul>{failed}</ul>" if failed else "")
+        f"{_fmt(v['evaluated'])} expectations of suite {_fmt(v['suite'])}. {docs}</p>" + (f"<ul>{failed}</ul>" if failed else "")
     )
 
 
@@ -334,8 +343,8 @@ def _alerts(alerts: dict | None) -> str:
         links = " · ".join(_link(url, label) for label, url in list(a.get("links", {}).items())[:4])
         rows.append(
             f'<tr data-alert="{escape(a["type"])}"><td>{_when(a["created_at"])}</td><td class="{"bad" if a["severity"] == "critical" else ""}">'
-            f'{escape(a["severity"])}</td><td>{escape(a["type"])}</td><td>{escape(a["summary"])[:300]}'
-            f'{"<div class=muted>" + links + "</div>" if links else ""}</td><td>{delivered}</td></tr>'
+            f"{escape(a['severity'])}</td><td>{escape(a['type'])}</td><td>{escape(a['summary'])[:300]}"
+            f"{'<div class=muted>' + links + '</div>' if links else ''}</td><td>{delivered}</td></tr>"
         )
     head = "<tr><th>when</th><th>severity</th><th>type</th><th>summary</th><th>delivered</th></tr>"
     return f'<p class="muted">The last {alerts["days"]} days, newest first.</p><table id="alerts">{head}{"".join(rows)}</table>'

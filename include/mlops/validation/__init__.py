@@ -56,9 +56,11 @@ def describe_provenance(info: PartitionInfo) -> str:
         return f"{info.rows} rows from {info.source}"
     files = prov.get("files") or {}
     parts = [
-        "source files: " + ", ".join(f"{name} ({rows} rows)" for name, rows in list(files.items())[:5])
+        "source files: "
+        + ", ".join(f"{name} ({rows} rows)" for name, rows in list(files.items())[:5])
         + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-        if files else f"no source file in {info.source} holds rows of this interval"
+        if files
+        else f"no source file in {info.source} holds rows of this interval"
     ]
     if prov.get("empty_files") and not files:
         parts.append("empty files: " + ", ".join(prov["empty_files"][:5]))

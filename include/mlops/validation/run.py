@@ -47,7 +47,11 @@ def _summarise(result: Any, columns: set[str]) -> list[dict]:
                 continue
             cfg = r.expectation_config
             kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
-            details = {k: r.result.get(k) for k in ("observed_value", "unexpected_count", "element_count", "unexpected_percent", "partial_unexpected_list", "details") if r.result.get(k) is not None}
+            details = {
+                k: r.result.get(k)
+                for k in ("observed_value", "unexpected_count", "element_count", "unexpected_percent", "partial_unexpected_list", "details")
+                if r.result.get(k) is not None
+            }
             if kwargs.get("column") and kwargs["column"] not in columns:
                 details = {"missing_column": True}
             absent = [c for c in kwargs.get("column_list") or [] if c not in columns]
@@ -59,12 +63,14 @@ def _summarise(result: Any, columns: set[str]) -> list[dict]:
             partial = details.get("partial_unexpected_list")
             if partial is not None and all(v is None or v != v for v in partial):
                 details.pop("partial_unexpected_list")  # only nulls: the count says it all
-            failed.append({
-                "expectation": cfg.type,
-                "column": kwargs.get("column"),
-                "expected": {k: v for k, v in kwargs.items() if k != "column"},
-                "details": details,
-            })
+            failed.append(
+                {
+                    "expectation": cfg.type,
+                    "column": kwargs.get("column"),
+                    "expected": {k: v for k, v in kwargs.items() if k != "column"},
+                    "details": details,
+                }
+            )
     return failed
 
 
@@ -93,10 +99,7 @@ def describe_failure(item: dict) -> str:
     if column_list and "unexpected_count" in d and "element_count" in d:
         mostly = item["expected"].get("mostly")
         allowed = "each combination once" if mostly in (None, 1, 1.0) else f"at most {round((1 - mostly) * 100, 4)} % of rows"
-        return (
-            f"{item['expectation']} on {where}: {d['unexpected_count']} of {d['element_count']} rows share their values "
-            f"with another row; expected {allowed}"
-        )
+        return f"{item['expectation']} on {where}: {d['unexpected_count']} of {d['element_count']} rows share their values with another row; expected {allowed}"
     elif d.get("missing_columns"):
         found = f"the column(s) {d['missing_columns']} are missing"
     elif "unexpected_count" in d and "element_count" in d:

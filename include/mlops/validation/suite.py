@@ -32,8 +32,24 @@ if TYPE_CHECKING:
     import great_expectations as gx
 
 NUMERIC_TYPES = [
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "Int8", "Int16", "Int32", "Int64", "Float32", "Float64", "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "Float32",
+    "Float64",
+    "bool",
 ]
 
 
@@ -94,9 +110,5 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
         exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=schema, mostly=round(1 - v.max_duplicate_fraction, 6)))
     for col in config.categorical_features:
         if col in v.categories:
-            exps.append(
-                gxe.ExpectColumnValuesToBeInSet(
-                    column=col, value_set=list(v.categories[col]), mostly=round(1 - v.max_unknown_category_fraction, 6)
-                )
-            )
+            exps.append(gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(v.categories[col]), mostly=round(1 - v.max_unknown_category_fraction, 6)))
     return gx.ExpectationSuite(name=suite_name(config), expectations=exps)

@@ -73,11 +73,13 @@ class Client:
 
 @pytest.fixture
 def client():
-    app = Starlette(routes=[
-        Route("/api/v2/dags/{dag_id}/dagRuns", _created, methods=["POST", "GET"]),
-        Route("/api/v2/backfills", _created, methods=["POST"]),
-        Route("/api/v2/backfills/dry_run", _created, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/api/v2/dags/{dag_id}/dagRuns", _created, methods=["POST", "GET"]),
+            Route("/api/v2/backfills", _created, methods=["POST"]),
+            Route("/api/v2/backfills/dry_run", _created, methods=["POST"]),
+        ]
+    )
     app.add_middleware(RunConfGuard, lookup={"nightly": NIGHTLY}.get)  # the product DAGs and their params
     return Client(app)
 

@@ -48,7 +48,13 @@ def channels(monkeypatch, webhook, smtp, webhook_secret, smtp_password):
 
     set_connection(monkeypatch, "t_webhook", conn_type="http", host=webhook.url, password=webhook_secret)
     set_connection(
-        monkeypatch, "t_smtp", conn_type="smtp", host="127.0.0.1", port=smtp.port, login=smtp.login, password=smtp_password,
+        monkeypatch,
+        "t_smtp",
+        conn_type="smtp",
+        host="127.0.0.1",
+        port=smtp.port,
+        login=smtp.login,
+        password=smtp_password,
         extra={"from_email": "mlops@example.org", "disable_ssl": True, "timeout": 10, "retry_limit": 0},
     )
     with socket.socket() as s:

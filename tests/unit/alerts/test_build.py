@@ -34,8 +34,7 @@ def test_dataset_drift_without_watched_drift_says_so():
     drift = {"drift_share": 0.62, "dataset_drift": True, "drifted_features": ["temp", "dewp", "humid"], "reference": {"why": "trailing 14 days"}}
     (event,) = [e for e in decision(_context(decided, drift), config) if e.type == "drift_alarm"]
     assert event.summary == (
-        "dataset drift on 2013-03-01: 62% of all features drifted (temp, dewp, humid); "
-        "the watched features stay below the retraining threshold (0% < 40%)"
+        "dataset drift on 2013-03-01: 62% of all features drifted (temp, dewp, humid); the watched features stay below the retraining threshold (0% < 40%)"
     )
 
 
@@ -66,5 +65,10 @@ def test_the_shadow_soak_is_named_in_the_approval_request_and_the_rejection():
     rejected = {"decision": "rejected", "version": "2", "reasons": ["shadow: challenger significantly worse: mean loss difference -0.1"]}
     (event,) = gate_rejected(_promotion_context("finalize", {("check_gates", "return_value"): gates, ("finalize", "return_value"): rejected}), config)
     assert event.summary == "synthetic_model version 2 rejected by its shadow soak; the champion stays"
-    assert gate_rejected(_promotion_context("finalize", {("check_gates", "return_value"): gates,
-                                                        ("finalize", "return_value"): {"decision": "superseded", "version": "2"}}), config) == []
+    assert (
+        gate_rejected(
+            _promotion_context("finalize", {("check_gates", "return_value"): gates, ("finalize", "return_value"): {"decision": "superseded", "version": "2"}}),
+            config,
+        )
+        == []
+    )

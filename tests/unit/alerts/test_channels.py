@@ -21,9 +21,14 @@ def _conn(conn_id):
 @pytest.fixture
 def event() -> Event:
     return Event(
-        type="partition_quarantined", dataset="synthetic", day=date(2024, 1, 12), summary="partition 2024-01-12 quarantined: 1 of 40 expectations failed",
-        numbers={"failed expectations": 1}, details=["column 'x0': 400 of 800 values violate it <b>"],
-        links={"Data Docs": "http://127.0.0.1:8080/mlops/datadocs/index.html"}, run={"dag_id": "d", "run_id": "r"},
+        type="partition_quarantined",
+        dataset="synthetic",
+        day=date(2024, 1, 12),
+        summary="partition 2024-01-12 quarantined: 1 of 40 expectations failed",
+        numbers={"failed expectations": 1},
+        details=["column 'x0': 400 of 800 values violate it <b>"],
+        links={"Data Docs": "http://127.0.0.1:8080/mlops/datadocs/index.html"},
+        run={"dag_id": "d", "run_id": "r"},
     )
 
 
@@ -70,7 +75,9 @@ def test_webhook_answers_decide_whether_to_retry(channels, event):
 def test_a_webhook_that_is_down_fails_after_bounded_retries_without_leaking_its_url(channels, event):
     channel = WebhookChannel(_conn("t_down"), timeout=2)
     d = with_retries(lambda: channel.send(render.payload(event), event.type, event.key), attempts=2, backoff=0, secrets=channel.secrets, sleep=lambda s: None)
-    assert d.status == "failed" and d.attempts == 2 and d.detail.startswith("failed, retried 1 times: DeliveryError: webhook of connection 't_down' unreachable")
+    assert (
+        d.status == "failed" and d.attempts == 2 and d.detail.startswith("failed, retried 1 times: DeliveryError: webhook of connection 't_down' unreachable")
+    )
     assert channel.url not in d.detail and "unused-secret-x" not in d.detail
 
 
@@ -92,10 +99,24 @@ def test_email_with_a_wrong_password_fails_and_does_not_repeat_it(channels, even
 
     smtp = channels["smtp"]
     wrong = "wrong-" + "x" * 12
-    set_connection(monkeypatch, "t_smtp", conn_type="smtp", host="127.0.0.1", port=smtp.port, login=smtp.login, password=wrong,
-                   extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0})
+    set_connection(
+        monkeypatch,
+        "t_smtp",
+        conn_type="smtp",
+        host="127.0.0.1",
+        port=smtp.port,
+        login=smtp.login,
+        password=wrong,
+        extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0},
+    )
     channel = EmailChannel(_conn("t_smtp"), ["ml-team@example.org"])
-    d = with_retries(lambda: channel.send(render.subject(event), render.html(event), event.type, event.key), attempts=2, backoff=0, secrets=channel.secrets, sleep=lambda s: None)
+    d = with_retries(
+        lambda: channel.send(render.subject(event), render.html(event), event.type, event.key),
+        attempts=2,
+        backoff=0,
+        secrets=channel.secrets,
+        sleep=lambda s: None,
+    )
     assert d.status == "failed" and "SMTPAuthenticationError" in d.detail and wrong not in d.detail
     assert smtp.refused_logins == 2 and smtp.messages == []
 

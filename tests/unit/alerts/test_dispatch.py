@@ -15,8 +15,13 @@ NO_WAIT = {"sleep": lambda s: None}
 
 
 def quarantine(day: str = "2024-01-12") -> Event:
-    return Event(type="partition_quarantined", dataset="synthetic", day=date.fromisoformat(day), summary=f"partition {day} quarantined",
-                 run={"dag_id": "d", "run_id": f"manual__{day}"})
+    return Event(
+        type="partition_quarantined",
+        dataset="synthetic",
+        day=date.fromisoformat(day),
+        summary=f"partition {day} quarantined",
+        run={"dag_id": "d", "run_id": f"manual__{day}"},
+    )
 
 
 def registered(version: str) -> Event:
@@ -79,7 +84,12 @@ def test_a_channel_that_is_down_is_recorded_then_retried_on_the_next_report(chan
 
 def test_the_digest_sends_the_nights_low_severity_events_in_one_message(channels, store):
     cfg = alerts_config()
-    emit([registered("1"), Event(type="retrain_decided", dataset="synthetic", day=date(2024, 1, 10), summary="retraining: 2 reasons")], cfg, store=store, **NO_WAIT)
+    emit(
+        [registered("1"), Event(type="retrain_decided", dataset="synthetic", day=date(2024, 1, 10), summary="retraining: 2 reasons")],
+        cfg,
+        store=store,
+        **NO_WAIT,
+    )
     assert channels["smtp"].messages == [] and channels["webhook"].received == []  # queued, not sent
     night = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
     sent = flush_digest("synthetic", cfg, store=store, now=night, **NO_WAIT)

@@ -27,31 +27,46 @@ def _frames(rows_ref: int, rows_cur: int, seed: int):
         cat = rng.choice(list("abcdefghij"), n, p=np.linspace(1, 2, 10) / np.linspace(1, 2, 10).sum())
         if drift:
             cat[rng.random(n) < 0.2] = "new"
-        return pd.DataFrame({
-            "normal_shift": rng.normal(shift, 1, n),
-            "normal_same": rng.normal(0, 1, n),
-            "tiny_shift": rng.normal(0.02 if drift else 0.0, 1, n),
-            "lognormal_scale": rng.lognormal(0, 0.5 * (1.5 if drift else 1.0), n),
-            "zero_inflated": np.where(rng.random(n) < 0.7, 0.0, rng.exponential(3, n)),
-            "counts": rng.poisson(3 if drift else 2, n).astype(np.int64),
-            "flag": (rng.random(n) < (0.3 if drift else 0.1)).astype(np.int64),
-            "constant": np.full(n, 1.5),
-            "with_nulls": x_nulls,
-            "with_inf": np.where(rng.random(n) < 0.01, np.inf, rng.normal(size=n)),
-            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 86_400 * (40 if drift else 28), n), unit="s"),
-            "far_out": rng.normal(50 if drift else 0, 1, n),  # the current lies outside the reference's grid
-            "huge": rng.normal(0, 1, n) * 2.0**600,
-            "cat": pd.array(cat, dtype="str"),
-            "cat_same": rng.choice(["u", "v", "w"], n).astype(object),
-            "ids": np.array([f"id{seed}-{drift}-{i}" for i in range(n)], dtype=object),
-            "date_text": pd.array((pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 40, n), unit="D")).strftime("%Y-%m-%d"), dtype="str"),
-        })
+        return pd.DataFrame(
+            {
+                "normal_shift": rng.normal(shift, 1, n),
+                "normal_same": rng.normal(0, 1, n),
+                "tiny_shift": rng.normal(0.02 if drift else 0.0, 1, n),
+                "lognormal_scale": rng.lognormal(0, 0.5 * (1.5 if drift else 1.0), n),
+                "zero_inflated": np.where(rng.random(n) < 0.7, 0.0, rng.exponential(3, n)),
+                "counts": rng.poisson(3 if drift else 2, n).astype(np.int64),
+                "flag": (rng.random(n) < (0.3 if drift else 0.1)).astype(np.int64),
+                "constant": np.full(n, 1.5),
+                "with_nulls": x_nulls,
+                "with_inf": np.where(rng.random(n) < 0.01, np.inf, rng.normal(size=n)),
+                "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 86_400 * (40 if drift else 28), n), unit="s"),
+                "far_out": rng.normal(50 if drift else 0, 1, n),  # the current lies outside the reference's grid
+                "huge": rng.normal(0, 1, n) * 2.0**600,
+                "cat": pd.array(cat, dtype="str"),
+                "cat_same": rng.choice(["u", "v", "w"], n).astype(object),
+                "ids": np.array([f"id{seed}-{drift}-{i}" for i in range(n)], dtype=object),
+                "date_text": pd.array((pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 40, n), unit="D")).strftime("%Y-%m-%d"), dtype="str"),
+            }
+        )
 
     return side(rows_ref, False), side(rows_cur, True)
 
 
-NUMERIC = ["normal_shift", "normal_same", "tiny_shift", "lognormal_scale", "zero_inflated", "counts", "flag", "constant",
-           "with_nulls", "with_inf", "when", "far_out", "huge"]
+NUMERIC = [
+    "normal_shift",
+    "normal_same",
+    "tiny_shift",
+    "lognormal_scale",
+    "zero_inflated",
+    "counts",
+    "flag",
+    "constant",
+    "with_nulls",
+    "with_inf",
+    "when",
+    "far_out",
+    "huge",
+]
 CATEGORICAL = ["cat", "cat_same", "ids", "date_text"]
 
 
@@ -82,8 +97,10 @@ def test_profiled_verdicts_equal_the_exact_computation(tmp_path, rows_ref, rows_
     stored = load_profile(tmp_path / "p")
     _same(exact, compare_with_profile(stored, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=config))
     calm = _frames(rows_ref, rows_cur, seed + 100)[0]
-    _same(detect_drift(ref, calm, numeric=NUMERIC, categorical=CATEGORICAL, config=config),
-          compare_with_profile(stored, calm, numeric=NUMERIC, categorical=CATEGORICAL, config=config))
+    _same(
+        detect_drift(ref, calm, numeric=NUMERIC, categorical=CATEGORICAL, config=config),
+        compare_with_profile(stored, calm, numeric=NUMERIC, categorical=CATEGORICAL, config=config),
+    )
     if rows_ref >= 100_000:  # these sizes exercise the profiled grid (the others take the plain path)
         assert profile.numeric["normal_shift"].side is not None
         assert exact.feature("normal_shift").drifted and not exact.feature("normal_same").drifted
@@ -94,8 +111,10 @@ def test_the_excluded_kinds_and_the_report_inputs_come_from_the_profile(tmp_path
     ref, cur = _frames(5_000, 1_000, 9)
     config = DriftConfig()  # excludes datetime and id-like columns by default
     profile = build_profile(ref, numeric=NUMERIC, categorical=CATEGORICAL, config=config)
-    _same(detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=config),
-          compare_with_profile(profile, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=config))
+    _same(
+        detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=config),
+        compare_with_profile(profile, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=config),
+    )
     save_profile(profile, tmp_path / "p")
     stored = load_profile(tmp_path / "p")
     labels, counts = reference_counts(stored, "cat")

@@ -20,18 +20,22 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _frames(drift: bool, n: int = 3000):
     rng = np.random.default_rng(0)
     cats = list("abcdef")
-    ref = pd.DataFrame({
-        "age": rng.normal(40, 10, n),
-        "income": rng.lognormal(10, 1, n),
-        "city": rng.choice(cats, n),
-        "<b>odd name</b>": rng.choice(cats, n),
-    })
-    cur = pd.DataFrame({
-        "age": rng.normal(48 if drift else 40, 10, n),
-        "income": rng.lognormal(10, 1, n),
-        "city": rng.choice(cats, n, p=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1] if drift else None),
-        "<b>odd name</b>": rng.choice(cats, n),
-    })
+    ref = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "income": rng.lognormal(10, 1, n),
+            "city": rng.choice(cats, n),
+            "<b>odd name</b>": rng.choice(cats, n),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "age": rng.normal(48 if drift else 40, 10, n),
+            "income": rng.lognormal(10, 1, n),
+            "city": rng.choice(cats, n, p=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1] if drift else None),
+            "<b>odd name</b>": rng.choice(cats, n),
+        }
+    )
     result = detect_drift(ref, cur, numeric=["age", "income"], categorical=["city", "<b>odd name</b>"], config=DriftConfig())
     return result, ref, cur
 

@@ -92,6 +92,7 @@ def test_small_daily_partition_against_a_large_reference_keeps_false_alarms_low(
     flagged = dataset = 0
     reps = 30
     for _ in range(reps):
+
         def frame(k):
             data = {x: rng.normal(0, 1, k) for x in names}
             data |= {c: rng.choice(CATS, k, p=PROBS) for c in cats}
@@ -189,7 +190,7 @@ def test_five_thousand_levels_without_drift_are_not_flagged_and_a_real_change_is
     ref = labels[rng.choice(5000, 10_000, p=probs)]
     same = _one(ref, labels[rng.choice(5000, 10_000, p=probs)], "categorical")
     moved = labels[rng.choice(5000, 10_000, p=probs)]
-    moved[: 2000] = "z4999"  # 20 % of the rows on a rare level
+    moved[:2000] = "z4999"  # 20 % of the rows on a rare level
     changed = _one(ref, moved, "categorical")
     assert (same.drifted, changed.drifted) == (False, True)
     assert same.p_value > 0.1 and same.distance > 0.3 and same.score < same.distance / 2  # noise mostly removed
@@ -328,13 +329,35 @@ def test_to_dict_is_plain_json_and_round_trips():
 
     assert plain(data)
     assert DriftResult.from_dict(json.loads(text)) == result
-    assert set(data) >= {"drift_share", "drifted_features", "method_by_feature", "dataset_drift", "n_reference", "n_current", "features",
-                         "missing_drifted_features", "missing_drift_share", "warnings"}
+    assert set(data) >= {
+        "drift_share",
+        "drifted_features",
+        "method_by_feature",
+        "dataset_drift",
+        "n_reference",
+        "n_current",
+        "features",
+        "missing_drifted_features",
+        "missing_drift_share",
+        "warnings",
+    }
 
 
 def test_reports_written_before_the_missing_value_check_still_load():
-    old = {"feature": "x", "kind": "numeric", "method": "wasserstein_norm", "score": 0.2, "threshold": 0.1, "p_value": None, "drifted": True,
-           "n_reference": 10, "n_current": 10, "nulls_reference": 0, "nulls_current": 0, "note": ""}
+    old = {
+        "feature": "x",
+        "kind": "numeric",
+        "method": "wasserstein_norm",
+        "score": 0.2,
+        "threshold": 0.1,
+        "p_value": None,
+        "drifted": True,
+        "n_reference": 10,
+        "n_current": 10,
+        "nulls_reference": 0,
+        "nulls_current": 0,
+        "note": "",
+    }
     result = DriftResult.from_dict({"features": [old], "n_reference": 10, "n_current": 10, "dataset_drift_share": 0.5})
     assert result.drifted_features == ["x"] and result.missing_drifted_features == [] and result.warnings == []
 
@@ -356,7 +379,9 @@ def test_missing_column_names_the_column_the_frame_and_the_fix():
 
 def test_non_numeric_numeric_feature_is_a_config_error():
     frame = pd.DataFrame({"a": ["x", "y"]})
-    with pytest.raises(ConfigError, match=r"numeric feature 'a' has dtype .* in the reference frame; expected a numeric dtype\. Move it to categorical_features"):
+    with pytest.raises(
+        ConfigError, match=r"numeric feature 'a' has dtype .* in the reference frame; expected a numeric dtype\. Move it to categorical_features"
+    ):
         detect_drift(frame, frame, numeric=["a"], categorical=[], config=CONFIG)
 
 

@@ -54,8 +54,9 @@ def test_labels_of_day_d_arrive_with_the_run_of_d_plus_3_and_join_its_prediction
     store = PredictionStore(embedded_url(settings.home))
     _ingest(config, settings, FIRST)
     keys = Lake(settings.lake_dir, "synthetic").read(Interval.days(FIRST))["row_id"].astype(str)
-    store.replace_predictions(Unit("synthetic", FIRST, "m", 1, "champion"),
-                              pd.DataFrame({"row_key": keys, "prediction": 1.0, "score": 0.7}), scored_at=datetime.now(UTC))
+    store.replace_predictions(
+        Unit("synthetic", FIRST, "m", 1, "champion"), pd.DataFrame({"row_key": keys, "prediction": 1.0, "score": 0.7}), scored_at=datetime.now(UTC)
+    )
     out = collect_labels(config, settings, Interval.days(date(2024, 1, 4)), source=SOURCE, store=store, run_key="d/r")
     assert out["status"] == "stored" and out["day"] == "2024-01-01" and out["labelled"] == 300 and out["unlabelled_rows"] == 0
     labels, meta = stored_labels(settings, "synthetic", FIRST)
@@ -69,15 +70,18 @@ def test_labels_of_day_d_arrive_with_the_run_of_d_plus_3_and_join_its_prediction
     assert skipped == {"day": "2024-01-02", "status": "skipped", "reason": "its partition is not in the lake"}
 
 
-@pytest.mark.parametrize(("spoil", "message", "counts"), [
-    (lambda b: pd.concat([b, pd.DataFrame({"row_key": ["nope-1", "nope-2"], "label": [1, 0]})]),
-     r"refused, nothing was stored: 2 of 302 labels name rows that are not in the partition \(e.g. \['nope-1', 'nope-2'\]\)",
-     {"unknown_keys": 2, "duplicate_keys": 0}),
-    (lambda b: pd.concat([b, b.head(3)]),
-     r"refused, nothing was stored: 3 labels repeat a key that came before", {"unknown_keys": 0, "duplicate_keys": 3}),
-    (lambda b: b.assign(label=b["label"].where(b.index != 5, 7)),
-     r"1 labels are not in \[0, 1\] \(e.g. \[7\]\)", {"invalid_values": 1}),
-])
+@pytest.mark.parametrize(
+    ("spoil", "message", "counts"),
+    [
+        (
+            lambda b: pd.concat([b, pd.DataFrame({"row_key": ["nope-1", "nope-2"], "label": [1, 0]})]),
+            r"refused, nothing was stored: 2 of 302 labels name rows that are not in the partition \(e.g. \['nope-1', 'nope-2'\]\)",
+            {"unknown_keys": 2, "duplicate_keys": 0},
+        ),
+        (lambda b: pd.concat([b, b.head(3)]), r"refused, nothing was stored: 3 labels repeat a key that came before", {"unknown_keys": 0, "duplicate_keys": 3}),
+        (lambda b: b.assign(label=b["label"].where(b.index != 5, 7)), r"1 labels are not in \[0, 1\] \(e.g. \[7\]\)", {"invalid_values": 1}),
+    ],
+)
 def test_a_bad_batch_is_refused_whole_with_counts_and_nothing_stored_changes(late_labels_config, settings, spoil, message, counts):
     config = late_labels_config
     store = PredictionStore(embedded_url(settings.home))
@@ -169,7 +173,9 @@ def test_files_sources_read_their_labels_from_a_second_location(late_labels_conf
     raw = late_labels_config.model_dump()
     with pytest.raises(ValidationError, match=r"labels.delay_days > 0 with a files source needs labels.source"):
         DatasetConfig(**{**raw, "source": files})
-    config = DatasetConfig(**{**raw, "source": files, "labels": {"delay_days": 3, "source": {"kind": "files", "options": {"path": str(tmp_path / "labels.csv")}}}})
+    config = DatasetConfig(
+        **{**raw, "source": files, "labels": {"delay_days": 3, "source": {"kind": "files", "options": {"path": str(tmp_path / "labels.csv")}}}}
+    )
     interval = Interval.days(FIRST)
     ingest_interval(config, settings, interval, source_for(config, settings))
     Lake(settings.lake_dir, "synthetic").mark_validated(interval, {"success": True})

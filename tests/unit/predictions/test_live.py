@@ -72,8 +72,13 @@ def test_late_labels_bring_the_realised_metric_and_decide_reads_it(settings, env
     assert _values(store, late, "realised") == pytest.approx(expected, abs=1e-6)
     state = champion_state(late, settings, Interval.days(DAY + timedelta(days=3)), store=store)
     assert state.current_metric == pytest.approx(expected["roc_auc"]) and state.evidence == "realised live on ds=2024-01-12 (300 labelled rows)"
-    decayed = decide_retrain(policy=late.retrain, primary_metric="roc_auc", interval_end=run_of_day.end, drift_share=0.0,
-                             champion=state.__class__(**{**state.__dict__, "reference_metric": state.current_metric + 0.2}))
+    decayed = decide_retrain(
+        policy=late.retrain,
+        primary_metric="roc_auc",
+        interval_end=run_of_day.end,
+        drift_share=0.0,
+        champion=state.__class__(**{**state.__dict__, "reference_metric": state.current_metric + 0.2}),
+    )
     assert decayed["reasons"][0].startswith(f"performance decay: champion v1 roc_auc={state.current_metric:.4f} realised live on ds=2024-01-12")
 
 
@@ -82,5 +87,7 @@ def test_a_version_without_its_holdout_is_still_scored_and_says_why_it_has_no_es
     client.delete_model_version_tag(config.model_name, "1", schema.HOLDOUT_WINDOW.name)
     (result,) = run_scoring(config, settings, [{"partition": DAY.isoformat()}], store=store, client=client)["results"]
     champion = result["units"][0]
-    assert champion["rows"] == 300 and champion["monitoring"] == {"skipped": f"{config.model_name} v1 (champion) has no tag mlops.holdout_window: its holdout scores cannot be computed"}
+    assert champion["rows"] == 300 and champion["monitoring"] == {
+        "skipped": f"{config.model_name} v1 (champion) has no tag mlops.holdout_window: its holdout scores cannot be computed"
+    }
     assert _values(store, config, "estimated") == {} and "roc_auc" in _values(store, config, "realised")

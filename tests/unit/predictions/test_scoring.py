@@ -128,12 +128,14 @@ def test_events_are_coalesced_per_partition_and_backfills_left_out():
 
 
 def test_row_keys_are_stable_across_types_and_refuse_nulls():
-    df = pd.DataFrame({
-        "time_hour": pd.to_datetime(["2013-01-01 05:00", "2013-01-01 06:00"], utc=True),
-        "carrier": pd.array(["UA", "AA"], dtype="string"),
-        "flight": [1545, 1141],
-        "origin": ["EWR", "JFK"],
-    })
+    df = pd.DataFrame(
+        {
+            "time_hour": pd.to_datetime(["2013-01-01 05:00", "2013-01-01 06:00"], utc=True),
+            "carrier": pd.array(["UA", "AA"], dtype="string"),
+            "flight": [1545, 1141],
+            "origin": ["EWR", "JFK"],
+        }
+    )
     keys = row_keys(df, ["time_hour", "carrier", "flight", "origin"], where="t")
     assert keys.tolist() == ["2013-01-01T05:00:00|UA|1545|EWR", "2013-01-01T06:00:00|AA|1141|JFK"]
     as_text = df.assign(time_hour=df["time_hour"].dt.tz_localize(None), flight=df["flight"].astype(float))

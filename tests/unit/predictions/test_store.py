@@ -15,11 +15,13 @@ NOW = datetime(2024, 1, 11, 3, tzinfo=UTC)
 
 
 def frame(n: int, offset: int = 0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "row_key": [str(i + offset) for i in range(n)],
-        "prediction": [float(i % 2) for i in range(n)],
-        "score": [0.1 + 0.8 * (i % 2) for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "row_key": [str(i + offset) for i in range(n)],
+            "prediction": [float(i % 2) for i in range(n)],
+            "score": [0.1 + 0.8 * (i % 2) for i in range(n)],
+        }
+    )
 
 
 @pytest.fixture
@@ -116,7 +118,9 @@ def test_a_store_of_schema_1_is_migrated_with_the_shadow_look_table(tmp_path):
     with engine.begin() as conn:
         store_module.metadata.create_all(conn, tables=old)
         conn.execute(sa.text("insert into mlops_store_schema (component, version, migrated_at) values ('prediction_store', 1, '2024-01-01')"))
-        conn.execute(sa.text("insert into labels (dataset, partition_date, row_key, label, arrived_at) values ('synthetic', '2024-01-10', 'k', 1, '2024-01-11')"))
+        conn.execute(
+            sa.text("insert into labels (dataset, partition_date, row_key, label, arrived_at) values ('synthetic', '2024-01-10', 'k', 1, '2024-01-11')")
+        )
     engine.dispose()
     store = PredictionStore(url)
     assert "shadow_looks" in sa.inspect(store.engine).get_table_names()

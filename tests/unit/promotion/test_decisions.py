@@ -19,7 +19,11 @@ from mlops.promotion.rollback import check_target, resolve_target
 from mlops.registry import register_version
 
 PASSED = {"version": "1", "passed": True, "gates": {"floors": {"passed": True, "detail": "ok"}}}
-FAILED = {"version": "1", "passed": False, "gates": {"floors": {"passed": False, "detail": "roc_auc=0.5 is below the floor 0.6"}, "serving": {"passed": True, "detail": "ok"}}}
+FAILED = {
+    "version": "1",
+    "passed": False,
+    "gates": {"floors": {"passed": False, "detail": "roc_auc=0.5 is below the floor 0.6"}, "serving": {"passed": True, "detail": "ok"}},
+}
 OK_STATES = {"wait_for_challenger": "success", "check_gates": "success", "route": "success", "approve": "skipped", "promote": "skipped"}
 
 

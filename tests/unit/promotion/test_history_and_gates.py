@@ -45,8 +45,15 @@ def test_move_champion_records_history_and_is_retry_safe(model):
     assert first["from_version"] is None and first["seq"] == 1
     assert move_champion(client, name, "1", kind="promotion", run_key="p/1", reason="first") == first  # retry
     second = move_champion(
-        client, name, "2", kind="promotion", run_key="p/2", reason="better", now=t0 + timedelta(days=3),
-        approval={"by": "ana", "at": "2024-05-04T10:00:00", "comment": "ok"}, gates={"serving": {"passed": True}},
+        client,
+        name,
+        "2",
+        kind="promotion",
+        run_key="p/2",
+        reason="better",
+        now=t0 + timedelta(days=3),
+        approval={"by": "ana", "at": "2024-05-04T10:00:00", "comment": "ok"},
+        gates={"serving": {"passed": True}},
     )
     assert second["from_version"] == "1" and second["approved_by"] == "ana" and second["gates"] == {"serving": True}
     aliases = {k: str(v) for k, v in client.get_registered_model(name).aliases.items()}

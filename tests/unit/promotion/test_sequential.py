@@ -91,8 +91,7 @@ def test_a_day_cannot_be_counted_twice_and_pairs_must_match():
     [(-0.001, "reject", "reject"), (-0.001, "promote_if_non_inferior", "promote"), (-0.05, "promote_if_non_inferior", "reject")],
 )
 def test_inconclusive_soaks_follow_the_configured_action(lower, action, expected):
-    look = {"verdict": "continue", "days": 14, "rows": 9000, "estimate": 0.0, "lower": lower, "upper": 0.02,
-            "p_value": 0.6, "champion_loss": 0.5}
+    look = {"verdict": "continue", "days": 14, "rows": 9000, "estimate": 0.0, "lower": lower, "upper": 0.02, "p_value": 0.6, "champion_loss": 0.5}
     decision, why = decide(look, max_days=14, margin=0.01, on_inconclusive=action)
     assert decision == expected and "inconclusive after 14 days" in why and "9000 rows" in why
 

@@ -198,9 +198,27 @@ def test_the_store_pairs_rows_of_both_versions_with_labels_only(store):
 
 
 def test_a_look_is_never_written_twice(store):
-    values = {"dataset": "synthetic", "model_name": "m", "version": 2, "epoch": 0, "champion_version": 1, "partition_date": START,
-              "seq": 1, "rows": 10, "day_rows": 10, "estimate": 0.1, "lower": None, "upper": None, "p_value": 1.0, "e_value": 1.0,
-              "champion_loss": 0.5, "challenger_loss": 0.4, "verdict": "continue", "state": "{}", "looked_at": NOW}
+    values = {
+        "dataset": "synthetic",
+        "model_name": "m",
+        "version": 2,
+        "epoch": 0,
+        "champion_version": 1,
+        "partition_date": START,
+        "seq": 1,
+        "rows": 10,
+        "day_rows": 10,
+        "estimate": 0.1,
+        "lower": None,
+        "upper": None,
+        "p_value": 1.0,
+        "e_value": 1.0,
+        "champion_loss": 0.5,
+        "challenger_loss": 0.4,
+        "verdict": "continue",
+        "state": "{}",
+        "looked_at": NOW,
+    }
     assert store.add_shadow_look(values) is True
     assert store.add_shadow_look(values) is False
     assert store.add_shadow_look({**values, "partition_date": START + timedelta(days=1)}) is False  # seq 1 is taken
