@@ -36,7 +36,7 @@ def test_models_json_matches_the_registry(stack, synthetic_run):
     assert datasets["synthetic"] == NIGHTLY and "livebf" in datasets
 
     data = stack.ok("GET", "/mlops/api/models/synthetic")
-    assert set(data) == {"dataset", "model", "registered", "primary_metric", "aliases", "history", "drift", "validation", "production"}
+    assert set(data) == {"dataset", "model", "registered", "primary_metric", "aliases", "history", "drift", "validation", "production", "shadow"}
     production = data["production"]  # the live metrics (tests/live/test_scoring.py checks them filled in)
     assert production["enabled"] is True and production["metric"] == data["primary_metric"]
     assert all(len(production["champion"][k]) == len(production["days"]) for k in ("version", "realised", "estimated"))
