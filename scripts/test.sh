@@ -3,6 +3,8 @@
 # a temporary AIRFLOW_HOME with its own SQLite metadata DB, MLOPS_HOME under it, and a SQLite
 # MLflow store (no server needed). Arguments are passed to pytest. Exits with pytest's status
 # (5 when no tests were collected). KEEP_TEST_HOME=1 keeps the temporary home for inspection.
+# With no arguments (the whole suite) tests/prod runs in a second pytest beside the rest;
+# SERIAL_TESTS=1 runs the whole suite in one pytest instead.
 # It never touches the `make run` stack in .airflow, whatever is exported in the shell.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -57,9 +59,27 @@ fi
 echo "test: metadata DB migrated in $AIRFLOW_HOME ($(since "$t") s)"
 
 t=$(now)
-echo "test: pytest $*"
 status=0
-python -m pytest "$@" || status=$?
+if [[ $# -eq 0 && ${SERIAL_TESTS:-0} != 1 ]]; then
+  # The whole suite: the production-profile tier (its own stack on PostgreSQL, Redis and other
+  # ports; mostly waiting on its scheduler and workers) runs beside the other tiers, in its own
+  # pytest whose report follows the main one. SERIAL_TESTS=1 runs everything in one pytest.
+  prod_log="$TEST_HOME/pytest-prod.log"
+  echo "test: pytest tests/prod (beside the rest; its report follows)"
+  python -m pytest tests/prod >"$prod_log" 2>&1 &
+  prod_pid=$!
+  echo "test: pytest --ignore=tests/prod"
+  python -m pytest --ignore=tests/prod || status=$?
+  prod_status=0
+  wait "$prod_pid" || prod_status=$?
+  echo "test: ---------------- tests/prod ----------------"
+  cat "$prod_log"
+  echo "test: pytest tests/prod finished with exit code $prod_status"
+  (( status == 0 )) && status=$prod_status
+else
+  echo "test: pytest $*"
+  python -m pytest "$@" || status=$?
+fi
 echo "test: pytest finished with exit code $status ($(since "$t") s; $(since "$t_all") s in total)"
 (( status == 5 )) && echo "test: exit code 5 means pytest collected no tests" >&2
 exit "$status"
