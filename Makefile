@@ -26,8 +26,8 @@ stop: ## Stop everything `make run` started (by PID file)
 test: ## The whole suite (what CI runs) in a throw-away Airflow/MLflow home; pass options with ARGS="-k drift"
 	@scripts/test.sh $(ARGS)
 
-test-fast: ## Unit, DAG-integrity and deployment tests only: no servers, under a minute
-	@scripts/test.sh -m "not (e2e or chaos or live or prod)" $(ARGS)
+test-fast: ## Unit, DAG-integrity and deployment tests only: no servers, two pytest-xdist workers, about a minute
+	@scripts/test.sh -m "not (e2e or chaos or live or prod)" -n 2 $(ARGS)
 
 lint: ## ruff: lint rules of pyproject.toml and the formatter's check (CI fails on any finding)
 	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check .
