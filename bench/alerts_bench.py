@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import secrets
 import statistics
 import sys
 import tempfile
@@ -33,16 +33,15 @@ def main() -> None:
     from mlops.alerts.dispatch import emit
     from mlops.alerts.events import Event
     from mlops.alerts.store import AlertStore
-    from receivers import SmtpReceiver, WebhookReceiver, alerts_config, connection_env, self_signed_cert
+    from receivers import SmtpReceiver, WebhookReceiver, alerts_config, closed_port, connection_env, self_signed_cert
 
     tmp = Path(tempfile.mkdtemp(prefix="alerts-bench-"))
     cert, key = self_signed_cert(tmp / "tls")
     os.environ["SSL_CERT_FILE"] = str(cert)
-    hook = WebhookReceiver(secret="bench-secret-1234")
-    smtp = SmtpReceiver(login="a@example.org", password="bench-password-1234", cert=cert, key=key)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    # Random per run: the bench's own receivers on 127.0.0.1, never real credentials.
+    hook = WebhookReceiver(secret="bench-" + secrets.token_hex(16))
+    smtp = SmtpReceiver(login="a@example.org", password="bench-" + secrets.token_hex(12), cert=cert, key=key)
+    closed = closed_port()
     os.environ["AIRFLOW_CONN_T_WEBHOOK"] = connection_env(conn_type="http", host=hook.url, password=hook.secret)
     os.environ["AIRFLOW_CONN_T_SMTP"] = connection_env(
         conn_type="smtp",

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -19,18 +18,12 @@ import yaml
 
 from e2e.helpers import run_dag, states, xcom
 from mlops.config import DEFAULT_DATASETS_DIR
-from receivers import SmtpReceiver, WebhookReceiver, connection_env, self_signed_cert
+from receivers import SmtpReceiver, WebhookReceiver, closed_port, connection_env, self_signed_cert
 
 pytestmark = pytest.mark.e2e
 
 NAME, NIGHTLY, PROMOTION = "e2ealerts", "e2e_alerts_nightly", "e2e_alerts_promotion"
 QUARANTINE_DAY = "2024-01-12"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +75,7 @@ def env(stack, tmp_path_factory):
             password=password,
             extra={"from_email": "mlops@example.org", "disable_ssl": True, "retry_limit": 0},
         ),
-        "AIRFLOW_CONN_E2E_ALERTS_DOWN": connection_env(conn_type="http", host=f"http://127.0.0.1:{_free_port()}/hook"),
+        "AIRFLOW_CONN_E2E_ALERTS_DOWN": connection_env(conn_type="http", host=f"http://127.0.0.1:{closed_port()}/hook"),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

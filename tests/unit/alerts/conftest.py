@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from receivers import SmtpReceiver, WebhookReceiver, self_signed_cert, set_connection
+from receivers import SmtpReceiver, WebhookReceiver, closed_port, self_signed_cert, set_connection
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,6 @@ def smtp(tls_files, smtp_password, monkeypatch):
 @pytest.fixture
 def channels(monkeypatch, webhook, smtp, webhook_secret, smtp_password):
     """Connections ``t_webhook``, ``t_smtp`` and ``t_down`` (a port nobody listens on)."""
-    import socket
 
     set_connection(monkeypatch, "t_webhook", conn_type="http", host=webhook.url, password=webhook_secret)
     set_connection(
@@ -57,10 +56,8 @@ def channels(monkeypatch, webhook, smtp, webhook_secret, smtp_password):
         password=smtp_password,
         extra={"from_email": "mlops@example.org", "disable_ssl": True, "timeout": 10, "retry_limit": 0},
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    set_connection(monkeypatch, "t_down", conn_type="http", host=f"http://127.0.0.1:{closed}/hook", password="unused-secret-x")
+    # A random password per run: a test fixture, never a real credential.
+    set_connection(monkeypatch, "t_down", conn_type="http", host=f"http://127.0.0.1:{closed_port()}/hook", password="test-" + secrets.token_hex(8))
     return {"webhook": webhook, "smtp": smtp}
 
 

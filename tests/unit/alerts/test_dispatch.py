@@ -121,12 +121,9 @@ def test_suppressed_and_unrouted_events_are_recorded_with_the_reason(store):
 
 
 def test_a_delivery_log_that_cannot_be_reached_never_fails_the_caller(channels, monkeypatch):
-    import socket
+    from receivers import closed_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW_CONN_MLOPS_METADATA", f"postgresql://mlops:pw-not-logged@127.0.0.1:{closed}/mlops_metadata")
+    monkeypatch.setenv("AIRFLOW_CONN_MLOPS_METADATA", f"postgresql://mlops:pw-not-logged@127.0.0.1:{closed_port()}/mlops_metadata")
     (result,) = emit([quarantine("2024-02-01")], alerts_config(), **NO_WAIT)
     assert result == {"key": "partition_quarantined|synthetic|2024-02-01", "new": None, "error": "OperationalError"}
     assert channels["webhook"].received == []  # not recorded, so not sent: the next report tries again
