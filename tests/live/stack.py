@@ -88,10 +88,11 @@ class LiveStack:
         """``POST /api/v2/backfills`` once the DAG has no queued or running run and the scheduler
         has had a few seconds for its bookkeeping; a 503 ("Database is locked") is tried again.
 
-        On SQLite, Airflow 3.3 refuses a backfill while another writer holds the database, and
-        when the refusal comes mid-way it deletes the runs it had already created; the
-        scheduler can hold those by then, and its loop dies (seen: ``ObjectDeletedError``,
-        ``StaleDataError``). Creating it while the DAG is quiet avoids the collision.
+        On SQLite, Airflow 3.3 used to refuse a backfill when another process committed while
+        it created the runs ("database is locked" at once, whatever the busy timeout), deleting
+        the runs it had created under the scheduler; ``mlops.airflow.db`` now makes that
+        write wait for its lock (``bench/backfill_bench.py`` creates a year's runs that way).
+        Waiting for a quiet DAG keeps the tests' run order simple, and a 503 is still retried.
         """
         dag_id = body["dag_id"]
         self.wait_for(
