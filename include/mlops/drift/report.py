@@ -76,8 +76,26 @@ def _figure_png(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
         shown = drifted[:MAX_PANELS]
         cols = min(4, len(shown))
         rows = math.ceil(len(shown) / cols)
-        fig = Figure(figsize=(3.6 * cols, 2.8 * rows + 0.6), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+        width, height = 3.6 * cols, 2.8 * rows + 0.6
+        fig = Figure(figsize=(width, height))
+        # Fixed margins in inches (room for two-line titles and rotated category labels):
+        # matplotlib's constrained layout gave the same picture but was half of the drift
+        # step's time, paid every night.
+        axes = np.atleast_1d(
+            fig.subplots(
+                rows,
+                cols,
+                squeeze=False,
+                gridspec_kw={
+                    "left": 0.55 / width,
+                    "right": 1 - 0.15 / width,
+                    "top": 1 - 0.85 / height,
+                    "bottom": 0.85 / height,
+                    "hspace": 1.15 / ((height - 1.7) / rows - 1.15) if rows > 1 else 0.0,
+                    "wspace": 0.6 / (width / cols - 0.6),
+                },
+            )
+        ).ravel()
         for ax, feat in zip(axes, shown, strict=False):
             cur = current[feat.feature]
             if not feat.drifted:
