@@ -78,6 +78,8 @@ def throwaway_environment(test_home: Path) -> dict[str, str]:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{airflow_home}/passwords.json",
             "MLOPS_HOME": str(airflow_home / "data"),
             "MLFLOW_TRACKING_URI": f"sqlite:///{test_home}/mlflow.db",
+            # as scripts/test.sh: dag.test() cannot run a DAG whose Deadline Alert was never serialized
+            "MLOPS_DEADLINE_ALERTS": "false",
         }
     )
 
