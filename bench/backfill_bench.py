@@ -1,6 +1,6 @@
 """Wall time of a backfill of the replay data under the real scheduler, and where it goes.
 
-    . .venv/bin/activate && python bench/backfill_bench.py --days 30 [--max-active-runs 4] [--keep]
+    . .venv/bin/activate && python bench/backfill_bench.py --days 30 [--max-active-runs 4] [--keep] [--profile prod]
 
 Starts the stack with ``scripts/run.sh`` in a throw-away home on spare ports (the same
 stack as ``make run``), creates a backfill of ``mlops_nightly_training`` through the REST
@@ -18,6 +18,11 @@ it is the per-task cost of a fresh task process (start-up, DAG parse, imports). 
 that only run in backfills (``replay_promotion``, ``policy_report``) and the ordering sensor
 are reported on their own. Results go to ``bench/results/backfill-<days>.json`` (raw task
 instances in ``backfill-<days>-tis.json``). Prints figures; never fails on a timing.
+
+``--profile prod`` runs the same backfill on the production profile (PostgreSQL metadata,
+CeleryExecutor on Redis, MLflow with basic auth), started natively as ``tests/prod`` does:
+its own databases on 127.0.0.1:5432 (dropped afterwards), Redis database 12 (flushed),
+secrets generated into the throw-away home. Results go to ``backfill-prod-<days>.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ def main() -> int:
     parser.add_argument("--start", default="2013-03-01")
     parser.add_argument("--max-active-runs", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the throw-away home")
+    parser.add_argument("--profile", choices=("embedded", "prod"), default="embedded")
     parser.add_argument("--warm-nights", type=int, default=10, help="in-process nights for the overhead split (0: skip)")
     parser.add_argument(
         "--resplit",
@@ -64,7 +70,12 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="mlops-backfill-bench."))
     parallelism = os.environ.get("AIRFLOW__CORE__PARALLELISM", "4")
-    stack = live_stack(home, api_port=38080, mlflow_port=35000)
+    cleanup = lambda: None  # noqa: E731
+    if args.profile == "prod":
+        stack, cleanup = production_stack(home)
+    else:
+        stack = live_stack(home, api_port=38080, mlflow_port=35000)
+    name = f"backfill-{args.days}" if args.profile == "embedded" else f"backfill-prod-{args.days}"
     t0 = time.perf_counter()
     stack.start()
     started = time.perf_counter() - t0
@@ -103,6 +114,7 @@ def main() -> int:
         total = sum(sum(v) for v in durations.values())
         tasks_run = sum(len(v) for v in durations.values())
         result = {
+            "profile": args.profile,
             "days": args.days,
             "max_active_runs": args.max_active_runs,
             "parallelism": int(parallelism),
@@ -120,14 +132,15 @@ def main() -> int:
             "load_average": os.getloadavg(),
         }
         (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-        (ROOT / "bench" / "results" / f"backfill-{args.days}-tis.json").write_text(json.dumps(records, indent=1))
+        (ROOT / "bench" / "results" / f"{name}-tis.json").write_text(json.dumps(records, indent=1))
     finally:
         stack.stop()
+        cleanup()
         if not args.keep:
             import shutil
 
             shutil.rmtree(home, ignore_errors=True)
-    out = ROOT / "bench" / "results" / f"backfill-{args.days}.json"
+    out = ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     if args.warm_nights:
@@ -135,6 +148,25 @@ def main() -> int:
         out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0
+
+
+def production_stack(home: Path):
+    """The production profile as ``tests/prod`` starts it (see the module doc); returns it and its clean-up."""
+    sys.path.insert(0, str(ROOT / "tests" / "prod"))
+    from conftest import flush_redis_db, profile_env, settings, sql, write_env_file
+    from live.stack import LiveStack
+
+    redis_db = 12
+    values = settings(f"mlops_bench{os.getpid()}", 38280, 35200) | {"REDIS_DB": str(redis_db)}
+    env = profile_env(home, write_env_file(home / "prod.env", values))
+    stack = LiveStack(home=home, env=env, api="http://127.0.0.1:38280", mlflow="http://127.0.0.1:35200")
+
+    def cleanup():
+        for key in ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB"):
+            sql(f'drop database if exists "{values[key]}" with (force)')
+        flush_redis_db(redis_db)
+
+    return stack, cleanup
 
 
 def _seconds(start: str, end: str) -> float:

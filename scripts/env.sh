@@ -61,6 +61,10 @@ esac
 # New/changed DAG files show up within 30 s instead of 300 s.
 _mlops_default AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL 30
 _mlops_default AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION True
+# An idle scheduler loops every 0.5 s instead of 1 s: the next task of a run is queued up to
+# 0.5 s sooner after the one before it ends (a backfill's days run one after the other), for
+# about 2 % more of one core while idle (bench/idle_bench.py: 1.6 % at 1 s, 6.7 % at 0.25 s).
+_mlops_default AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME 0.5
 _mlops_default AIRFLOW__CORE__AUTH_MANAGER \
   airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
 _mlops_default AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS admin:admin

@@ -70,7 +70,9 @@ class PreviousRunSensor(BaseSensorOperator):
     Checks once when it starts (the usual case for scheduled nights: the previous run is long
     done); otherwise defers to ``PreviousRunTrigger``, which polls every ``poke_interval``
     seconds in the triggerer and ends this task there: no worker slot and no task process
-    while it waits, and no process start to finish it.
+    while it waits, and no process start to finish it. The default, 0.25 s, costs one small
+    API call per waiting run and poll, only while runs wait on each other (a backfill); a
+    backfill's days follow each other about 0.75 s sooner than with 1 s.
 
     Parameters
     ----------
@@ -82,7 +84,7 @@ class PreviousRunSensor(BaseSensorOperator):
     ui_color = "#e8e0f5"
 
     def __init__(self, *, task_ids: Sequence[str], **kwargs: Any) -> None:
-        kwargs.setdefault("poke_interval", 1.0)
+        kwargs.setdefault("poke_interval", 0.25)
         super().__init__(**kwargs)
         self.task_ids = list(task_ids)
 

@@ -174,7 +174,7 @@ class PreviousRunTrigger(BaseTrigger):
     plus one scheduler loop of the previous run's last step.
     """
 
-    def __init__(self, dag_id: str, logical_date: str, task_ids: list[str], poke_interval: float = 1.0):
+    def __init__(self, dag_id: str, logical_date: str, task_ids: list[str], poke_interval: float = 0.25):
         super().__init__()
         self.dag_id, self.logical_date, self.task_ids, self.poke_interval = dag_id, logical_date, list(task_ids), poke_interval
 
