@@ -418,23 +418,37 @@ class PolicyReportOperator(BaseOperator):
         self.log.info("policy report for %s, %s..%s: %s", config.model_name, start, end, result["summary"]["mean"])
         return {"report_uri": result["report_uri"], "mlflow_run_id": logged["run_id"], "summary": result["summary"]}
 
+    #: Following intervals looked at for a backfill run whose report covers this one's period.
+    LOOK_AHEAD = 7
+
     def _later_backfill_run(self, context: Context) -> str | None:
-        """The next interval's backfill run, when its report covers this run's period too.
+        """A backfill run of one of the next intervals, when its report covers this run's period too.
 
         A backfill creates all its runs up front, and each report covers the period up to
         its own run: writing one per run would redo the whole period every day (it was the
-        longest task of a backfill). A run writes the report only when no backfill run of
-        the next interval exists or that run's report failed; in the normal case that is
-        the backfill's last run. If it fails, `mlops policy-report` builds the same report
-        on demand.
+        longest task of a backfill). A run writes the report only when none of the next
+        ``LOOK_AHEAD`` intervals has a backfill run whose report has not failed; in the
+        normal case that is the backfill's last run. A day that fails (a quarantined
+        partition fails its run, and its report with it) no longer makes the day before
+        build the whole period's report in the middle of the backfill: the days after it
+        still run, and the last one writes it. If that fails, `mlops policy-report` builds
+        the same report on demand.
         """
         from mlops.airflow.runtime import interval_of
-        from mlops.airflow.triggers import FAILED_STATES
 
-        # Logical dates are interval starts, so the next interval's run has this run's end.
-        next_logical = interval_of(context).end
-        states = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=[self.task_id], logical_dates=[next_logical]) or {}
-        for run_id, tasks in states.items():
-            if run_id.startswith("backfill__") and str(tasks.get(self.task_id)) not in FAILED_STATES:
-                return run_id
-        return None
+        interval = interval_of(context)
+        # Logical dates are interval starts: the next interval's run has this run's end.
+        step = interval.end - interval.start
+        following = [interval.end + i * step for i in range(self.LOOK_AHEAD)]
+        states = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=[self.task_id], logical_dates=following) or {}
+        return report_left_to(states, self.task_id)
+
+
+def report_left_to(states: dict[str, dict[str, Any]], task_id: str) -> str | None:
+    """The first backfill run (by run id) in ``states`` whose ``task_id`` has not failed; None if there is none."""
+    from mlops.airflow.triggers import FAILED_STATES
+
+    for run_id in sorted(states):
+        if run_id.startswith("backfill__") and str(states[run_id].get(task_id)) not in FAILED_STATES:
+            return run_id
+    return None
