@@ -16,7 +16,9 @@ one excluded, is the pipeline's own work for that task; what the scheduler's med
 it is the per-task cost of a fresh task process (start-up, DAG parse, imports). The split:
 ``overhead = sum over tasks of runs x max(0, scheduler median - in-process median)``; tasks
 that only run in backfills (``replay_promotion``, ``policy_report``) and the ordering sensor
-are reported on their own. Results go to ``bench/results/backfill-<days>.json`` (raw task
+are reported on their own. The same nights check the backfill's outcome: every compared
+day's retrain decision and challenger metrics must equal the sequential run's
+(``same_as_in_process``; per-run outcomes in ``backfill-<days>-outcomes.json``). Results go to ``bench/results/backfill-<days>.json`` (raw task
 instances in ``backfill-<days>-tis.json``). Prints figures; never fails on a timing.
 
 ``--profile prod`` runs the same backfill on the production profile (PostgreSQL metadata,
@@ -28,6 +30,7 @@ secrets generated into the throw-away home. Results go to ``backfill-prod-<days>
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -106,6 +109,7 @@ def main() -> int:
                 }
                 for ti in tis
             ]
+        outcomes = {run["logical_date"][:10]: run_outcome(stack, run) for run in runs}
         durations: dict[str, list[float]] = {}
         for ti in records:
             if ti["duration"] is not None and ti["state"] == "success":
@@ -129,10 +133,12 @@ def main() -> int:
             "sum_task_seconds_by_task": {k: round(sum(v), 1) for k, v in sorted(durations.items())},
             "queued_to_start_seconds": {"sum": round(sum(queued), 1), "median": round(statistics.median(queued), 2) if queued else None},
             "wall_seconds_per_day": round(wall / max(len(runs), 1), 1),
+            "day_cadence_seconds": day_cadence(records),
             "load_average": os.getloadavg(),
         }
         (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
         (ROOT / "bench" / "results" / f"{name}-tis.json").write_text(json.dumps(records, indent=1))
+        (ROOT / "bench" / "results" / f"{name}-outcomes.json").write_text(json.dumps(outcomes, indent=1, sort_keys=True))
     finally:
         stack.stop()
         cleanup()
@@ -145,6 +151,8 @@ def main() -> int:
     out.write_text(json.dumps(result, indent=2))
     if args.warm_nights:
         result["split"] = overhead_split(result, args.start, args.warm_nights)
+        warm = ROOT / "bench" / "results" / f"backfill-warm-{args.warm_nights}.json"
+        result["same_as_in_process"] = compare_outcomes(outcomes, json.loads(warm.read_text())["nights"])
         out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0
@@ -169,6 +177,47 @@ def production_stack(home: Path):
     return stack, cleanup
 
 
+def run_outcome(stack, run: dict) -> dict:
+    """A backfill run's decision and, when it trained, its challenger's metrics (from XCom)."""
+
+    def xcom(task: str, key: str):
+        path = f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances/{task}/xcomEntries/{key}"
+        r = stack.call("GET", path, params={"deserialize": "true", "stringify": "false"})
+        return r.json().get("value") if r.status_code == 200 else None
+
+    decision = xcom("decide", "decision") or {}
+    evaluation = xcom("retrain.evaluate", "return_value") or {}
+    return {"state": run["state"], "retrain": decision.get("retrain"), "reasons": decision.get("reasons"), "metrics": evaluation.get("challenger_metrics")}
+
+
+def compare_outcomes(outcomes: dict, nights: list[dict]) -> dict:
+    """The backfill's decisions and challengers' metrics against the sequential in-process nights (same days)."""
+    compared, differ = 0, []
+    for night in nights:
+        day = night["data_interval"][0][:10]
+        if day not in outcomes:
+            continue
+        mine = outcomes[day]
+        theirs = {"retrain": (night["decision"] or {}).get("retrain"), "metrics": (night["evaluation"] or {}).get("challenger_metrics")}
+        compared += 1
+        if mine["retrain"] != theirs["retrain"] or mine["metrics"] != theirs["metrics"]:
+            differ.append({"day": day, "backfill": mine, "in_process": theirs})
+    return {"days_compared": compared, "identical": compared - len(differ), "differ": differ}
+
+
+def day_cadence(records: list[dict]) -> dict:
+    """Seconds between one day's last model step and the next day's (the serial part of a backfill)."""
+    last: dict[str, str] = {}
+    for ti in records:
+        if ti["task_id"] in ("no_retrain", "retrain.replay_promotion") and ti["state"] == "success" and ti["end_date"]:
+            last[ti["dag_run_id"]] = max(last.get(ti["dag_run_id"], ""), ti["end_date"])
+    ends = [last[k] for k in sorted(last)]  # run ids sort by logical date
+    gaps = [_seconds(a, b) for a, b in itertools.pairwise(ends)]
+    if not gaps:
+        return {}
+    return {"median": round(statistics.median(gaps), 2), "mean": round(statistics.mean(gaps), 2), "days": len(gaps) + 1}
+
+
 def _seconds(start: str, end: str) -> float:
     from datetime import datetime
 
@@ -180,7 +229,11 @@ WAITS = ("wait_for_previous_run",)
 
 
 def overhead_split(result: dict, start: str, nights: int, warm_file: Path | None = None) -> dict:
-    """Scheduler task durations against the same tasks run in one warm process (see the module doc)."""
+    """Scheduler task durations against the same tasks run in one warm process (see the module doc).
+
+    The same in-process nights check the backfill's outcome: each day's retrain decision and
+    its challenger's metrics must equal the sequential run's (``same_as_in_process``).
+    """
     import subprocess
 
     out = warm_file or ROOT / "bench" / "results" / f"backfill-warm-{nights}.json"

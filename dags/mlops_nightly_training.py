@@ -11,10 +11,11 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
    A passing partition updates the dataset's asset, which runs the batch scoring DAG.
 3. **detect_drift** compares the partition with the champion's training data (or a trailing
-   window) feature by feature and logs a JSON/HTML/PNG report to MLflow. It starts once
-   **wait_for_previous_run** (a sensor that takes no worker slot while waiting) sees the
-   previous interval's model steps done, so backfills keep model decisions in order while
-   ingest and validate run in parallel.
+   window) feature by feature and logs a JSON/HTML/PNG report to MLflow.
+   **wait_for_previous_run** (a sensor that takes no worker slot while waiting) holds the
+   decision until the previous interval's model steps are done, so backfills keep model
+   decisions in order while ingest, validate and drift of several days run in parallel; if
+   the champion moved meanwhile, the decision measures the drift again against the new one.
 4. **collect_labels** (late labels only, `labels.delay_days` = k > 0): the targets of day
    D - k arrive, are checked against that partition's row keys and stored; they join the
    predictions stored for that day (realised live metrics) and the training windows.
@@ -184,16 +185,19 @@ def collect_labels(dataset: str) -> dict:
 
 @task.branch(trigger_rule="none_failed", doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
-    from mlops.airflow.runtime import prediction_store_url
-    from mlops.monitor import champion_state
+    from mlops.airflow.runtime import prediction_store_url, run_key, source_for
+    from mlops.monitor import champion_state, drift_for_decision
     from mlops.predictions.store import PredictionStore
     from mlops.training.decide import decide_retrain, null_rate_only, policy_drift
 
     context, config, settings, interval = _setup(dataset)
-    share, drifted = policy_drift(drift, config.retrain, config.features)
     with _fail_fast():
         store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
         state = champion_state(config, settings, interval, store=store)
+        drift, redone = drift_for_decision(
+            config, settings, interval, drift, state.version if state else None, run_key=run_key(context), source=source_for(config, settings)
+        )
+    share, drifted = policy_drift(drift, config.retrain, config.features)
     decision = decide_retrain(
         policy=config.retrain,
         primary_metric=config.training.primary_metric,
@@ -205,6 +209,9 @@ def decide(dataset: str, drift: dict) -> str:
         force=bool(context["params"].get("force_retrain")),
     )
     decision["watched_drift_share"], decision["watched_drifted"] = share, drifted
+    if redone:
+        decision["drift_measured_again"] = redone
+    context["ti"].xcom_push(key="drift", value=drift)  # what the decision used: register and alerts read it
     context["ti"].xcom_push(
         key="champion",
         value={  # for the champion_stale alert
@@ -278,6 +285,7 @@ def build_dag(spec: dict) -> DAG:
         partition = ingest(dataset)
         validation = validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
         drift = detect_drift(dataset, validation)
+        branch = decide.override(on_success_callback=AlertNotifier("decision"))(dataset, drift)
         (
             PreviousRunSensor(
                 task_id="wait_for_previous_run",
@@ -285,16 +293,17 @@ def build_dag(spec: dict) -> DAG:
                 timeout=6 * 3600,
                 doc_md=(
                     "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
-                    "backfills the replayed promotion), so drift, decision and evaluation see the model that run produced. "
-                    "Ingest and validate of many intervals still run in parallel. Waits in the triggerer (no worker slot) "
-                    "and ends there within about a second of the previous run's last model step."
+                    "backfills the replayed promotion), so the decision and the evaluation see the model that run produced "
+                    "(the decision measures drift again if the champion moved after detect_drift). Ingest, validate and drift "
+                    "of many intervals still run in parallel. Waits in the triggerer (no worker slot) and ends there within "
+                    "about a quarter of a second of the previous run's last model step."
                 ),
             )
-            >> drift
+            >> branch
         )
-        branch = decide.override(on_success_callback=AlertNotifier("decision"))(dataset, drift)
         collect_labels(dataset) >> branch
         decision = XComArg(branch.operator, key="decision")
+        used_drift = XComArg(branch.operator, key="drift")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
 
         @task_group(group_id="retrain", tooltip="Train, evaluate and register a challenger")
@@ -307,7 +316,7 @@ def build_dag(spec: dict) -> DAG:
                 train_result=trained,
                 evaluation=evaluation,
                 validation=validation,
-                drift=drift,
+                drift=used_drift,
                 decision=decision,
                 on_success_callback=AlertNotifier("challenger_registered"),
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",

@@ -160,13 +160,17 @@ def run_drift_step(
     *,
     run_key: str,
     source: Source | None = None,
+    revision: int = 0,
 ) -> dict:
     """Compare the interval's partition with the reference; write and log the report.
 
     Returns the drift step's contract value ``{drift_share, drifted_features,
     method_by_feature, report_uri, reference, dataset_drift, missing_drifted_features,
-    missing_drift_share, warnings, ...}``; each warning (a suspect column, too few values)
-    is also logged.
+    missing_drift_share, warnings, champion_version, ...}``; each warning (a suspect column,
+    too few values) is also logged. ``champion_version`` is the champion the reference came
+    from (None: none). ``revision`` > 0 recomputes the same run's drift (see
+    :func:`drift_for_decision`): its metrics are logged at that step, so they are the run's
+    latest, and the run's reference tag is updated.
     """
     import mlflow
 
@@ -201,11 +205,13 @@ def run_drift_step(
         run_name=None if previous else f"drift {interval.key}",
         tags=None if previous else schema.encode_tags({schema.RUN_KEY: run_key, schema.INTERVAL: interval.key, schema.REFERENCE: why}),
     ) as run:
-        mlflow.log_metric("drift_share", summary["drift_share"], timestamp=ts_ms)
-        mlflow.log_metric("missing_drift_share", summary["missing_drift_share"], timestamp=ts_ms)
+        if previous and revision:
+            mlflow.set_tags(schema.encode_tags({schema.REFERENCE: why}))
+        mlflow.log_metric("drift_share", summary["drift_share"], timestamp=ts_ms, step=revision)
+        mlflow.log_metric("missing_drift_share", summary["missing_drift_share"], timestamp=ts_ms, step=revision)
         for f in summary["features"]:
             if f["score"] is not None:  # None: the feature was empty on one side
-                mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms)
+                mlflow.log_metric(f"drift_score.{f['feature']}", float(f["score"]), timestamp=ts_ms, step=revision)
         for _kind, path in paths.items():
             mlflow.log_artifact(path, artifact_path="drift")
         monitoring_run_id = run.info.run_id
@@ -221,7 +227,41 @@ def run_drift_step(
         "reference": {"window": [ref_interval.start.isoformat(), ref_interval.end.isoformat()], "why": why, "rows": reference.rows, "profile": profile_state},
         "monitoring_run_id": monitoring_run_id,
         "monitoring_experiment_id": exp_id,
+        "champion_version": str(champion.version) if champion is not None else None,
+        "revision": revision,
     }
+
+
+def drift_for_decision(
+    config: DatasetConfig,
+    settings: Settings,
+    interval: Interval,
+    drift: dict,
+    champion: str | None,
+    *,
+    run_key: str,
+    source: Source | None = None,
+) -> tuple[dict, str | None]:
+    """The drift the decision uses: ``drift`` if it was measured against ``champion``, else measured again.
+
+    ``detect_drift`` does not wait for the previous interval's run (a backfill runs several
+    days' drift while the day before decides), so the champion can move between the drift
+    and the decision: the day before registered a version and, in a backfill, its replayed
+    promotion made it champion. Then the drift is computed again against the new champion's
+    training data, into the same monitoring run and report (its metrics at the next step);
+    the second value says why (None when ``drift`` stands). A drift result that does not
+    name its champion (a run started by an older version of the pipeline) stands.
+    """
+    if "champion_version" not in drift or drift.get("champion_version") == champion:
+        return drift, None
+    why = f"the champion moved from {_v(drift.get('champion_version'))} to {_v(champion)} after the drift step: measured again against {_v(champion)}"
+    log.info("drift of %s, %s: %s", config.name, interval, why)
+    again = run_drift_step(config, settings, interval, run_key=run_key, source=source, revision=int(drift.get("revision") or 0) + 1)
+    return again, why
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version is not None else "no champion"
 
 
 def champion_state(config: DatasetConfig, settings: Settings, interval: Interval, *, store=None):

@@ -78,6 +78,14 @@ def test_no_cycles_and_expected_shape(bag):
     # register also reads decide's XCom, so it is a direct downstream of the branch too.
     assert set(dag.get_task("decide").downstream_task_ids) == {"retrain.train", "retrain.register", "no_retrain"}
     assert type(dag.get_task("retrain.register")).__name__ == "RegisterModelOperator"
+    # Runs wait for the day before at the decision, not before the drift: a backfill computes
+    # several days' drift while one day decides (the decision re-measures it if the champion moved).
+    assert dag.get_task("wait_for_previous_run").downstream_task_ids == {"decide"}
+    assert dag.get_task("detect_drift").upstream_task_ids == {"validate"}
+    assert dag.get_task("decide").upstream_task_ids == {"detect_drift", "wait_for_previous_run", "collect_labels"}
+    # register records the drift the decision used (decide's XCom "drift"), not detect_drift's.
+    drift_arg = dag.get_task("retrain.register").drift
+    assert (drift_arg.operator.task_id, drift_arg.key) == ("decide", "drift")
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)

@@ -1,5 +1,6 @@
 """The drift step profiles its reference once per champion and reference content, and reuses it while both hold."""
 
+import json
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -7,7 +8,7 @@ import pandas as pd
 
 from mlops.drift import detect_drift
 from mlops.lake import Lake
-from mlops.monitor import PROFILES_DIR, PROFILES_KEPT, profile_key, run_drift_step
+from mlops.monitor import PROFILES_DIR, PROFILES_KEPT, drift_for_decision, profile_key, run_drift_step
 from mlops.sources.base import Interval
 from mlops.sources.synthetic import SyntheticSource
 from mlops.windows import read_window, trailing
@@ -83,3 +84,48 @@ def test_old_profiles_are_pruned(settings, synthetic_config):
         run_drift_step(config, settings, Interval.days(date(2024, 1, 8) + timedelta(days=i)), run_key=f"dag/p{i}")
     root = settings.lake_dir / config.name / PROFILES_DIR
     assert len([p for p in root.iterdir() if p.is_dir()]) == PROFILES_KEPT
+
+
+def _version(client, name: str, window: tuple[str, str]) -> str:
+    run = client.create_run(client.create_experiment(f"drift-champion-{window[0]}"))
+    client.set_terminated(run.info.run_id)
+    if not client.search_registered_models(f"name = '{name}'"):
+        client.create_registered_model(name)
+    version = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id).version
+    client.set_model_version_tag(name, version, "mlops.training_window", json.dumps([f"{window[0]}T00:00:00+00:00", f"{window[1]}T00:00:00+00:00"]))
+    return str(version)
+
+
+def test_a_decision_measures_drift_again_when_the_champion_moved_after_the_drift_step(settings, synthetic_config):
+    """A backfill runs day D's drift while day D-1 still decides; D-1 can make a new champion meanwhile."""
+    from mlops import tracking
+
+    config = synthetic_config.model_copy(update={"source": synthetic_config.source.model_copy(update={"options": {"rows_per_day": 300}})})
+    # x0 shifts from 5 January on: a champion trained before it sees x0 drift on the 9th, one trained after does not.
+    source = SyntheticSource(rows_per_day=300, seed=5, drift=[{"features": ["x0"], "start": "2024-01-05", "shift": 1.5}])
+    _fill(settings, config, 10, source)
+    client = tracking.client(settings)
+    old = _version(client, config.model_name, ("2024-01-01", "2024-01-05"))
+    new = _version(client, config.model_name, ("2024-01-05", "2024-01-09"))
+    client.set_registered_model_alias(config.model_name, "champion", old)
+    night = Interval.days(date(2024, 1, 9))
+
+    early = run_drift_step(config, settings, night, run_key="dag/backfill__2024-01-10")
+    assert early["champion_version"] == old and "x0" in early["drifted_features"]
+    assert drift_for_decision(config, settings, night, early, old, run_key="dag/backfill__2024-01-10") == (early, None)
+
+    client.set_registered_model_alias(config.model_name, "champion", new)  # the day before promoted its challenger
+    used, why = drift_for_decision(config, settings, night, early, new, run_key="dag/backfill__2024-01-10")
+    assert why and f"v{old}" in why and f"v{new}" in why
+    assert used["champion_version"] == new and used["revision"] == 1 and "x0" not in used["drifted_features"]
+    assert used["reference"]["window"][0].startswith("2024-01-05")
+    # The same monitoring run and report, now the new champion's: latest metrics, reference tag, report file.
+    assert used["monitoring_run_id"] == early["monitoring_run_id"]
+    run = client.get_run(used["monitoring_run_id"])
+    assert run.data.metrics["drift_share"] == used["drift_share"] != early["drift_share"]
+    assert f"v{new}" in run.data.tags["mlops.reference"]
+    report = json.loads((settings.reports_dir / config.name / "drift" / night.key / "drift.json").read_text())
+    assert report["drifted_features"] == used["drifted_features"] and f"v{new}" in report["title"]
+    # A result from before drift named its champion stands as it is.
+    legacy = {k: v for k, v in early.items() if k != "champion_version"}
+    assert drift_for_decision(config, settings, night, legacy, new, run_key="dag/backfill__2024-01-10") == (legacy, None)

@@ -227,7 +227,8 @@ def decision(context: dict, config: DatasetConfig) -> list[Event]:
     run = run_of(context)
     ti = context.get("ti")
     decided = _as_dict(_xcom(context, getattr(ti, "task_id", "decide"), key="decision"))
-    drift = _as_dict(_xcom(context, "detect_drift"))
+    # The drift the decision used (measured again if the champion moved after detect_drift).
+    drift = _as_dict(_xcom(context, getattr(ti, "task_id", "decide"), key="drift") or _xcom(context, "detect_drift"))
     day = day_of(context)
     events: list[Event] = []
     report = _models_url(f"reports/{quote(config.name)}/drift/{day}.html")
