@@ -88,6 +88,10 @@ def test_files_are_written_private_from_the_environment(complete, tmp_path):
     assert json.loads(passwords.read_text()) == {"alice": "a" * 16, "bob.smith": "b" * 16}
     ini = (tmp_path / "run" / "auth.ini").read_text()
     assert "default_permission = READ" in ini and "database_uri = postgresql://mlops:x@db:5432/auth" in ini
+    # MLflow itself reads it: successful password checks are cached (each costs a slow hash).
+    from mlflow.server.auth.config import read_auth_config
+
+    assert read_auth_config().auth_cache_ttl_seconds == prod_setup.MLFLOW_AUTH_CACHE_TTL > 0
     for path in (passwords, tmp_path / "run" / "auth.ini"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
