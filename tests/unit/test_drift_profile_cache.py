@@ -100,7 +100,12 @@ def test_a_decision_measures_drift_again_when_the_champion_moved_after_the_drift
     """A backfill runs day D's drift while day D-1 still decides; D-1 can make a new champion meanwhile."""
     from mlops import tracking
 
-    config = synthetic_config.model_copy(update={"source": synthetic_config.source.model_copy(update={"options": {"rows_per_day": 300}})})
+    config = synthetic_config.model_copy(
+        update={
+            "source": synthetic_config.source.model_copy(update={"options": {"rows_per_day": 300}}),
+            "registered_model_name": "drift_decision_model",  # its own registered model in the shared MLflow store
+        }
+    )
     # x0 shifts from 5 January on: a champion trained before it sees x0 drift on the 9th, one trained after does not.
     source = SyntheticSource(rows_per_day=300, seed=5, drift=[{"features": ["x0"], "start": "2024-01-05", "shift": 1.5}])
     _fill(settings, config, 10, source)

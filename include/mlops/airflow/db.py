@@ -17,14 +17,35 @@ scheduler that commits every second, so a long backfill failed to be created (50
 runs already created were deleted under the scheduler. :class:`Connection` starts such a
 transaction with ``BEGIN IMMEDIATE`` (it takes the write lock first, waiting for it like
 any writer) and commits it when that outermost savepoint is released, which is what SQLite
-does for a transaction a savepoint started. Other statements are untouched: plain reads
-stay lock-free, and a transaction opened by a write already holds the lock.
+does for a transaction a savepoint started.
+
+Only for savepoints opened by Airflow's backfill creation (``WRITE_FIRST_CALLERS``): taking
+the write lock at every savepoint also caught Airflow's asset-event queueing, whose caller
+can then write through a second connection of the same process and wait for its own lock
+until the busy timeout (seen: the whole stack stalled for 60 s). Other statements are
+untouched: plain reads stay lock-free, and a transaction opened by a write already holds
+the lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import sys
+
+#: Modules whose savepoints take the write lock first (see the module doc).
+WRITE_FIRST_CALLERS: tuple[str, ...] = ("airflow.models.backfill",)
+
+
+def _write_first() -> bool:
+    """Whether the code opening this savepoint is one of ``WRITE_FIRST_CALLERS``."""
+    frame = sys._getframe(2)
+    for _ in range(100):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__") in WRITE_FIRST_CALLERS:
+            return True
+        frame = frame.f_back
+    return False
 
 
 class Cursor(sqlite3.Cursor):
@@ -33,7 +54,7 @@ class Cursor(sqlite3.Cursor):
     def execute(self, sql, parameters=(), /):
         conn = self.connection
         words = sql.split(None, 2)
-        if words and words[0].upper() == "SAVEPOINT" and not conn.in_transaction:
+        if words and words[0].upper() == "SAVEPOINT" and not conn.in_transaction and _write_first():
             super().execute("BEGIN IMMEDIATE")
             conn.outer_savepoint = words[1] if len(words) > 1 else None
             return super().execute(sql, parameters)

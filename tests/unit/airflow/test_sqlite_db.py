@@ -16,7 +16,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from mlops.airflow import db as mlops_db
 from mlops.airflow.db import SQLITE_CONNECT_ARGS, use_wal
+
+
+@pytest.fixture
+def as_backfill_creation(monkeypatch):
+    """This module's savepoints count as Airflow's backfill creation (the only write-first caller)."""
+    monkeypatch.setattr(mlops_db, "WRITE_FIRST_CALLERS", (*mlops_db.WRITE_FIRST_CALLERS, __name__))
 
 
 @pytest.fixture
@@ -60,7 +67,29 @@ def test_plain_connections_fail_the_savepoint_write_at_once(db):
         _backfill_like_creation(db, {"timeout": 60})
 
 
-def test_the_savepoint_write_waits_and_nothing_is_lost(db):
+def test_only_backfill_creation_takes_the_lock_first():
+    assert mlops_db.WRITE_FIRST_CALLERS == ("airflow.models.backfill",)
+    import airflow.models.backfill as backfill
+
+    assert backfill.__name__ in mlops_db.WRITE_FIRST_CALLERS
+
+
+def test_other_savepoints_stay_deferred(db):
+    """Elsewhere a savepoint that only reads holds no write lock: another writer commits meanwhile."""
+    engine = create_engine(f"sqlite:///{db}", connect_args=dict(SQLITE_CONNECT_ARGS))
+    done: dict = {}
+    with Session(engine) as session:
+        with session.begin_nested():
+            session.execute(text("SELECT count(*) FROM runs")).scalar_one()
+            writer = threading.Thread(target=_other_process_writes, args=(db, done))
+            writer.start()
+            writer.join(timeout=10)
+            assert "at" in done, "a reading savepoint outside backfill creation blocked another writer"
+        session.commit()
+    engine.dispose()
+
+
+def test_the_savepoint_write_waits_and_nothing_is_lost(db, as_backfill_creation):
     waited_until_after_release = _backfill_like_creation(db, dict(SQLITE_CONNECT_ARGS))
     with sqlite3.connect(db) as conn:
         who = [r[0] for r in conn.execute("SELECT who FROM runs ORDER BY id")]
@@ -69,7 +98,7 @@ def test_the_savepoint_write_waits_and_nothing_is_lost(db):
     assert waited_until_after_release >= -0.05
 
 
-def test_releasing_the_outermost_savepoint_commits_like_sqlite_does(db):
+def test_releasing_the_outermost_savepoint_commits_like_sqlite_does(db, as_backfill_creation):
     """Each run Airflow creates is visible to the scheduler as soon as its nested block ends."""
     engine = create_engine(f"sqlite:///{db}", connect_args=dict(SQLITE_CONNECT_ARGS))
     with Session(engine) as session:
