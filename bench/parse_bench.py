@@ -176,6 +176,8 @@ def generate_configs(folder: Path, n: int) -> None:
 
     base = yaml.safe_load((ROOT / "include" / "datasets" / "synthetic.yaml").read_text())
     base.pop("scoring", None)  # nightly, promotion and rollback DAGs only
+    if base.get("promotion", {}).get("shadow"):  # the shadow soak needs the scoring section just dropped
+        base["promotion"]["shadow"] = {**base["promotion"]["shadow"], "enabled": False}
     for i in range(n):
         name = f"variant_{i:03d}"
         raw = {

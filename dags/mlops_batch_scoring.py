@@ -32,7 +32,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from mlops.airflow.assets import partition_asset
-from mlops.airflow.defaults import common_dag_args
+from mlops.airflow.defaults import common_dag_args, with_params
 from mlops.airflow.listeners import NOTE_KEY
 from mlops.dagspec import dag_specs
 
@@ -102,7 +102,7 @@ def build_dag(spec: dict) -> DAG:
         **common_dag_args(spec, kind="scoring", doc_md=__doc__, params=PARAMS),
     ) as dag:
         score(dataset, select_partitions(dataset))
-    return dag
+    return with_params(dag, PARAMS)
 
 
 for _spec in dag_specs():

@@ -52,7 +52,7 @@ from datetime import timedelta
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 
-from mlops.airflow.defaults import common_dag_args
+from mlops.airflow.defaults import common_dag_args, with_params
 from mlops.airflow.operators import PromoteModelOperator, ShadowSoakOperator
 from mlops.airflow.sensors import ChallengerSensor
 from mlops.alerts.notifiers import AlertNotifier
@@ -203,7 +203,7 @@ def build_dag(spec: dict) -> DAG:
         branch >> [soak, approve, promote, done]
         soaked >> [approve, promote, done]
         approve >> promote >> done
-    return dag
+    return with_params(dag, PARAMS)
 
 
 for _spec in dag_specs():

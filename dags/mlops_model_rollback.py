@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from mlops.airflow.defaults import common_dag_args
+from mlops.airflow.defaults import common_dag_args, with_params
 from mlops.airflow.operators import PromoteModelOperator
 from mlops.alerts.notifiers import AlertNotifier
 from mlops.dagspec import dag_specs
@@ -73,7 +73,7 @@ def build_dag(spec: dict) -> DAG:
             on_success_callback=AlertNotifier("rolled_back"),
             doc_md="Move `champion` to the target and `previous` to the old champion; append to the history.",
         ).set_upstream(target)
-    return dag
+    return with_params(dag, PARAMS)
 
 
 for _spec in dag_specs():

@@ -45,7 +45,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
 
 from mlops.airflow.assets import partition_asset, partition_event_extra
-from mlops.airflow.defaults import common_dag_args, training_queue
+from mlops.airflow.defaults import common_dag_args, training_queue, with_params
 from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
@@ -95,12 +95,18 @@ PARAMS = {
 }
 
 
-def _setup(dataset: str):
-    """Context, dataset config, settings and interval of the running task."""
-    from mlops.airflow.runtime import fail_fast, interval_of, run_config
+def _setup(dataset: str, *, ahead: bool = False):
+    """Context, dataset config, settings and interval of the running task.
+
+    ``ahead``: a step that backfills run ahead of the day-by-day model steps (ingest, validate,
+    drift); in a backfill it yields the CPU to them (``yield_cpu_to_model_steps``).
+    """
+    from mlops.airflow.runtime import fail_fast, interval_of, run_config, yield_cpu_to_model_steps
     from mlops.config import Settings
 
     context = get_current_context()
+    if ahead:
+        yield_cpu_to_model_steps(context)
     with fail_fast():
         return context, run_config(dataset, context), Settings.from_env(), interval_of(context)
 
@@ -118,7 +124,7 @@ def ingest(dataset: str) -> dict:
     from mlops.airflow.runtime import check_run_inputs, source_for
     from mlops.ingest import ingest_interval
 
-    context, config, settings, interval = _setup(dataset)
+    context, config, settings, interval = _setup(dataset, ahead=True)
     with _fail_fast():
         check_run_inputs(config, context["params"])  # windows and estimator: fail before any work
         return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
@@ -134,7 +140,7 @@ def validate(dataset: str, partition: dict) -> dict:
     from mlops.airflow.runtime import run_key, run_type
     from mlops.validation import validate_partition
 
-    context, config, settings, interval = _setup(dataset)
+    context, config, settings, interval = _setup(dataset, ahead=True)
     with _fail_fast():  # bad data does not get better with retries: fail at once
         result = validate_partition(config, settings, interval)
     extra = partition_event_extra(partition, run_key=run_key(context), run_type=run_type(context))
@@ -147,7 +153,7 @@ def detect_drift(dataset: str, validation: dict) -> dict:
     from mlops.airflow.runtime import run_key, source_for
     from mlops.monitor import run_drift_step
 
-    context, config, settings, interval = _setup(dataset)
+    context, config, settings, interval = _setup(dataset, ahead=True)
     with _fail_fast():
         return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
@@ -254,7 +260,9 @@ def evaluate(dataset: str, train_result: dict) -> dict:
         return evaluate_challenger(config, settings, train_result)
 
 
-MODEL_STEPS = ("no_retrain", "retrain.register", "retrain.replay_promotion")
+#: A run's model steps in order; the next interval's decision waits until they are over
+#: (ended, or cut short by a skip or failure: see ``mlops.airflow.triggers.chain_pending``).
+MODEL_STEPS = ("decide", "retrain.train", "retrain.evaluate", "retrain.register", "retrain.replay_promotion")
 
 
 @task(doc_md="Backfill runs only: replay the promotion policy in the backfill's registered model (blessed by evaluate → its champion). Skipped otherwise.")
@@ -292,8 +300,8 @@ def build_dag(spec: dict) -> DAG:
                 task_ids=MODEL_STEPS,
                 timeout=6 * 3600,
                 doc_md=(
-                    "Wait until the previous interval's run has finished its model steps (decision, registration, and in "
-                    "backfills the replayed promotion), so the decision and the evaluation see the model that run produced "
+                    "Wait until the previous interval's run has finished its model steps (decision, then, if it retrains, "
+                    "training, evaluation, registration and in backfills the replayed promotion), so the decision and the evaluation see the model that run produced "
                     "(the decision measures drift again if the champion moved after detect_drift). Ingest, validate and drift "
                     "of many intervals still run in parallel. Waits in the triggerer (no worker slot) and ends there within "
                     "about a quarter of a second of the previous run's last model step."
@@ -331,7 +339,7 @@ def build_dag(spec: dict) -> DAG:
             trigger_rule="none_failed_min_one_success",
             doc_md="Backfill runs only: refresh the retraining-policy report (policy vs never retrain vs retrain daily).",
         )
-    return dag
+    return with_params(dag, PARAMS)
 
 
 for _spec in dag_specs():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -40,6 +41,23 @@ def test_params_have_titles_and_descriptions(bag):
     assert set(dag.params) >= {"force_retrain", "training_window_days", "holdout_days", "note"}
     for name, param in dag.params.items():
         assert param.schema.get("title") and param.description, name
+
+
+def test_tasks_read_the_dags_params_without_copies_of_their_own(bag):
+    """The trigger form's params are the DAG's alone (``with_params``): no operator carries a
+    deep copy of them, a task at run time still sees them all (Airflow's ``process_params``),
+    and the serialized DAG the scheduler and the UI read keeps them with their schemas."""
+    from airflow.sdk.definitions.param import process_params
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id, dag in bag.dags.items():
+        assert dag.params, dag_id
+        for t in dag.tasks:
+            assert not set(t.params) & set(dag.params), f"{dag_id}.{t.task_id} copies the DAG's params"
+            seen = process_params(dag, t, {}, suppress_exception=True)
+            assert set(seen) >= set(dag.params), f"{dag_id}.{t.task_id}"
+        again = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        assert {k: p.schema for k, p in again.params.items()} == {k: p.schema for k, p in dag.params.items()}, dag_id
 
 
 def test_trigger_forms_submit_with_their_defaults(bag):
@@ -86,6 +104,29 @@ def test_no_cycles_and_expected_shape(bag):
     # register records the drift the decision used (decide's XCom "drift"), not detect_drift's.
     drift_arg = dag.get_task("retrain.register").drift
     assert (drift_arg.operator.task_id, drift_arg.key) == ("decide", "drift")
+
+
+def test_the_next_day_waits_for_a_chain_of_every_model_step(bag):
+    """chain_pending ends the wait at the first skipped or failed step: that is only right if each
+    step is downstream of the one before, and every task that touches the registry is a step."""
+    dag = bag.dags["mlops_nightly_training"]
+    chain = dag.get_task("wait_for_previous_run").task_ids
+    assert chain[0] == "decide"
+    for before, step in itertools.pairwise(chain):
+        assert before in dag.get_task(step).upstream_task_ids, (before, step)
+        assert dag.get_task(step).trigger_rule == "all_success", step
+    # A decision not to retrain skips the chain's second step itself (its direct downstream).
+    assert chain[1] in dag.get_task("decide").downstream_task_ids
+    after_decide = dag.get_task("decide").get_flat_relative_ids(upstream=False)
+    assert after_decide - set(chain) == {"no_retrain", "policy_report"}
+
+
+def test_only_the_steps_a_backfill_runs_ahead_yield_the_cpu(bag):
+    import inspect
+
+    dag = bag.dags["mlops_nightly_training"]
+    ahead = {t.task_id for t in dag.tasks if "ahead=True" in inspect.getsource(getattr(t, "python_callable", type(t)))}
+    assert ahead == {"ingest", "validate", "detect_drift"}
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)
@@ -138,3 +179,23 @@ def test_the_promotion_path_passes_through_the_shadow_soak(bag):
     for task_id in ("approve", "promote"):
         assert dag.get_task(task_id).trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, task_id
     assert dag.get_task("finalize").trigger_rule == TriggerRule.ALL_DONE
+
+
+def test_params_are_validated_once_per_dict_and_a_broken_default_still_fails():
+    from airflow.sdk import DAG, Param
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from mlops.airflow.defaults import with_params
+
+    def dag(i):
+        return DAG(f"params_check_{i}", schedule=CronDataIntervalTimetable("@daily", timezone="UTC"))
+
+    good = {"n": Param(3, type="integer", minimum=1)}
+    first, second = with_params(dag(0), good), with_params(dag(1), good)
+    assert first.params.validate() == second.params.validate() == {"n": 3}
+    assert first.params is not second.params  # each DAG its own ParamsDict
+    broken = {"n": Param(0, type="integer", minimum=1)}
+    with pytest.raises(ValueError, match="not allowed to define a Schedule"):
+        with_params(dag(2), broken)
+    with pytest.raises(ValueError, match="not allowed to define a Schedule"):
+        with_params(dag(3), broken)  # never recorded as validated

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,19 @@ def test_shadow_soak_is_on_for_synthetic_off_for_flights_and_needs_shadow_predic
         load_dataset("synthetic", override={"promotion": {"shadow": {"min_days": 5, "max_days": 3}}})
     with pytest.raises(ConfigError, match=r"promotion.shadow.on_inconclusive: .*'reject' or 'promote_if_non_inferior'"):
         load_dataset("synthetic", override={"promotion": {"shadow": {"on_inconclusive": "hold"}}})
+
+
+def test_the_benches_generated_dataset_configs_are_valid(tmp_path):
+    """bench/parse_bench.py and bench/idle_bench.py measure variants of synthetic.yaml: each must load."""
+    import importlib.util
+
+    from mlops.config import list_datasets, load_dataset
+
+    spec = importlib.util.spec_from_file_location("parse_bench", Path(__file__).resolve().parents[2] / "bench" / "parse_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.generate_configs(tmp_path, 3)
+    assert list_datasets(tmp_path) == ["variant_000", "variant_001", "variant_002"]
+    for name in list_datasets(tmp_path):
+        config = load_dataset(name, datasets_dir=tmp_path)
+        assert config.scoring is None and config.name == name

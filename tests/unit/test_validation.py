@@ -100,10 +100,7 @@ def test_a_day_delivered_three_times_fails_on_whole_row_duplicates(settings, syn
         validate_partition(synthetic_config, settings, IV)
     msg = str(err.value)
     assert "partition ds=2024-01-10 (source files: events-2024-01-10.parquet (900 rows))" in msg
-    assert (
-        "expect_compound_columns_to_be_unique on whole rows (10 columns): 900 of 900 rows share their values with another row; expected at most 1.0 % of rows"
-        in msg
-    )
+    assert "expect_rows_to_be_distinct on whole rows (10 columns): 900 of 900 rows share their values with another row; expected at most 1.0 % of rows" in msg
 
 
 def test_a_few_duplicates_are_tolerated_up_to_the_configured_share(settings, synthetic_config):

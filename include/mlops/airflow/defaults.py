@@ -21,7 +21,8 @@ DEFAULT_ARGS: dict[str, Any] = {
 def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict[str, Any]:
     """Keyword arguments of ``DAG(...)`` shared by the nightly, promotion and rollback DAGs.
 
-    Every task gets ``refuse_bad_conf`` as its ``pre_execute`` hook: a run whose conf holds a
+    ``params`` (the trigger form) is not among them: ``with_params`` gives them to the DAG once
+    its tasks exist. Every task gets ``refuse_bad_conf`` as its ``pre_execute`` hook: a run whose conf holds a
     key that is not one of ``params`` (a typo such as ``force_retrian``), or is too large,
     fails at its first task before any work (``mlops.airflow.runconf``).
     """
@@ -34,11 +35,40 @@ def common_dag_args(spec: dict, *, kind: str, doc_md: str, params: dict) -> dict
         "start_date": datetime.fromisoformat(spec["start_date"]).replace(tzinfo=UTC),
         "catchup": False,
         "default_args": {**DEFAULT_ARGS, "pre_execute": partial(refuse_bad_conf, declared=tuple(params))},
-        "params": params,
         "tags": ["mlops", kind, f"dataset:{spec['dataset']}", *spec["tags"]],
         "render_template_as_native_obj": True,
         **alert_args(spec, kind),
     }
+
+
+#: Params dicts ``with_params`` has seen validated for a scheduled DAG in this process, by ``id``
+#: (held, so that an id is never reused by another dict).
+_VALIDATED: dict[int, dict] = {}
+
+
+def with_params(dag: Any, params: dict) -> Any:
+    """Give ``dag`` its trigger-form ``params`` after its tasks were built; returns ``dag``.
+
+    Airflow deep-copies a DAG's params into every operator while the operator is constructed
+    (once per class level of its ``__init__``), but a running task reads the DAG's params and
+    its own on top (``process_params``), so those copies are never read: set at the end, the
+    operators keep only params of their own.
+
+    The first DAG of a file to get a ``params`` dict is validated as Airflow does (a scheduled
+    DAG whose defaults break their schema fails the parse); the file's other DAGs get the
+    same, already validated params without checking each schema against JSON Schema's
+    meta-schema again. At 200 dataset configs these two costs were most of the nightly DAG
+    file's parse (bench/README.md, "DAG parse time").
+    """
+    from airflow.sdk.definitions.param import ParamsDict
+
+    if _VALIDATED.get(id(params)) is params and "params" not in dag.default_args:
+        object.__setattr__(dag, "params", ParamsDict(params))  # what Airflow's converter stores, without the repeat check
+        return dag
+    dag.params = params
+    if dag.timetable is not None and dag.timetable.can_be_scheduled:
+        _VALIDATED[id(params)] = params
+    return dag
 
 
 def alert_args(spec: dict, kind: str) -> dict[str, Any]:

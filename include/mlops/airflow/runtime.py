@@ -97,6 +97,26 @@ def is_backfill(context: dict[str, Any]) -> bool:
     return run_type(context) == "backfill"
 
 
+#: Niceness a backfill's ingest, validate and drift steps add to their task process (``yield_cpu_to_model_steps``).
+AHEAD_NICENESS = 10
+
+
+def yield_cpu_to_model_steps(context: dict[str, Any]) -> int | None:
+    """In a backfill run, lower this task process's CPU priority; returns its new niceness (None elsewhere).
+
+    A backfill's ingest, validate and drift of later days run ahead of the model steps, which
+    follow each other day by day and set the backfill's pace. Where running tasks outnumber
+    the cores, the steps ahead then take the CPU the model steps leave, instead of slowing
+    them down; they still use every idle core. Only this task process is affected (each task
+    runs in a process of its own), and nightly runs keep the normal priority.
+    """
+    if not is_backfill(context):
+        return None
+    import os
+
+    return os.nice(AHEAD_NICENESS)
+
+
 def backfill_model_name(model_name: str, label: str | None) -> str:
     """Registered model of a backfill: ``<model>__backfill`` or ``<model>__backfill__<label>``."""
     label = (label or "").strip()

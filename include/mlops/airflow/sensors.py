@@ -65,28 +65,35 @@ class ChallengerSensor(BaseSensorOperator):
 
 
 class PreviousRunSensor(BaseSensorOperator):
-    """Wait until the previous interval's run has finished ``task_ids`` (its model steps).
+    """Wait until the previous interval's run is through ``task_ids`` (its model steps, in order).
 
     Checks once when it starts (the usual case for scheduled nights: the previous run is long
     done); otherwise defers to ``PreviousRunTrigger``, which polls every ``poke_interval``
     seconds in the triggerer and ends this task there: no worker slot and no task process
     while it waits, and no process start to finish it. The default, 0.25 s, costs one small
     API call per waiting run and poll, only while runs wait on each other (a backfill); a
-    backfill's days follow each other about 0.75 s sooner than with 1 s.
+    backfill's days follow each other about 0.75 s sooner than with 1 s. A run whose previous
+    run has not scheduled its decision yet (it waits in turn) is looked at every
+    ``idle_interval`` seconds.
 
     Parameters
     ----------
     task_ids : list[str]
-        Tasks of the previous run that must be finished (any end state: a failed previous
-        run is reported by its own DAG run, and this run still needs to move on).
+        The previous run's model steps, each downstream of the one before; waits until the
+        chain is over (``mlops.airflow.triggers.chain_pending``): all ended, or one skipped or
+        failed, after which the rest will not run (a failed previous run is reported by its
+        own DAG run, and this run still needs to move on).
+    idle_interval : float
+        Seconds between looks while the previous run waits on the one before it.
     """
 
     ui_color = "#e8e0f5"
 
-    def __init__(self, *, task_ids: Sequence[str], **kwargs: Any) -> None:
+    def __init__(self, *, task_ids: Sequence[str], idle_interval: float = 1.0, **kwargs: Any) -> None:
         kwargs.setdefault("poke_interval", 0.25)
         super().__init__(**kwargs)
         self.task_ids = list(task_ids)
+        self.idle_interval = idle_interval
 
     def _previous(self, context: Context):
         from mlops.airflow.runtime import interval_of
@@ -104,7 +111,13 @@ class PreviousRunSensor(BaseSensorOperator):
         if self.poke(context):
             return
         self.defer(
-            trigger=PreviousRunTrigger(context["dag"].dag_id, self._previous(context).isoformat(), self.task_ids, poke_interval=self.poke_interval),
+            trigger=PreviousRunTrigger(
+                context["dag"].dag_id,
+                self._previous(context).isoformat(),
+                self.task_ids,
+                poke_interval=self.poke_interval,
+                idle_interval=self.idle_interval,
+            ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -155,33 +155,75 @@ FAILED_STATES = frozenset({"failed", "upstream_failed", "removed"})
 FINISHED_STATES = FAILED_STATES | {"success", "skipped"}
 
 
-def unfinished_tasks(dag_id: str, logical_date: Any, task_ids: list[str]) -> dict[str, str]:
-    """``{"<run_id>:<task_id>": state}`` of the given tasks of the run(s) at ``logical_date`` that have not finished.
+def chain_pending(states: dict[str, Any], chain: Sequence[str]) -> tuple[str, str | None] | None:
+    """``(task_id, state)`` of the first step of ``chain`` that can still run and has not finished; None when the chain is over.
+
+    ``chain`` is a run's model steps in order, each downstream of the one before (the
+    decision, then the retrain steps). The chain is over at its end, or at the first step
+    that was skipped or failed: nothing after it will run (a decision that chose not to
+    retrain skips the first retrain step itself, as it ends). ``states`` maps task ids to
+    their state (missing or None: not scheduled yet, so still to come).
+    """
+    for task_id in chain:
+        state = states.get(task_id)
+        state = None if state is None else str(state)
+        if state in FAILED_STATES or state == "skipped":
+            return None
+        if state != "success":
+            return task_id, state
+    return None
+
+
+def unfinished_tasks(dag_id: str, logical_date: Any, chain: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """``{run_id: (task_id, state)}`` for each run at ``logical_date`` whose model ``chain`` is not over (``chain_pending``).
 
     Uses the Task SDK's supervisor channel, which task processes and the triggerer both have.
+    No run at that date: nothing to wait for.
     """
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=list(task_ids), logical_dates=[logical_date]) or {}
-    return {f"{run}:{task}": str(state) for run, tasks in runs.items() for task, state in tasks.items() if str(state) not in FINISHED_STATES}
+    runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=list(chain), logical_dates=[logical_date]) or {}
+    pending = {run: chain_pending(tasks, chain) for run, tasks in runs.items()}
+    return {run: step for run, step in pending.items() if step}
+
+
+def not_started(pending: dict[str, tuple[str, str | None]], chain: Sequence[str]) -> bool:
+    """True when every pending run has not even scheduled its first step (it waits on a run before it)."""
+    return all(task_id == chain[0] and state is None for task_id, state in pending.values())
 
 
 class PreviousRunTrigger(BaseTrigger):
-    """Ends the waiting task successfully once the run at ``logical_date`` has finished ``task_ids``.
+    """Ends the waiting task successfully once the model steps ``task_ids`` of the run at ``logical_date`` are over.
 
-    It ends the task in the triggerer (``TaskSuccessEvent``): no worker process is started
-    to resume it, so the next step of a chain of runs starts within about ``poke_interval``
-    plus one scheduler loop of the previous run's last step.
+    ``task_ids`` is a chain in order (``chain_pending``): a day that decided not to retrain
+    releases the next day as soon as its decision ends, without waiting for the scheduler to
+    skip the retrain steps one by one. It ends the task in the triggerer
+    (``TaskSuccessEvent``): no worker process is started to resume it, so the next step of a
+    chain of runs starts within about ``poke_interval`` plus one scheduler loop of the
+    previous run's last step.
+
+    While the previous run has not scheduled its first step (it waits on the run before it,
+    as the days of a backfill beyond the next one do), the trigger looks every
+    ``idle_interval`` seconds instead: a decision takes longer than that to run, so the
+    trigger is polling fast again before the step it waits for can end, and a backfill's
+    waiting days cost the triggerer and the API server a fraction of the calls.
     """
 
-    def __init__(self, dag_id: str, logical_date: str, task_ids: list[str], poke_interval: float = 0.25):
+    def __init__(self, dag_id: str, logical_date: str, task_ids: list[str], poke_interval: float = 0.25, idle_interval: float = 1.0):
         super().__init__()
         self.dag_id, self.logical_date, self.task_ids, self.poke_interval = dag_id, logical_date, list(task_ids), poke_interval
+        self.idle_interval = max(idle_interval, poke_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "mlops.airflow.triggers.PreviousRunTrigger",
-            {"dag_id": self.dag_id, "logical_date": self.logical_date, "task_ids": self.task_ids, "poke_interval": self.poke_interval},
+            {
+                "dag_id": self.dag_id,
+                "logical_date": self.logical_date,
+                "task_ids": self.task_ids,
+                "poke_interval": self.poke_interval,
+                "idle_interval": self.idle_interval,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -196,4 +238,4 @@ class PreviousRunTrigger(BaseTrigger):
                 self.log.info("the run of %s at %s has finished %s", self.dag_id, self.logical_date, self.task_ids)
                 yield TaskSuccessEvent()
                 return
-            await asyncio.sleep(self.poke_interval)
+            await asyncio.sleep(self.idle_interval if not_started(pending, self.task_ids) else self.poke_interval)

@@ -9,7 +9,8 @@ Defaults, each tightened or relaxed by the config's ``validation`` section:
 * row count between ``min_rows`` and ``max_rows``;
 * duplicates: each combination of ``key_columns`` at most once; rows that are exact copies
   of another row (over the declared and extra columns) at most ``max_duplicate_fraction``
-  of the partition (GX counts every copy, the first one too);
+  of the partition (every copy counts, the first one too; ``ExpectRowsToBeDistinct``, the
+  hashed form of GX's compound-uniqueness check, ``mlops.validation.expectations``);
 * timestamp: never null and inside the partition's data interval (suite parameters
   ``interval_start`` / ``interval_end``, so one stored suite serves every interval and
   concurrent runs never overwrite each other's bounds);
@@ -67,6 +68,8 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    from mlops.validation.expectations import ExpectRowsToBeDistinct
+
     v = config.validation
     schema = [*config.partition_columns, *(c for c in v.extra_columns if c not in config.partition_columns)]
     exps: list = [
@@ -107,7 +110,7 @@ def build_suite(config: DatasetConfig) -> gx.ExpectationSuite:
     elif v.key_columns:
         exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(v.key_columns)))
     if v.max_duplicate_fraction < 1:
-        exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=schema, mostly=round(1 - v.max_duplicate_fraction, 6)))
+        exps.append(ExpectRowsToBeDistinct(column_list=schema, mostly=round(1 - v.max_duplicate_fraction, 6)))
     for col in config.categorical_features:
         if col in v.categories:
             exps.append(gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(v.categories[col]), mostly=round(1 - v.max_unknown_category_fraction, 6)))

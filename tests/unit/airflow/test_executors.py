@@ -28,7 +28,7 @@ def test_the_executor_is_airflows_local_executor():
 def test_previous_run_trigger_round_trips():
     from mlops.airflow.triggers import PreviousRunTrigger
 
-    trigger = PreviousRunTrigger("dag", "2024-01-09T00:00:00+00:00", ["no_retrain", "retrain.register"], poke_interval=1.0)
+    trigger = PreviousRunTrigger("dag", "2024-01-09T00:00:00+00:00", ["decide", "retrain.train"], poke_interval=0.5, idle_interval=2.0)
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
     again = getattr(importlib.import_module(module), name)(**kwargs)

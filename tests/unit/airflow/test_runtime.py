@@ -44,3 +44,18 @@ def test_fail_fast_keeps_retries_only_for_errors_a_retry_can_fix(tmp_path, caplo
     # A database that does not answer may come back: Airflow's retries stay.
     with pytest.raises(SourceError, match="connection refused"), fail_fast():
         raise SourceError("sql source: connection refused")
+
+
+def test_a_backfills_steps_ahead_yield_the_cpu_and_nightly_runs_keep_it():
+    """Checked in a fresh interpreter: niceness only ever goes up in a process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from types import SimpleNamespace as N; from mlops.airflow.runtime import yield_cpu_to_model_steps as y, AHEAD_NICENESS;"
+        "ctx = lambda t: {'dag_run': N(run_type=N(value=t))}; start = os.nice(0);"
+        "assert y(ctx('scheduled')) is None and y(ctx('manual')) is None and os.nice(0) == start;"
+        "assert y(ctx('backfill')) == start + AHEAD_NICENESS == os.nice(0); print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
