@@ -114,7 +114,7 @@ class PreviousRunSensor(BaseSensorOperator):
             trigger=PreviousRunTrigger(
                 context["dag"].dag_id,
                 self._previous(context).isoformat(),
-                self.task_ids,
+                chain=self.task_ids,
                 poke_interval=self.poke_interval,
                 idle_interval=self.idle_interval,
             ),

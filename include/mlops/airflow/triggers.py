@@ -151,8 +151,6 @@ class ShadowSoakTrigger(BaseTrigger):
 
 #: Task instance states of a task that ended without doing its work.
 FAILED_STATES = frozenset({"failed", "upstream_failed", "removed"})
-#: Task instance states after which a task will not run again by itself.
-FINISHED_STATES = FAILED_STATES | {"success", "skipped"}
 
 
 def chain_pending(states: dict[str, Any], chain: Sequence[str]) -> tuple[str, str | None] | None:
@@ -174,16 +172,17 @@ def chain_pending(states: dict[str, Any], chain: Sequence[str]) -> tuple[str, st
     return None
 
 
-def unfinished_tasks(dag_id: str, logical_date: Any, chain: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-    """``{run_id: (task_id, state)}`` for each run at ``logical_date`` whose model ``chain`` is not over (``chain_pending``).
+def unfinished_tasks(dag_id: str, logical_date: Any, *chains: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """``{run_id: (task_id, state)}`` for each run at ``logical_date`` where one of ``chains`` is not over (``chain_pending``).
 
     Uses the Task SDK's supervisor channel, which task processes and the triggerer both have.
     No run at that date: nothing to wait for.
     """
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=list(chain), logical_dates=[logical_date]) or {}
-    pending = {run: chain_pending(tasks, chain) for run, tasks in runs.items()}
+    task_ids = [t for chain in chains for t in chain]
+    runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=[logical_date]) or {}
+    pending = {run: next(filter(None, (chain_pending(tasks, chain) for chain in chains)), None) for run, tasks in runs.items()}
     return {run: step for run, step in pending.items() if step}
 
 
@@ -193,9 +192,9 @@ def not_started(pending: dict[str, tuple[str, str | None]], chain: Sequence[str]
 
 
 class PreviousRunTrigger(BaseTrigger):
-    """Ends the waiting task successfully once the model steps ``task_ids`` of the run at ``logical_date`` are over.
+    """Ends the waiting task successfully once the model steps ``chain`` of the run at ``logical_date`` are over.
 
-    ``task_ids`` is a chain in order (``chain_pending``): a day that decided not to retrain
+    ``chain`` is in order (``chain_pending``): a day that decided not to retrain
     releases the next day as soon as its decision ends, without waiting for the scheduler to
     skip the retrain steps one by one. It ends the task in the triggerer
     (``TaskSuccessEvent``): no worker process is started to resume it, so the next step of a
@@ -209,22 +208,32 @@ class PreviousRunTrigger(BaseTrigger):
     waiting days cost the triggerer and the API server a fraction of the calls.
     """
 
-    def __init__(self, dag_id: str, logical_date: str, task_ids: list[str], poke_interval: float = 0.25, idle_interval: float = 1.0):
+    def __init__(
+        self,
+        dag_id: str,
+        logical_date: str,
+        chain: list[str] | None = None,
+        poke_interval: float = 0.25,
+        idle_interval: float = 1.0,
+        task_ids: list[str] | None = None,
+    ):
         super().__init__()
-        self.dag_id, self.logical_date, self.task_ids, self.poke_interval = dag_id, logical_date, list(task_ids), poke_interval
+        self.dag_id, self.logical_date, self.poke_interval = dag_id, logical_date, poke_interval
         self.idle_interval = max(idle_interval, poke_interval)
+        self.chain = list(chain or [])
+        # A trigger deferred by an earlier version is stored with ``task_ids``, each of which had
+        # to finish (any end state): it keeps that meaning after an upgrade, as one-step chains.
+        self.task_ids = list(task_ids or [])
+        if not self.chain and not self.task_ids:
+            raise ValueError("PreviousRunTrigger: give the previous run's model steps as chain")
+
+    def _chains(self) -> list[list[str]]:
+        return [self.chain] if self.chain else [[t] for t in self.task_ids]
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            "mlops.airflow.triggers.PreviousRunTrigger",
-            {
-                "dag_id": self.dag_id,
-                "logical_date": self.logical_date,
-                "task_ids": self.task_ids,
-                "poke_interval": self.poke_interval,
-                "idle_interval": self.idle_interval,
-            },
-        )
+        kwargs: dict[str, Any] = {"dag_id": self.dag_id, "logical_date": self.logical_date}
+        kwargs |= {"chain": self.chain} if self.chain else {"task_ids": self.task_ids}
+        return ("mlops.airflow.triggers.PreviousRunTrigger", kwargs | {"poke_interval": self.poke_interval, "idle_interval": self.idle_interval})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from datetime import datetime
@@ -233,9 +242,9 @@ class PreviousRunTrigger(BaseTrigger):
 
         when = datetime.fromisoformat(self.logical_date)
         while True:
-            pending = await asyncio.to_thread(unfinished_tasks, self.dag_id, when, self.task_ids)
+            pending = await asyncio.to_thread(unfinished_tasks, self.dag_id, when, *self._chains())
             if not pending:
-                self.log.info("the run of %s at %s has finished %s", self.dag_id, self.logical_date, self.task_ids)
+                self.log.info("the run of %s at %s is through %s", self.dag_id, self.logical_date, self.chain or self.task_ids)
                 yield TaskSuccessEvent()
                 return
-            await asyncio.sleep(self.idle_interval if not_started(pending, self.task_ids) else self.poke_interval)
+            await asyncio.sleep(self.idle_interval if self.chain and not_started(pending, self.chain) else self.poke_interval)

@@ -32,7 +32,20 @@ def test_previous_run_trigger_round_trips():
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
     again = getattr(importlib.import_module(module), name)(**kwargs)
-    assert again.serialize() == (path, kwargs)
+    assert again.serialize() == (path, kwargs) and again._chains() == [["decide", "retrain.train"]]
+
+
+def test_a_previous_run_trigger_stored_by_an_earlier_version_keeps_its_meaning():
+    """Deferred before an upgrade: kwargs with task_ids (each must finish), no chain, no idle interval."""
+    from mlops.airflow.triggers import PreviousRunTrigger, chain_pending
+
+    stored = {"dag_id": "dag", "logical_date": "2024-01-09T00:00:00+00:00", "task_ids": ["no_retrain", "retrain.register"], "poke_interval": 0.25}
+    trigger = PreviousRunTrigger(**stored)
+    assert trigger._chains() == [["no_retrain"], ["retrain.register"]]
+    # A retraining day: no_retrain skipped, register still running -> not over (as before the upgrade).
+    states = {"no_retrain": "skipped", "retrain.register": "running"}
+    assert [chain_pending(states, c) for c in trigger._chains()] == [None, ("retrain.register", "running")]
+    assert trigger.serialize()[1]["task_ids"] == ["no_retrain", "retrain.register"]
 
 
 def test_celery_config_keeps_airflows_defaults_and_preloads_in_the_worker():
