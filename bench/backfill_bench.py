@@ -161,20 +161,11 @@ def main() -> int:
 def production_stack(home: Path):
     """The production profile as ``tests/prod`` starts it (see the module doc); returns it and its clean-up."""
     sys.path.insert(0, str(ROOT / "tests" / "prod"))
-    from conftest import flush_redis_db, profile_env, settings, sql, write_env_file
-    from live.stack import LiveStack
+    from conftest import drop_profile_data
+    from conftest import production_stack as profile
 
-    redis_db = 12
-    values = settings(f"mlops_bench{os.getpid()}", 38280, 35200) | {"REDIS_DB": str(redis_db)}
-    env = profile_env(home, write_env_file(home / "prod.env", values))
-    stack = LiveStack(home=home, env=env, api="http://127.0.0.1:38280", mlflow="http://127.0.0.1:35200")
-
-    def cleanup():
-        for key in ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB"):
-            sql(f'drop database if exists "{values[key]}" with (force)')
-        flush_redis_db(redis_db)
-
-    return stack, cleanup
+    stack = profile(home, prefix=f"mlops_bench{os.getpid()}", api_port=38280, mlflow_port=35200, redis_db=12)
+    return stack, lambda: drop_profile_data(stack)
 
 
 def run_outcome(stack, run: dict) -> dict:

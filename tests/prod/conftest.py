@@ -97,22 +97,42 @@ def flush_redis_db(db: int) -> None:
         s.recv(64)
 
 
+#: The profile's own PostgreSQL databases (names in its settings).
+DATABASE_KEYS = ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB")
+
+
+def production_stack(home: Path, *, prefix: str, api_port: int, mlflow_port: int, redis_db: int = REDIS_DB, **extra_env: str) -> LiveStack:
+    """The production profile in ``home``, not started: generated secrets in ``home/prod.env``,
+    databases ``<prefix>_*`` and Redis database ``redis_db`` of its own (``drop_profile_data``
+    removes them). ``stack.settings`` holds the generated settings."""
+    values = settings(prefix, api_port, mlflow_port) | {"REDIS_DB": str(redis_db)}
+    env = profile_env(home, write_env_file(home / "prod.env", values), **extra_env)
+    stack = LiveStack(home=home, env=env, api=f"http://127.0.0.1:{api_port}", mlflow=f"http://127.0.0.1:{mlflow_port}")
+    stack.settings, stack.databases, stack.redis_db = values, [values[k] for k in DATABASE_KEYS], redis_db
+    return stack
+
+
+def drop_profile_data(stack: LiveStack) -> None:
+    """Drop the databases and flush the Redis database of a stack made by ``production_stack``."""
+    for db in stack.databases:
+        sql(f'drop database if exists "{db}" with (force)')
+    flush_redis_db(stack.redis_db)
+
+
 @pytest.fixture(scope="module")
 def prod_stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("prod")
-    prefix = f"mlops_t{os.getpid()}"
-    api_port = int(os.environ.get("MLOPS_TEST_PROD_API_PORT", "28080"))
-    mlflow_port = int(os.environ.get("MLOPS_TEST_PROD_MLFLOW_PORT", "25000"))
-    values = settings(prefix, api_port, mlflow_port)
-    env_file = write_env_file(home / "prod.env", values)
     datasets = home / "datasets"
     datasets.mkdir()
     shutil.copy(ROOT / "include" / "datasets" / "synthetic.yaml", datasets / "synthetic.yaml")
-    env = profile_env(home, env_file, MLOPS_DATASETS_DIR=str(datasets))
-    api, mlflow = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{mlflow_port}"
-    stack = LiveStack(home=home, env=env, api=api, mlflow=mlflow)
-    stack.databases = [values[k] for k in ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB")]
-    stack.settings = values
+    stack = production_stack(
+        home,
+        prefix=f"mlops_t{os.getpid()}",
+        api_port=int(os.environ.get("MLOPS_TEST_PROD_API_PORT", "28080")),
+        mlflow_port=int(os.environ.get("MLOPS_TEST_PROD_MLFLOW_PORT", "25000")),
+        MLOPS_DATASETS_DIR=str(datasets),
+    )
+    values = stack.settings
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
     try:
         stack.start()
@@ -126,6 +146,4 @@ def prod_stack(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        for db in stack.databases:
-            sql(f'drop database if exists "{db}" with (force)')
-        flush_redis_db(REDIS_DB)
+        drop_profile_data(stack)
