@@ -42,6 +42,7 @@ def settings(prefix: str, api_port: int, mlflow_port: int) -> dict[str, str]:
         "MLOPS_MLFLOW_DB": f"{prefix}_mlflow",
         "MLOPS_MLFLOW_AUTH_DB": f"{prefix}_mlflow_auth",
         "MLOPS_PREDICTIONS_DB": f"{prefix}_predictions",
+        "MLOPS_METADATA_DB": f"{prefix}_metadata",
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": "6379",
         "REDIS_DB": str(REDIS_DB),
@@ -98,7 +99,7 @@ def flush_redis_db(db: int) -> None:
 
 
 #: The profile's own PostgreSQL databases (names in its settings).
-DATABASE_KEYS = ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB")
+DATABASE_KEYS = ("MLOPS_AIRFLOW_DB", "MLOPS_MLFLOW_DB", "MLOPS_MLFLOW_AUTH_DB", "MLOPS_PREDICTIONS_DB", "MLOPS_METADATA_DB")
 
 
 def production_stack(home: Path, *, prefix: str, api_port: int, mlflow_port: int, redis_db: int = REDIS_DB, **extra_env: str) -> LiveStack:

@@ -3,6 +3,7 @@ MLflow with basic-auth on PostgreSQL; three nightly runs and a promotion through
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -11,7 +12,7 @@ import pytest
 
 from live.stack import ROOT
 
-from .conftest import profile_env, settings, write_env_file
+from .conftest import DATABASE_KEYS, profile_env, settings, write_env_file
 
 pytestmark = pytest.mark.prod
 
@@ -154,3 +155,18 @@ def test_the_champion_scores_a_validated_partition_into_postgresql(prod_stack):
         engine.dispose()
     champion_rows = [r for r in rows if r[1] == "champion"]
     assert champion_rows and champion_rows[0][0] == int(champion.version) and champion_rows[0][2] == champion_rows[0][3] == 800
+
+
+def test_the_profile_keeps_to_databases_of_its_own(prod_stack):
+    """Every database the profile uses, the product's alert log included, is named by its settings:
+    a test stack never writes into the host's default databases, and all of them are dropped after."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(sa.URL.create("postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database="postgres"))
+    try:
+        with engine.connect() as conn:
+            present = set(conn.execute(sa.text("select datname from pg_database")).scalars())
+    finally:
+        engine.dispose()
+    own = {prod_stack.settings[k] for k in DATABASE_KEYS}
+    assert own <= present and all(name.startswith(f"mlops_t{os.getpid()}_") for name in own)
