@@ -42,8 +42,9 @@ def _other_process_writes(path, done: dict):
     done["at"] = time.monotonic()
 
 
-def _backfill_like_creation(path, connect_args) -> float:
-    """Read inside a savepoint, let another process commit, then write: Airflow's pattern."""
+def _savepoint_beside_a_writer(path, connect_args, while_open) -> tuple[dict, float]:
+    """Read inside a savepoint, start another process's write, run ``while_open(session, writer, done)``
+    before the savepoint is released, commit; returns the writer's record and when the savepoint was released."""
     engine = create_engine(f"sqlite:///{path}", connect_args=connect_args)
     done: dict = {}
     with Session(engine) as session:
@@ -51,12 +52,22 @@ def _backfill_like_creation(path, connect_args) -> float:
             session.execute(text("SELECT count(*) FROM runs")).scalar_one()
             writer = threading.Thread(target=_other_process_writes, args=(path, done))
             writer.start()
-            time.sleep(0.5)  # without the write lock taken up front, the other writer commits here
-            session.execute(text("INSERT INTO runs (who) VALUES ('backfill')"))
+            while_open(session, writer, done)
         released = time.monotonic()
         session.commit()
     writer.join(timeout=30)
     engine.dispose()
+    return done, released
+
+
+def _backfill_like_creation(path, connect_args) -> float:
+    """Read inside a savepoint, let another process commit, then write: Airflow's pattern."""
+
+    def write_late(session, writer, done):
+        time.sleep(0.5)  # without the write lock taken up front, the other writer commits here
+        session.execute(text("INSERT INTO runs (who) VALUES ('backfill')"))
+
+    done, released = _savepoint_beside_a_writer(path, connect_args, write_late)
     assert "at" in done, "the other writer never committed"
     return done["at"] - released
 
@@ -76,17 +87,12 @@ def test_only_backfill_creation_takes_the_lock_first():
 
 def test_other_savepoints_stay_deferred(db):
     """Elsewhere a savepoint that only reads holds no write lock: another writer commits meanwhile."""
-    engine = create_engine(f"sqlite:///{db}", connect_args=dict(SQLITE_CONNECT_ARGS))
-    done: dict = {}
-    with Session(engine) as session:
-        with session.begin_nested():
-            session.execute(text("SELECT count(*) FROM runs")).scalar_one()
-            writer = threading.Thread(target=_other_process_writes, args=(db, done))
-            writer.start()
-            writer.join(timeout=10)
-            assert "at" in done, "a reading savepoint outside backfill creation blocked another writer"
-        session.commit()
-    engine.dispose()
+
+    def writer_commits_meanwhile(session, writer, done):
+        writer.join(timeout=10)
+        assert "at" in done, "a reading savepoint outside backfill creation blocked another writer"
+
+    _savepoint_beside_a_writer(db, dict(SQLITE_CONNECT_ARGS), writer_commits_meanwhile)
 
 
 def test_the_savepoint_write_waits_and_nothing_is_lost(db, as_backfill_creation):
