@@ -45,7 +45,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
 
 from mlops.airflow.assets import partition_asset, partition_event_extra
-from mlops.airflow.defaults import common_dag_args, training_queue, with_params
+from mlops.airflow.defaults import common_dag_args, model_queue, training_queue, with_params
 from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
@@ -283,6 +283,7 @@ def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
 def build_dag(spec: dict) -> DAG:
     dataset = spec["dataset"]
     schedule = PartitionIntervalTimetable(spec["schedule"], timezone="UTC") if spec["schedule"] else None
+    on_model_queue, on_training_queue = model_queue(), training_queue()
     with DAG(
         dag_id=spec["dag_id"],
         description=f"Nightly ingest, validate, drift, retrain of '{dataset}'. {spec['description']}"[:300],
@@ -293,7 +294,7 @@ def build_dag(spec: dict) -> DAG:
         partition = ingest(dataset)
         validation = validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
         drift = detect_drift(dataset, validation)
-        branch = decide.override(on_success_callback=AlertNotifier("decision"))(dataset, drift)
+        branch = decide.override(on_success_callback=AlertNotifier("decision"), **on_model_queue)(dataset, drift)
         (
             PreviousRunSensor(
                 task_id="wait_for_previous_run",
@@ -316,8 +317,8 @@ def build_dag(spec: dict) -> DAG:
 
         @task_group(group_id="retrain", tooltip="Train, evaluate and register a challenger")
         def retrain():
-            trained = train.override(**training_queue())(dataset, decision)
-            evaluation = evaluate.override(**training_queue())(dataset, trained)
+            trained = train.override(**on_training_queue)(dataset, decision)
+            evaluation = evaluate.override(**on_training_queue)(dataset, trained)
             registered = RegisterModelOperator(
                 task_id="register",
                 dataset=dataset,
@@ -328,8 +329,9 @@ def build_dag(spec: dict) -> DAG:
                 decision=decision,
                 on_success_callback=AlertNotifier("challenger_registered"),
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
+                **on_model_queue,
             )
-            replay_promotion(dataset, registered.output, evaluation)
+            replay_promotion.override(**on_model_queue)(dataset, registered.output, evaluation)
 
         group = retrain()
         branch >> [group, no_retrain]

@@ -40,9 +40,12 @@ _mlops_prod REDIS_DB 0
 _mlops_prod MLOPS_MLFLOW_HOST 127.0.0.1
 _mlops_prod MLOPS_MLFLOW_PORT 5000
 _mlops_prod MLOPS_MLFLOW_WORKERS 2
-# Celery queues: training and evaluation go to their own queue (and so to the worker that serves it).
+# Celery queues: training and evaluation go to their own queue (and so to the worker that serves it);
+# so do a dataset's other model steps, on a queue of their own served by the same worker, so that
+# they never wait behind the days ahead in the default queue (mlops.airflow.defaults.model_queue).
 _mlops_prod MLOPS_DEFAULT_QUEUE default
 _mlops_prod MLOPS_TRAINING_QUEUE training
+_mlops_prod MLOPS_MODEL_QUEUE model
 
 # --- Airflow on PostgreSQL + CeleryExecutor on Redis ---------------------------------------------
 # Passwords go into URLs as they are: scripts/prod_setup.py check refuses characters that would

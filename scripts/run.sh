@@ -72,7 +72,7 @@ component_cmd() {
            --celery-hostname "default@%h" --skip-serve-logs) ;;
     worker-training)
       CMD_ENV=(MLOPS_WORKER_NAME=worker-training)
-      CMD=(airflow celery worker --queues "$MLOPS_TRAINING_QUEUE" --concurrency "${MLOPS_TRAINING_CONCURRENCY:-1}"
+      CMD=(airflow celery worker --queues "$MLOPS_TRAINING_QUEUE,$MLOPS_MODEL_QUEUE" --concurrency "${MLOPS_TRAINING_CONCURRENCY:-1}"
            --celery-hostname "training@%h" --skip-serve-logs) ;;
     *) echo "run.sh: unknown component $1" >&2; return 1 ;;
   esac
@@ -312,7 +312,7 @@ login_text() {
   if [[ $MLOPS_PROFILE == prod ]]; then
     echo "  Login           users $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS; passwords are your settings'"
     echo "                  MLOPS_AIRFLOW_PASSWORD_<USER> ($MLOPS_ENV_FILE or the environment)"
-    echo "  Celery workers  ${WORKERS[*]} (queues $MLOPS_DEFAULT_QUEUE and $MLOPS_TRAINING_QUEUE)"
+    echo "  Celery workers  ${WORKERS[*]} (queues $MLOPS_DEFAULT_QUEUE; $MLOPS_TRAINING_QUEUE and $MLOPS_MODEL_QUEUE)"
     echo "  MLflow login    required (basic-auth); the pipeline signs in as '$MLFLOW_TRACKING_USERNAME'"
   else
     echo "  Login           user '$1'; password in $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"

@@ -64,6 +64,11 @@ class Settings(BaseModel):
     profile: Literal["embedded", "prod"] = var("MLOPS_PROFILE", "embedded", "Which stack scripts/env.sh sets up: embedded (SQLite, LocalExecutor) or prod")
     require_approval: bool = var("MLOPS_REQUIRE_APPROVAL", False, "Every promotion waits for a person's approval (the production setting)")
     training_queue: str = var("MLOPS_TRAINING_QUEUE", "", "Celery queue of retrain.train and retrain.evaluate (empty: the executor's default queue)")
+    model_queue: str = var(
+        "MLOPS_MODEL_QUEUE",
+        "",
+        "Celery queue of decide, retrain.register and retrain.replay_promotion, the rest of a dataset's serial model steps (empty: the executor's default queue)",
+    )
     preload_modules: str = var("MLOPS_PRELOAD_MODULES", DEFAULT_PRELOAD_MODULES, "Comma-separated modules each worker imports once (empty: none)")
     worker_name: str = var("MLOPS_WORKER_NAME", "", "Name a Celery worker records on its task instances when several share a host")
     mlflow_ui_url: str = var("MLOPS_MLFLOW_UI_URL", "", "Base URL of the MLflow UI for links (default: the tracking URI when it is http(s))")

@@ -87,6 +87,25 @@ def test_training_and_evaluation_use_the_training_queue_when_set(monkeypatch):
     assert {q for t, q in queues.items() if t not in ("retrain.train", "retrain.evaluate")} == {"default"}
 
 
+def test_the_model_steps_use_a_queue_of_their_own_when_set(monkeypatch):
+    """The next day waits for this chain: on the model queue it never queues behind the days ahead."""
+    import runpy
+
+    monkeypatch.setenv("MLOPS_TRAINING_QUEUE", "training")
+    monkeypatch.setenv("MLOPS_MODEL_QUEUE", "model")
+    dag = runpy.run_path(str(DAGS / "mlops_nightly_training.py"))["mlops_nightly_training"]
+    queues = {t.task_id: t.queue for t in dag.tasks}
+    chain = dag.get_task("wait_for_previous_run").task_ids
+    assert {t: queues[t] for t in chain} == {
+        "decide": "model",
+        "retrain.train": "training",
+        "retrain.evaluate": "training",
+        "retrain.register": "model",
+        "retrain.replay_promotion": "model",
+    }
+    assert {q for t, q in queues.items() if t not in chain} == {"default"}
+
+
 def test_no_cycles_and_expected_shape(bag):
     dag = bag.dags["mlops_nightly_training"]
     # DagBag already rejects cycles at import; check the wiring the docs describe.

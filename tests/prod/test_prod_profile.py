@@ -20,6 +20,7 @@ NIGHTLY, PROMOTION, MODEL = "mlops_nightly_training_synthetic", "mlops_model_pro
 SCORING = "mlops_batch_scoring_synthetic"
 DAYS = ("2024-01-10", "2024-01-11", "2024-01-12")
 TRAINING_TASKS = {"retrain.train", "retrain.evaluate"}
+MODEL_TASKS = {"decide", "retrain.register", "retrain.replay_promotion"}
 
 
 def test_the_profile_refuses_to_start_without_passwords(tmp_path):
@@ -71,12 +72,19 @@ def test_nightly_runs_on_celery_workers_and_the_promotion_lands_in_postgresql(pr
     for run_id in runs:
         assert stack.wait_run(NIGHTLY, run_id, timeout=900) == "success", stack.task_states(NIGHTLY, run_id)
 
-    # Which worker ran what: training and evaluation on the training queue's worker, the rest on the default one.
+    # Which worker ran what: training and evaluation from the training queue, the other model steps
+    # from the model queue, both on the training worker; the rest on the default one.
     ran = [ti for run_id in runs for ti in _tis(stack, NIGHTLY, run_id) if ti["state"] == "success" and ti["operator"] != "EmptyOperator"]
     where = {(ti["task_id"], ti["queue"], ti["hostname"]) for ti in ran}
     assert {t for t, _, _ in where} >= {"ingest", "validate", "detect_drift", "decide", *TRAINING_TASKS, "retrain.register"}
     for task_id, queue, hostname in where:
-        expected = ("training", "worker-training") if task_id in TRAINING_TASKS else ("default", "worker-default")
+        expected = (
+            ("training", "worker-training")
+            if task_id in TRAINING_TASKS
+            else ("model", "worker-training")
+            if task_id in MODEL_TASKS
+            else ("default", "worker-default")
+        )
         assert (queue, hostname) == expected, (task_id, queue, hostname)
 
     # Both workers imported the ML libraries once, before forking their pools (mlops.airflow.celery_config).

@@ -94,7 +94,25 @@ def training_queue() -> dict[str, Any]:
     tasks use the executor's default queue. Read when the DAG file is parsed.
     """
 
+    return _queue("training_queue")
+
+
+def model_queue() -> dict[str, Any]:
+    """Task arguments that send the other model steps (decide, register, the replayed promotion)
+    to the Celery queue ``MLOPS_MODEL_QUEUE``.
+
+    A dataset's model steps run one at a time across its runs (each run waits for the one before
+    at ``decide``), so the next one is what a backfill waits for; on a queue of their own they
+    never queue behind the ingest, validation and drift of the days ahead, which fill the default
+    queue's slots. The production profile serves this queue with the training worker. Unset, the
+    tasks use the executor's default queue. Read when the DAG file is parsed.
+    """
+
+    return _queue("model_queue")
+
+
+def _queue(setting: str) -> dict[str, Any]:
     from mlops.settings import Settings
 
-    queue = Settings.value("training_queue").strip()
+    queue = Settings.value(setting).strip()
     return {"queue": queue} if queue else {}
