@@ -115,6 +115,10 @@ def main() -> int:
             if ti["duration"] is not None and ti["state"] == "success":
                 durations.setdefault(ti["task_id"], []).append(ti["duration"])
         queued = [_seconds(ti["queued_when"], ti["start_date"]) for ti in records if ti["queued_when"] and ti["start_date"]]
+        queued_by_task: dict[str, list[float]] = {}
+        for ti in records:
+            if ti["queued_when"] and ti["start_date"]:
+                queued_by_task.setdefault(ti["task_id"], []).append(_seconds(ti["queued_when"], ti["start_date"]))
         total = sum(sum(v) for v in durations.values())
         tasks_run = sum(len(v) for v in durations.values())
         result = {
@@ -132,6 +136,8 @@ def main() -> int:
             "median_task_seconds": {k: round(statistics.median(v), 2) for k, v in sorted(durations.items())},
             "sum_task_seconds_by_task": {k: round(sum(v), 1) for k, v in sorted(durations.items())},
             "queued_to_start_seconds": {"sum": round(sum(queued), 1), "median": round(statistics.median(queued), 2) if queued else None},
+            # Per task: a model step that waits here holds up every later day (the chain is serial).
+            "queued_to_start_median_by_task": {k: round(statistics.median(v), 2) for k, v in sorted(queued_by_task.items())},
             "wall_seconds_per_day": round(wall / max(len(runs), 1), 1),
             "day_cadence_seconds": day_cadence(records),
             "load_average": os.getloadavg(),
