@@ -3,8 +3,10 @@
 # a temporary AIRFLOW_HOME with its own SQLite metadata DB, MLOPS_HOME under it, and a SQLite
 # MLflow store (no server needed). Arguments are passed to pytest. Exits with pytest's status
 # (5 when no tests were collected). KEEP_TEST_HOME=1 keeps the temporary home for inspection.
-# With no arguments (the whole suite) tests/prod runs in a second pytest beside the rest;
-# SERIAL_TESTS=1 runs the whole suite in one pytest instead.
+# With no arguments (the whole suite) the rest runs on TEST_WORKERS pytest-xdist workers (2; a
+# file's tests, and the live tier's, stay on one worker; each worker copies the migrated metadata
+# DB, see tests/conftest.py) and tests/prod in a second pytest beside them; SERIAL_TESTS=1 runs
+# the whole suite in one pytest instead.
 # It never touches the `make run` stack in .airflow, whatever is exported in the shell.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -68,8 +70,9 @@ if [[ $# -eq 0 && ${SERIAL_TESTS:-0} != 1 ]]; then
   echo "test: pytest tests/prod (beside the rest; its report follows)"
   python -m pytest tests/prod >"$prod_log" 2>&1 &
   prod_pid=$!
-  echo "test: pytest --ignore=tests/prod"
-  python -m pytest --ignore=tests/prod || status=$?
+  workers=${TEST_WORKERS:-2}
+  echo "test: pytest --ignore=tests/prod -n $workers --dist loadfile"
+  python -m pytest --ignore=tests/prod -n "$workers" --dist loadfile || status=$?
   prod_status=0
   wait "$prod_pid" || prod_status=$?
   echo "test: ---------------- tests/prod ----------------"

@@ -8,15 +8,36 @@ Tiers follow the folders: ``tests/unit``, ``tests/dags`` and ``tests/deploy`` ar
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from mlops.config import DatasetConfig, Settings, load_dataset
+from workers import own_airflow_home, scope_of
 
 #: Folders whose tests get the marker of the same name (see pyproject's markers).
 SLOW_TIERS = ("e2e", "chaos", "live", "prod")
+
+
+def pytest_configure(config):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        own_airflow_home(worker)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (``make test``): a file's tests on one worker, a stack tier's all on one."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndStackTiers(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return FilesAndStackTiers(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
