@@ -58,6 +58,10 @@ if ! airflow db migrate >"$TEST_HOME/db-migrate.log" 2>&1; then
   tail -n 30 "$TEST_HOME/db-migrate.log" >&2
   exit 1
 fi
+# The migrated DB as it is before any test: tests that need a metadata DB without other tests'
+# DAGs and runs copy it (the migrated_metadata_db fixture).
+export TEST_MIGRATED_DB=$TEST_HOME/airflow-migrated.db
+cp "$AIRFLOW_HOME/airflow.db" "$TEST_MIGRATED_DB"
 echo "test: metadata DB migrated in $AIRFLOW_HOME ($(since "$t") s)"
 
 t=$(now)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops.config import DatasetConfig, Settings, load_dataset
-from workers import own_airflow_home, scope_of
+from workers import copy_sqlite, own_airflow_home, scope_of
 
 #: Folders whose tests get the marker of the same name (see pyproject's markers).
 SLOW_TIERS = ("e2e", "chaos", "live", "prod")
@@ -52,6 +52,16 @@ def pytest_collection_modifyitems(config, items):
 def mlflow_uri(tmp_path_factory) -> str:
     """One real SQLite tracking/registry store for the unit tests (creating one takes ~3 s)."""
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def migrated_metadata_db(tmp_path: Path) -> Path:
+    """A copy of the Airflow metadata DB as ``airflow db migrate`` left it in ``scripts/test.sh``:
+    none of the DAGs, runs or rows the tests before this one wrote (they depend on the order)."""
+    source = os.environ.get("TEST_MIGRATED_DB")
+    if not source or not Path(source).is_file():
+        pytest.fail(f"TEST_MIGRATED_DB={source!r} is not a migrated metadata DB: run the tests through `make test` (scripts/test.sh)")
+    return copy_sqlite(Path(source), tmp_path / "airflow.db")
 
 
 @pytest.fixture

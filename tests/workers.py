@@ -22,6 +22,13 @@ def scope_of(nodeid: str) -> str:
     return path
 
 
+def copy_sqlite(source: Path, dest: Path) -> Path:
+    """A consistent copy of a SQLite database (SQLite's backup API), even while others write to it."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as copy:
+        src.backup(copy)
+    return dest
+
+
 def own_airflow_home(worker: str) -> None:
     """Give this pytest-xdist worker its own copy of the throw-away Airflow home.
 
@@ -36,8 +43,7 @@ def own_airflow_home(worker: str) -> None:
         return
     own = home.with_name(f"{home.name}-{worker}")
     (own / "data").mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(own / "airflow.db")) as copy:
-        source.backup(copy)
+    copy_sqlite(db, own / "airflow.db")
     passwords = home / "passwords.json"
     if passwords.is_file():
         shutil.copy2(passwords, own / "passwords.json")

@@ -69,10 +69,9 @@ def test_dagbag_keeps_the_good_dags_and_reports_the_bad_file(datasets):
     assert_names_the_bad_files(bag.import_errors[str(DAGS / "mlops_dataset_configs.py")], datasets)
 
 
-def test_dag_processor_keeps_the_good_dags_active(datasets, tmp_path):
-    """The real dag-processor on a copy of the test session's metadata DB."""
-    db = tmp_path / "airflow.db"
-    shutil.copy(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db", db)
+def test_dag_processor_keeps_the_good_dags_active(datasets, migrated_metadata_db):
+    """The real dag-processor on a freshly migrated metadata DB (other tests' DAGs would be in the session's)."""
+    db = migrated_metadata_db
     env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}", "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS)}
     airflow = Path(sys.executable).with_name("airflow")
     proc = subprocess.run([str(airflow), "dag-processor", "--num-runs", "1"], env=env, capture_output=True, text=True, timeout=600)

@@ -25,6 +25,12 @@ def _fill(settings, config, days: int, source: SyntheticSource) -> Lake:
     return lake
 
 
+def _no_champion(config, name: str):
+    """The config with a registered model of its own that never gets a champion: the reference is
+    the trailing window, whatever other tests register in the shared MLflow store."""
+    return config.model_copy(update={"registered_model_name": name})
+
+
 def _exact(config, settings, lake, interval):
     """Today's computation: the reference frame read whole, detect_drift on both frames."""
     ref = read_window(config, settings, trailing(interval.start, config.drift.reference_days), columns=[config.timestamp_column, *config.features]).frame
@@ -33,6 +39,7 @@ def _exact(config, settings, lake, interval):
 
 def test_the_reference_is_profiled_once_and_rebuilt_when_a_partition_changes(settings, synthetic_config):
     config = synthetic_config.model_copy(update={"source": synthetic_config.source.model_copy(update={"options": {"rows_per_day": 400}})})
+    config = _no_champion(config, "profile_cache_model")
     source = SyntheticSource(rows_per_day=400, seed=3, drift=[{"features": ["x0"], "start": "2024-01-09", "shift": 1.0}])
     lake = _fill(settings, config, 10, source)
     night = Interval.days(date(2024, 1, 9))
@@ -78,7 +85,7 @@ def test_the_key_follows_the_champion_the_window_and_the_content(synthetic_confi
 
 
 def test_old_profiles_are_pruned(settings, synthetic_config):
-    config = synthetic_config
+    config = _no_champion(synthetic_config, "profile_pruning_model")
     _fill(settings, config, 7 + PROFILES_KEPT + 2, SyntheticSource(rows_per_day=200, seed=1))
     for i in range(PROFILES_KEPT + 2):
         run_drift_step(config, settings, Interval.days(date(2024, 1, 8) + timedelta(days=i)), run_key=f"dag/p{i}")
