@@ -43,6 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from record import RESULTS, save  # noqa: E402
+
 from live.stack import live_stack  # noqa: E402
 
 DAG = "mlops_nightly_training"
@@ -67,7 +69,7 @@ def main() -> int:
     if args.resplit:
         saved = json.loads(args.resplit[0].read_text())
         saved["split"] = overhead_split(saved, args.start, len(json.loads(args.resplit[1].read_text())["nights"]), warm_file=args.resplit[1])
-        args.resplit[0].write_text(json.dumps(saved, indent=2))
+        save(args.resplit[0], saved)
         print(json.dumps(saved["split"], indent=2))
         return 0
 
@@ -142,9 +144,9 @@ def main() -> int:
             "day_cadence_seconds": day_cadence(records),
             "load_average": os.getloadavg(),
         }
-        (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-        (ROOT / "bench" / "results" / f"{name}-tis.json").write_text(json.dumps(records, indent=1))
-        (ROOT / "bench" / "results" / f"{name}-outcomes.json").write_text(json.dumps(outcomes, indent=1, sort_keys=True))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{name}-tis.json").write_text(json.dumps(records, indent=1))
+        (RESULTS / f"{name}-outcomes.json").write_text(json.dumps(outcomes, indent=1, sort_keys=True))
     finally:
         stack.stop()
         cleanup()
@@ -152,14 +154,13 @@ def main() -> int:
             import shutil
 
             shutil.rmtree(home, ignore_errors=True)
-    out = ROOT / "bench" / "results" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    out = save(name, result)
     if args.warm_nights:
+        result = json.loads(out.read_text())  # with the machine it ran on
         result["split"] = overhead_split(result, args.start, args.warm_nights)
-        warm = ROOT / "bench" / "results" / f"backfill-warm-{args.warm_nights}.json"
+        warm = RESULTS / f"backfill-warm-{args.warm_nights}.json"
         result["same_as_in_process"] = compare_outcomes(outcomes, json.loads(warm.read_text())["nights"])
-        out.write_text(json.dumps(result, indent=2))
+        save(out, result)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -233,7 +234,7 @@ def overhead_split(result: dict, start: str, nights: int, warm_file: Path | None
     """
     import subprocess
 
-    out = warm_file or ROOT / "bench" / "results" / f"backfill-warm-{nights}.json"
+    out = warm_file or RESULTS / f"backfill-warm-{nights}.json"
     if warm_file is None:
         cmd = [sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--nights", start, str(nights), "--skip-log-register", "--out", str(out)]
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

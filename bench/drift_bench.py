@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import save
+
 BENCH_DIR = Path(__file__).resolve().parent
 EVIDENTLY_VENV = BENCH_DIR / ".venv-evidently"
 EVIDENTLY_REQUIREMENTS = ["evidently==0.7.23", "pandas<3", "pyarrow"]
@@ -436,10 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             for d in cmp["differences"]:
                 print(f"  DIFFERENT {d['feature']}: ours {d['ours']}, Evidently {d['evidently']}")
             results["evidently"] = cmp
-    out = BENCH_DIR / "results" / "drift.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {out.relative_to(BENCH_DIR.parent)}")
+    save("drift", results)
     return 0
 
 

@@ -29,9 +29,7 @@ writes the figures to ``bench/results/drift_calibration.json``. It asserts nothi
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from record import save
 
 BENCH_DIR = Path(__file__).resolve().parent
 REFERENCE_ROWS = [1_000, 10_000, 100_000]
@@ -244,12 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"power with < {POWER_FROM_ROWS:,} current rows: {100 * min(small):.1f} .. {100 * max(small):.1f} % (reported, no goal)")
     print(f"total {elapsed:.0f} s")
-    out = BENCH_DIR / "results" / "drift_calibration.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps({"reps": reps, "power_reps": power_reps, "seed": args.seed, "seconds": elapsed, "cpus": os.cpu_count(), "cells": cells}, indent=1) + "\n"
-    )
-    print(f"results written to {out.relative_to(BENCH_DIR.parent)}")
+    save("drift_calibration", {"reps": reps, "power_reps": power_reps, "seed": args.seed, "seconds": elapsed, "cells": cells}, indent=1)
     return 0
 
 

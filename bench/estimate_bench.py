@@ -31,7 +31,6 @@ Writes ``bench/results/estimate.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -40,8 +39,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from record import RESULTS, save
+
 BENCH_DIR = Path(__file__).resolve().parent
-RESULTS = BENCH_DIR / "results"
 FIRST = date(2024, 4, 1)
 DRIFT_FROM = 20  # days after FIRST
 SCENARIOS = {
@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {s['scenario']:<10} {s['days']:>4}  {m:<8} {fmt(v['cbpe']):>7} {fmt(v['holdout']):>8}   "
                     f"{fmt(v['cbpe_after_drift']):>10} {fmt(v['holdout_after_drift']):>13}"
                 )
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, default=str))
-        print(f"\nestimate_bench: results in {args.out}")
+        save(args.out, results)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return 0

@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from record import save  # noqa: E402
+
 from live.stack import live_stack  # noqa: E402
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "mlflow")
@@ -122,10 +124,8 @@ def main() -> int:
     finally:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    out = ROOT / "bench" / "results" / f"idle-{args.configs}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    save(f"idle-{args.configs}", result)
     return 0
 
 

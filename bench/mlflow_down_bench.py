@@ -13,7 +13,6 @@ maximum; results go to ``bench/results/mlflow-down.json``. Never fails on a timi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -26,6 +25,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from record import save  # noqa: E402
 
 from live.stack import live_stack  # noqa: E402
 
@@ -76,10 +77,7 @@ def main() -> None:
             if frozen:
                 os.killpg(pid, signal.SIGCONT)
             stack.stop()
-    out = ROOT / "bench" / "results" / "mlflow-down.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"repeat": args.repeat, "results": results}, indent=2) + "\n")
-    print(f"results: {out}")
+    save("mlflow-down", {"repeat": args.repeat, "results": results})
 
 
 if __name__ == "__main__":

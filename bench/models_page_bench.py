@@ -36,6 +36,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from record import save  # noqa: E402
+
 from live.browser import launch, log_in  # noqa: E402
 from live.stack import live_stack  # noqa: E402
 
@@ -203,10 +205,8 @@ def main() -> int:
     finally:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    out = ROOT / "bench" / "results" / "models-page.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    save("models-page", result)
     return 0
 
 

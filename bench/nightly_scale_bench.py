@@ -42,10 +42,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from airflow.listeners import hookimpl
+from record import save
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-RESULTS = BENCH_DIR / "results"
 DAG_ID = "mlops_nightly_training_scale"
 STEPS = ("ingest", "validate", "detect_drift", "decide", "retrain.train", "retrain.evaluate", "retrain.register")
 NIGHTS = (("first night", "2024-02-01"), ("new champion", "2024-02-02"), ("steady night", "2024-02-03"))
@@ -245,8 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         t = time.perf_counter()
         results["sizes"].append(run_size(rows, args) | {"total_seconds": time.perf_counter() - t})
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "nightly_scale.json").write_text(json.dumps(results, indent=2))
+        save("nightly_scale", results, quiet=True)
     for size in results["sizes"]:
         print(f"\n{size['rows_per_day']:,} rows a day ({args.window_days}-day window, training.max_rows {args.max_rows:,}): seconds / peak RSS GB per task")
         print(f"  {'night':<14} {'state':<8} {'wall':>7}  " + "  ".join(f"{s.removeprefix('retrain.'):>16}" for s in STEPS))

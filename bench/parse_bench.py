@@ -47,7 +47,9 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-RESULTS = BENCH_DIR / "results"
+sys.path.insert(0, str(BENCH_DIR))  # also when a test imports this file
+from record import RESULTS, save  # noqa: E402
+
 GOAL_SECONDS = 0.5
 MARK = "MLOPS-BENCH-MARK"
 
@@ -234,9 +236,7 @@ def many_configs(args: argparse.Namespace, env: dict[str, str]) -> int:
             results[f"sum_{state}"] = total
             print(f"  {state:4} sum over the DAG files of (b): {total:.2f} s\n")
     out = args.out if args.out != RESULTS / "parse.json" else RESULTS / f"parse-{args.configs}-configs.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"parse_bench: results in {out}")
+    save(out, results)
     return 0
 
 
@@ -290,9 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     created = sorted(_tree(home) - before)
     results["airflow_home"] = {"path": str(home), "created_by_parsing": created}
     print(f"parse_bench: files created under AIRFLOW_HOME by parsing: {created or 'none'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"parse_bench: results in {args.out}")
+    save(args.out, results)
     return 0
 
 

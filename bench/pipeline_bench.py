@@ -49,6 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parse_bench import env_sh_environment
+from record import save
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -379,9 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             results["log_register"] = bench_log_and_register(settings, args.reps, end)
         results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         print_table(results)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, default=str))
-        print(f"\npipeline_bench: results in {args.out}")
+        save(args.out, results)
     finally:
         if args.keep:
             print(f"pipeline_bench: kept the home {home}")

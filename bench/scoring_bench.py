@@ -31,7 +31,6 @@ Writes ``bench/results/scoring.json``. Fails only when something crashes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -44,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parse_bench import load1
+from record import save
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -329,9 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("dag", "all"):
             results["dag"] = bench_dag(args.nights, home, args.verbose)
         print_table(results)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, default=str))
-        print(f"\nscoring_bench: results in {args.out}")
+        save(args.out, results)
     finally:
         if args.keep:
             print(f"scoring_bench: kept {home}")

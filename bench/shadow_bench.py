@@ -22,7 +22,6 @@ differences are noisiest) and "shared" (most of the error shared, as between ret
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -33,9 +32,10 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
+from record import save
+
 from mlops.promotion.sequential import PairedSequentialTest, decide, row_losses
 
-RESULTS = Path(__file__).resolve().parent / "results"
 BETA = np.array([1.2, -0.8, 0.6, 0.0, 0.0, 0.0])
 #: (shared error c, own error size |e|) per setting
 SETTINGS = {"independent": (0.0, 0.9), "shared": (0.8, 0.4)}
@@ -155,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {row['scenario']} | {test.replace('_', ' ')} | {s['promote_rate']:.1%} | {s['reject_rate']:.1%} | {s['inconclusive_rate']:.1%} | {days} |"
             )
     print(f"({time.perf_counter() - started:.0f} s)")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "shadow.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    save("shadow", {"args": vars(args), "rows": rows})
     slack = 2 * math.sqrt(args.alpha * (1 - args.alpha) / args.soaks)  # two standard errors of the estimate
     for null in (r for r in rows if r["effect"] == 0):
         rate = null["sequential"]["promote_rate"]

@@ -1,0 +1,39 @@
+"""Every benchmark result says on what machine it was taken (``bench/record.py``)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import record
+
+
+def test_a_result_carries_the_machine_and_goes_under_results_by_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(record, "RESULTS", tmp_path / "results")
+    path = record.save("backfill-30", {"wall_seconds": 12.5}, quiet=True)
+    assert path == tmp_path / "results" / "backfill-30.json"
+    saved = json.loads(path.read_text())
+    assert saved["wall_seconds"] == 12.5
+    assert saved["machine"]["cpus"] >= 1 and saved["machine"]["python"] == sys.version.split()[0]
+    assert 0 < saved["machine"]["python_loop_s"] < 60
+
+
+def test_a_result_read_back_and_saved_again_keeps_the_machine_it_was_taken_on(tmp_path):
+    first = {"machine": {"python_loop_s": 9.99, "cpus": 64}, "wall_seconds": 1.0}
+    path = record.save(tmp_path / "deep" / "r.json", first | {"split": {"overhead": 0.5}}, quiet=True)
+    saved = json.loads(path.read_text())
+    assert saved["machine"] == {"python_loop_s": 9.99, "cpus": 64} and saved["split"] == {"overhead": 0.5}
+
+
+def test_values_json_cannot_hold_are_written_as_text(tmp_path):
+    path = record.save(tmp_path / "r.json", {"home": tmp_path}, quiet=True)
+    assert json.loads(path.read_text())["home"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["sub/name.json"])
+def test_a_relative_path_is_a_path_not_a_name(tmp_path, monkeypatch, where):
+    monkeypatch.chdir(tmp_path)
+    assert record.save(where, {}, quiet=True).resolve() == (tmp_path / where).resolve()
