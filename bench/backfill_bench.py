@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--max-active-runs", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the throw-away home")
     parser.add_argument("--profile", choices=("embedded", "prod"), default="embedded")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a stack setting, e.g. MLOPS_DEFAULT_CONCURRENCY=3 (repeatable)")
     parser.add_argument("--warm-nights", type=int, default=10, help="in-process nights for the overhead split (0: skip)")
     parser.add_argument(
         "--resplit",
@@ -76,15 +77,17 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="mlops-backfill-bench."))
     parallelism = os.environ.get("AIRFLOW__CORE__PARALLELISM", "4")
     cleanup = lambda: None  # noqa: E731
+    extra = dict(item.split("=", 1) for item in args.env)
     if args.profile == "prod":
-        stack, cleanup = production_stack(home)
+        stack, cleanup = production_stack(home, extra)
     else:
-        stack = live_stack(home, api_port=38080, mlflow_port=35000)
+        stack = live_stack(home, api_port=38080, mlflow_port=35000, extra_env=extra)
     name = f"backfill-{args.days}" if args.profile == "embedded" else f"backfill-prod-{args.days}"
-    t0 = time.perf_counter()
-    stack.start()
-    started = time.perf_counter() - t0
-    try:
+    name += "".join(f"-{k.lower()}={v}" for k, v in sorted(extra.items()))
+    try:  # a stack that fails to start is stopped too (what did start keeps running otherwise)
+        t0 = time.perf_counter()
+        stack.start()
+        started = time.perf_counter() - t0
         stack.unpause(DAG)
         # Unpausing makes the scheduler create the latest scheduled run; create_backfill then
         # waits for it to finish (see LiveStack.create_backfill).
@@ -127,6 +130,7 @@ def main() -> int:
             "profile": args.profile,
             "days": args.days,
             "max_active_runs": args.max_active_runs,
+            "settings": extra,
             "parallelism": int(parallelism),
             "stack_start_seconds": round(started, 1),
             "backfill_wall_seconds": round(wall, 1),
@@ -165,13 +169,13 @@ def main() -> int:
     return 0
 
 
-def production_stack(home: Path):
+def production_stack(home: Path, extra: dict[str, str]):
     """The production profile as ``tests/prod`` starts it (see the module doc); returns it and its clean-up."""
     sys.path.insert(0, str(ROOT / "tests" / "prod"))
     from conftest import drop_profile_data
     from conftest import production_stack as profile
 
-    stack = profile(home, prefix=f"mlops_bench{os.getpid()}", api_port=38280, mlflow_port=35200, redis_db=12)
+    stack = profile(home, prefix=f"mlops_bench{os.getpid()}", api_port=38280, mlflow_port=35200, redis_db=12, **extra)
     return stack, lambda: drop_profile_data(stack)
 
 

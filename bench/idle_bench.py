@@ -90,8 +90,8 @@ def main() -> int:
     stack = live_stack(tmp, api_port=38180, mlflow_port=35100, extra_env=extra)
     result: dict = {"configs": args.configs, "idle_sleep": args.idle_sleep or stack.env.get("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME")}
     t0 = time.perf_counter()
-    stack.start()
-    try:
+    try:  # a stack that fails to start is stopped too
+        stack.start()
         expected = 3 * args.configs if args.configs else None
 
         def parsed():

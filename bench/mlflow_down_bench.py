@@ -49,9 +49,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlflow-down-bench-") as tmp:
         stack = live_stack(Path(tmp), api_port=args.api_port, mlflow_port=args.mlflow_port)
         print("starting the stack (scripts/run.sh) ...", flush=True)
-        stack.start()
-        pid, frozen = int((Path(tmp) / "airflow" / "run" / "mlflow.pid").read_text()), False
-        try:
+        frozen = False
+        try:  # a stack that fails to start is stopped too
+            stack.start()
+            pid = int((Path(tmp) / "airflow" / "run" / "mlflow.pid").read_text())
             for state in ("up", "hung", "down"):
                 if state == "hung":
                     os.killpg(pid, signal.SIGSTOP)  # its session: the server and its workers
