@@ -103,7 +103,7 @@ def main() -> int:
         backfill = stack.create_backfill(body)
         stack.wait_for("the backfill", lambda: stack.ok("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"], timeout=6 * 3600, every=10)
         wall = time.perf_counter() - t1
-        runs = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns", params={"run_type": "backfill", "limit": 1000})["dag_runs"]
+        runs = stack.every(f"/api/v2/dags/{DAG}/dagRuns", "dag_runs", {"run_type": "backfill", "order_by": "logical_date"})
         records = []
         for run in runs:
             tis = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]

@@ -84,6 +84,15 @@ class LiveStack:
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:500]}"
         return r.json() if r.content else {}
 
+    def every(self, path: str, key: str, params: dict | None = None, page: int = 100) -> list[dict]:
+        """Every item of a paged REST list (``limit``/``offset``; Airflow caps ``limit`` at 100 by default)."""
+        items: list[dict] = []
+        while True:
+            got = self.ok("GET", path, params={**(params or {}), "limit": page, "offset": len(items)})
+            items += got[key]
+            if not got[key] or len(items) >= got["total_entries"]:
+                return items
+
     def create_backfill(self, body: dict, attempts: int = 10) -> dict:
         """``POST /api/v2/backfills`` once the DAG has no queued or running run and the scheduler
         has had a few seconds for its bookkeeping; a 503 ("Database is locked") is tried again.
