@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from record import RESULTS, save  # noqa: E402
+from record import RESULTS, machine, save  # noqa: E402
 
 from live.stack import live_stack  # noqa: E402
 
@@ -158,9 +158,9 @@ def main() -> int:
             import shutil
 
             shutil.rmtree(home, ignore_errors=True)
+    result = {"machine": machine(), **result}  # probed now, beside the stack's run, kept on the second save
     out = save(name, result)
     if args.warm_nights:
-        result = json.loads(out.read_text())  # with the machine it ran on
         result["split"] = overhead_split(result, args.start, args.warm_nights)
         warm = RESULTS / f"backfill-warm-{args.warm_nights}.json"
         result["same_as_in_process"] = compare_outcomes(outcomes, json.loads(warm.read_text())["nights"])
