@@ -28,6 +28,9 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    with lineage tags and the alias `challenger`. Promotion to `champion` is the promotion
    DAG's decision. Backfill runs register into `<model>__backfill[__label]` instead, and
    **replay_promotion** replays the promotion policy there; production aliases never move.
+   In a backfill run, train does evaluate, register and replay_promotion's work in its own
+   process right after training (the next day waits for train only); those three tasks then
+   return what it recorded.
 
 Alerts (the dataset config's `alerts:` section): a quarantined partition, a drift alarm, a stale
 champion, a failed run, and a run still unfinished `alerts.late_after_hours` after its interval
@@ -45,10 +48,11 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_group
 
 from mlops.airflow.assets import partition_asset, partition_event_extra
-from mlops.airflow.defaults import common_dag_args, model_queue, training_queue, with_params
-from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator
+from mlops.airflow.defaults import MODEL_STEP_PRIORITY, common_dag_args, model_queue, training_queue, with_params
+from mlops.airflow.operators import GatedPythonOperator, PolicyReportOperator, RegisterModelOperator
 from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
+from mlops.airflow.triggers import start_behind_gate
 from mlops.alerts.notifiers import AlertNotifier
 from mlops.dagspec import dag_specs
 
@@ -158,13 +162,14 @@ def detect_drift(dataset: str, validation: dict) -> dict:
         return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
 
-@task(
-    doc_md=(
-        "Late labels (labels.delay_days = k > 0): the targets of day D - k arrive tonight. They are checked against that "
-        "partition's row keys (unknown or repeated keys, invalid values: the batch is refused whole, with counts) and stored in "
-        "the lake and the prediction store, where they join that day's predictions. Skipped when labels come with the partition."
-    )
+COLLECT_LABELS_DOC = (
+    "Late labels (labels.delay_days = k > 0): the targets of day D - k arrive tonight. They are checked against that "
+    "partition's row keys (unknown or repeated keys, invalid values: the batch is refused whole, with counts) and stored in "
+    "the lake and the prediction store, where they join that day's predictions. Skipped when labels come with the partition "
+    "(in the triggerer, without a worker process)."
 )
+
+
 def collect_labels(dataset: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -229,17 +234,25 @@ def decide(dataset: str, drift: dict) -> str:
     return "retrain.train" if decision["retrain"] else "no_retrain"
 
 
-@task(pool="mlops_training", doc_md="Fit the Pipeline on the window ending at data_interval_end; log params, metrics, inputs and the model to MLflow.")
-def train(dataset: str, decision: dict) -> dict:
+@task(
+    pool="mlops_training",
+    doc_md=(
+        "Fit the Pipeline on the window ending at data_interval_end; log params, metrics, inputs and the model to MLflow. "
+        "In a backfill run it then evaluates, registers and replays the promotion in the same process (the next day waits "
+        "for this step only); evaluate, register and replay_promotion return what it recorded."
+    ),
+)
+def train(dataset: str, decision: dict, validation: dict | None = None, drift: dict | None = None) -> dict:
     from mlops import schema
-    from mlops.airflow.runtime import lineage_tags, run_key, source_for
+    from mlops.airflow.operators import run_backfill_model_steps
+    from mlops.airflow.runtime import is_backfill, lineage_tags, run_key, source_for
     from mlops.training.train import train_model
 
     context, config, settings, interval = _setup(dataset)
     params = context["params"]
     lineage = lineage_tags(context) | schema.encode_tags({schema.RETRAIN_REASONS: decision.get("reasons", []), schema.NOTE: params.get("note") or None})
     with _fail_fast():
-        return train_model(
+        result = train_model(
             config,
             settings,
             end=interval.end,
@@ -249,13 +262,19 @@ def train(dataset: str, decision: dict) -> dict:
             holdout_days=params.get("holdout_days"),
             source=source_for(config, settings),
         )
+        if is_backfill(context):
+            run_backfill_model_steps(context, dataset, result, decision=decision, validation=validation or {}, drift=drift or {})
+    return result
 
 
 @task(doc_md="Score challenger and current champion on the same holdout and record the comparison.")
 def evaluate(dataset: str, train_result: dict) -> dict:
+    from mlops.airflow.operators import recorded_backfill_steps
     from mlops.training.evaluate import evaluate_challenger
 
-    _, config, settings, _ = _setup(dataset)
+    context, config, settings, _ = _setup(dataset)
+    if recorded := recorded_backfill_steps(context):
+        return recorded["evaluation"]  # evaluated by the train step, before the next day went on
     with _fail_fast():
         return evaluate_challenger(config, settings, train_result)
 
@@ -263,6 +282,8 @@ def evaluate(dataset: str, train_result: dict) -> dict:
 #: A run's model steps in order; the next interval's decision waits until they are over
 #: (ended, or cut short by a skip or failure: see ``mlops.airflow.triggers.chain_pending``).
 MODEL_STEPS = ("decide", "retrain.train", "retrain.evaluate", "retrain.register", "retrain.replay_promotion")
+#: The same in a backfill run, whose train step also evaluates, registers and replays the promotion.
+BACKFILL_MODEL_STEPS = MODEL_STEPS[:2]
 
 
 @task(doc_md="Backfill runs only: replay the promotion policy in the backfill's registered model (blessed by evaluate → its champion). Skipped otherwise.")
@@ -270,12 +291,15 @@ def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from mlops import tracking
+    from mlops.airflow.operators import recorded_backfill_steps
     from mlops.airflow.runtime import is_backfill, run_key
     from mlops.promotion.history import replay_decision
 
     context, config, settings, _ = _setup(dataset)
     if not is_backfill(context):
         raise AirflowSkipException("not a backfill run: production promotion is the promotion DAG's job")
+    if recorded := recorded_backfill_steps(context):
+        return recorded["replayed"]  # replayed by the train step, before the next day went on
     with _fail_fast():
         return replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
 
@@ -283,22 +307,26 @@ def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
 def build_dag(spec: dict) -> DAG:
     dataset = spec["dataset"]
     schedule = PartitionIntervalTimetable(spec["schedule"], timezone="UTC") if spec["schedule"] else None
-    on_model_queue, on_training_queue = model_queue(), training_queue()
+    # Model steps: first where tasks wait for a slot (MODEL_STEP_PRIORITY), on queues of their own where set.
+    model_step, training_step = model_queue() | MODEL_STEP_PRIORITY, training_queue() | MODEL_STEP_PRIORITY
+    dag_args = common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS)
+    dag_args["default_args"] = {**dag_args["default_args"], "weight_rule": "absolute"}
     with DAG(
         dag_id=spec["dag_id"],
         description=f"Nightly ingest, validate, drift, retrain of '{dataset}'. {spec['description']}"[:300],
         schedule=schedule,
         max_active_runs=4,
-        **common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS),
+        **dag_args,
     ) as dag:
         partition = ingest(dataset)
         validation = validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
         drift = detect_drift(dataset, validation)
-        branch = decide.override(on_success_callback=AlertNotifier("decision"), **on_model_queue)(dataset, drift)
+        branch = decide.override(on_success_callback=AlertNotifier("decision"), **model_step)(dataset, drift)
         (
             PreviousRunSensor(
                 task_id="wait_for_previous_run",
                 task_ids=MODEL_STEPS,
+                backfill_task_ids=BACKFILL_MODEL_STEPS,
                 timeout=6 * 3600,
                 doc_md=(
                     "Wait until the previous interval's run has finished its model steps (decision, then, if it retrains, "
@@ -310,15 +338,16 @@ def build_dag(spec: dict) -> DAG:
             )
             >> branch
         )
-        collect_labels(dataset) >> branch
+        labels = GatedPythonOperator(task_id="collect_labels", python_callable=collect_labels, op_kwargs={"dataset": dataset}, doc_md=COLLECT_LABELS_DOC)
+        start_behind_gate(labels, "late_labels", dataset) >> branch
         decision = XComArg(branch.operator, key="decision")
         used_drift = XComArg(branch.operator, key="drift")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
 
         @task_group(group_id="retrain", tooltip="Train, evaluate and register a challenger")
         def retrain():
-            trained = train.override(**on_training_queue)(dataset, decision)
-            evaluation = evaluate.override(**on_training_queue)(dataset, trained)
+            trained = train.override(**training_step)(dataset, decision, validation, used_drift)
+            evaluation = evaluate.override(**training_step)(dataset, trained)
             registered = RegisterModelOperator(
                 task_id="register",
                 dataset=dataset,
@@ -329,18 +358,23 @@ def build_dag(spec: dict) -> DAG:
                 decision=decision,
                 on_success_callback=AlertNotifier("challenger_registered"),
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
-                **on_model_queue,
+                **model_step,
             )
-            replay_promotion.override(**on_model_queue)(dataset, registered.output, evaluation)
+            replay_promotion.override(**model_step)(dataset, registered.output, evaluation)
 
         group = retrain()
         branch >> [group, no_retrain]
-        [group, no_retrain] >> PolicyReportOperator(
+        report = PolicyReportOperator(
             task_id="policy_report",
             dataset=dataset,
             trigger_rule="none_failed_min_one_success",
-            doc_md="Backfill runs only: refresh the retraining-policy report (policy vs never retrain vs retrain daily).",
+            doc_md=(
+                "Backfill runs only: refresh the retraining-policy report (policy vs never retrain vs retrain daily). Starts in "
+                "the triggerer, which skips it without a worker process where it has nothing to do (other runs, and a backfill's "
+                "days whose report a later day writes)."
+            ),
         )
+        [group, no_retrain] >> start_behind_gate(report, "policy_report", dataset)
     return with_params(dag, PARAMS)
 
 

@@ -106,6 +106,28 @@ def test_the_model_steps_use_a_queue_of_their_own_when_set(monkeypatch):
     assert {q for t, q in queues.items() if t not in chain} == {"default"}
 
 
+def test_a_backfill_runs_chain_ends_at_the_train_step_that_runs_the_rest(bag):
+    dag = bag.dags["mlops_nightly_training"]
+    sensor = dag.get_task("wait_for_previous_run")
+    assert sensor.backfill_task_ids == ["decide", "retrain.train"] == list(sensor.task_ids[:2])
+    # The train step gets what registration records (validation, the drift the decision used).
+    assert {"validate", "decide"} <= dag.get_task("retrain.train").upstream_task_ids
+
+
+def test_the_model_steps_go_first_where_tasks_wait_for_a_slot(bag):
+    """Each model step holds up every later day of a backfill: it must not queue behind the days ahead's ingest."""
+    dag = bag.dags["mlops_nightly_training"]
+    chain = set(dag.get_task("wait_for_previous_run").task_ids)
+
+    def total(task):  # Airflow's rules: absolute, or the weights of the task and of all its downstream tasks
+        if str(task.weight_rule) == "absolute":
+            return task.priority_weight
+        return task.priority_weight + sum(t.priority_weight for t in task.get_flat_relatives(upstream=False))
+
+    weight = {t.task_id: total(t) for t in dag.tasks}
+    assert min(weight[t] for t in chain) > max(w for t, w in weight.items() if t not in chain), weight
+
+
 def test_no_cycles_and_expected_shape(bag):
     dag = bag.dags["mlops_nightly_training"]
     # DagBag already rejects cycles at import; check the wiring the docs describe.

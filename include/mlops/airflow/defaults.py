@@ -111,6 +111,15 @@ def model_queue() -> dict[str, Any]:
     return _queue("model_queue")
 
 
+#: Task arguments of the model steps (decide, train, evaluate, register, the replayed promotion):
+#: where tasks wait for a free slot, these go first. A dataset's model steps run one at a time
+#: across its runs, so in a backfill each of them holds up every later day, while the ingest,
+#: validation and drift of the days ahead can wait. The nightly DAG's other tasks get
+#: ``weight_rule="absolute"`` (priority 1): Airflow's default adds the weights of every task
+#: downstream, the model steps' included, which put each day's ingest first.
+MODEL_STEP_PRIORITY: dict[str, Any] = {"priority_weight": 100, "weight_rule": "absolute"}
+
+
 def _queue(setting: str) -> dict[str, Any]:
     from mlops.settings import Settings
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
+from airflow.triggers.base import StartTriggerArgs
 
 from mlops.airflow.triggers import ChallengerTrigger, PreviousRunTrigger, find_pending_challenger, unfinished_tasks
 
@@ -67,10 +68,12 @@ class ChallengerSensor(BaseSensorOperator):
 class PreviousRunSensor(BaseSensorOperator):
     """Wait until the previous interval's run is through ``task_ids`` (its model steps, in order).
 
-    Checks once when it starts (the usual case for scheduled nights: the previous run is long
-    done); otherwise defers to ``PreviousRunTrigger``, which polls every ``poke_interval``
-    seconds in the triggerer and ends this task there: no worker slot and no task process
-    while it waits, and no process start to finish it. The default, 0.25 s, costs one small
+    Starts in the triggerer (``start_from_trigger``; the previous interval's logical date is
+    rendered there from the run's data interval): ``PreviousRunTrigger`` polls every
+    ``poke_interval`` seconds and ends this task there, so no worker process ever starts for
+    it, whether it waits or not (the nightly DAG has it in every run; in a backfill that is one
+    task process a day less). ``start_in_triggerer=False`` checks once in a worker process and
+    defers only if it has to wait. (``dag.test`` runs it in its process, the second way.) The default, 0.25 s, costs one small
     API call per waiting run and poll, only while runs wait on each other (a backfill); a
     backfill's days follow each other about 0.75 s sooner than with 1 s. A run whose previous
     run has not scheduled its decision yet (it waits in turn) is looked at every
@@ -85,15 +88,50 @@ class PreviousRunSensor(BaseSensorOperator):
         own DAG run, and this run still needs to move on).
     idle_interval : float
         Seconds between looks while the previous run waits on the one before it.
+    backfill_task_ids : list[str], optional
+        The chain of a previous run that is a backfill run, where it differs (its train step
+        runs the model steps after it: ``mlops.airflow.operators.run_backfill_model_steps``).
     """
 
     ui_color = "#e8e0f5"
+    template_fields: Sequence[str] = ("logical_date",)
 
-    def __init__(self, *, task_ids: Sequence[str], idle_interval: float = 1.0, **kwargs: Any) -> None:
+    #: Logical date of the previous interval's run, rendered from the run's data interval (a
+    #: run without one, start equal to end, looks one day back, as ``interval_of`` does).
+    PREVIOUS_INTERVAL = "{{ (data_interval_start - ((data_interval_end - data_interval_start) or macros.timedelta(days=1))).isoformat() }}"
+
+    def __init__(
+        self,
+        *,
+        task_ids: Sequence[str],
+        idle_interval: float = 1.0,
+        backfill_task_ids: Sequence[str] | None = None,
+        start_in_triggerer: bool = True,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("poke_interval", 0.25)
         super().__init__(**kwargs)
         self.task_ids = list(task_ids)
+        self.backfill_task_ids = list(backfill_task_ids or [])
         self.idle_interval = idle_interval
+        self.logical_date = self.PREVIOUS_INTERVAL
+        if start_in_triggerer:
+            # The scheduler hands the task straight to the triggerer: no worker process starts
+            # for it, whether it waits or not (every run of the nightly DAG has this task).
+            self.start_from_trigger = True
+            self.start_trigger_args = StartTriggerArgs(
+                trigger_cls="mlops.airflow.triggers.PreviousRunTrigger",
+                trigger_kwargs={
+                    "dag_id": self.dag_id,
+                    "logical_date": self.PREVIOUS_INTERVAL,
+                    "chain": self.task_ids,
+                    "poke_interval": self.poke_interval,
+                    "idle_interval": self.idle_interval,
+                    "backfill_chain": self.backfill_task_ids,
+                },
+                next_method="execute_complete",
+                timeout=timedelta(seconds=self.timeout),
+            )
 
     def _previous(self, context: Context):
         from mlops.airflow.runtime import interval_of
@@ -102,7 +140,7 @@ class PreviousRunSensor(BaseSensorOperator):
         return interval.start - (interval.end - interval.start)
 
     def poke(self, context: Context) -> bool:
-        pending = unfinished_tasks(context["dag"].dag_id, self._previous(context), self.task_ids)
+        pending = unfinished_tasks(context["dag"].dag_id, self._previous(context), self.task_ids, backfill_chain=self.backfill_task_ids)
         if pending:
             self.log.info("waiting for the previous interval's run: %s", pending)
         return not pending
@@ -117,6 +155,7 @@ class PreviousRunSensor(BaseSensorOperator):
                 chain=self.task_ids,
                 poke_interval=self.poke_interval,
                 idle_interval=self.idle_interval,
+                backfill_chain=self.backfill_task_ids,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

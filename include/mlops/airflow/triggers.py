@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -172,17 +173,25 @@ def chain_pending(states: dict[str, Any], chain: Sequence[str]) -> tuple[str, st
     return None
 
 
-def unfinished_tasks(dag_id: str, logical_date: Any, *chains: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+#: Run ids of backfill runs start with this (Airflow's ``DagRunType.BACKFILL_JOB``).
+BACKFILL_RUN_PREFIX = "backfill__"
+
+
+def unfinished_tasks(dag_id: str, logical_date: Any, *chains: Sequence[str], backfill_chain: Sequence[str] | None = None) -> dict[str, tuple[str, str | None]]:
     """``{run_id: (task_id, state)}`` for each run at ``logical_date`` where one of ``chains`` is not over (``chain_pending``).
 
-    Uses the Task SDK's supervisor channel, which task processes and the triggerer both have.
-    No run at that date: nothing to wait for.
+    A backfill run's chain is ``backfill_chain`` where given (its train step runs the model
+    steps after it). Uses the Task SDK's supervisor channel, which task processes and the
+    triggerer both have. No run at that date: nothing to wait for.
     """
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    task_ids = [t for chain in chains for t in chain]
+    task_ids = sorted({t for chain in chains for t in chain})
     runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=[logical_date]) or {}
-    pending = {run: next(filter(None, (chain_pending(tasks, chain) for chain in chains)), None) for run, tasks in runs.items()}
+    pending = {}
+    for run, tasks in runs.items():
+        own = [backfill_chain] if backfill_chain and run.startswith(BACKFILL_RUN_PREFIX) else chains
+        pending[run] = next(filter(None, (chain_pending(tasks, chain) for chain in own)), None)
     return {run: step for run, step in pending.items() if step}
 
 
@@ -216,8 +225,10 @@ class PreviousRunTrigger(BaseTrigger):
         poke_interval: float = 0.25,
         idle_interval: float = 1.0,
         task_ids: list[str] | None = None,
+        backfill_chain: list[str] | None = None,
     ):
         super().__init__()
+        self.backfill_chain = list(backfill_chain or [])
         self.dag_id, self.logical_date, self.poke_interval = dag_id, logical_date, poke_interval
         self.idle_interval = max(idle_interval, poke_interval)
         self.chain = list(chain or [])
@@ -233,6 +244,7 @@ class PreviousRunTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         kwargs: dict[str, Any] = {"dag_id": self.dag_id, "logical_date": self.logical_date}
         kwargs |= {"chain": self.chain} if self.chain else {"task_ids": self.task_ids}
+        kwargs |= {"backfill_chain": self.backfill_chain} if self.backfill_chain else {}
         return ("mlops.airflow.triggers.PreviousRunTrigger", kwargs | {"poke_interval": self.poke_interval, "idle_interval": self.idle_interval})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -242,9 +254,72 @@ class PreviousRunTrigger(BaseTrigger):
 
         when = datetime.fromisoformat(self.logical_date)
         while True:
-            pending = await asyncio.to_thread(unfinished_tasks, self.dag_id, when, *self._chains())
+            pending = await asyncio.to_thread(functools.partial(unfinished_tasks, backfill_chain=self.backfill_chain), self.dag_id, when, *self._chains())
             if not pending:
                 self.log.info("the run of %s at %s is through %s", self.dag_id, self.logical_date, self.chain or self.task_ids)
                 yield TaskSuccessEvent()
                 return
             await asyncio.sleep(self.idle_interval if self.chain and not_started(pending, self.chain) else self.poke_interval)
+
+
+def gate_verdict(gate: str, dataset: str, ti: Any) -> str | None:
+    """Why the task ``ti`` of a nightly run has nothing to do (``RunGateTrigger``), or None when it must run.
+
+    ``late_labels``: the dataset's labels come with the partition (``labels.delay_days`` 0).
+    ``policy_report``: not a backfill run, or a backfill run of one of the next intervals will
+    write the report for this period too (``mlops.airflow.operators.PolicyReportOperator``).
+    """
+    if gate == "late_labels":
+        from mlops.airflow.runtime import dataset_config
+
+        return None if dataset_config(dataset).labels.delay_days else "labels come with the partition (labels.delay_days is 0)"
+    if gate == "policy_report":
+        from mlops.airflow.operators import PolicyReportOperator, report_left_to
+
+        if not str(ti.run_id).startswith(BACKFILL_RUN_PREFIX):
+            return "not a backfill run: run `mlops policy-report` for a report on demand"
+        context = ti.get_template_context()
+        start, end = context["data_interval_start"], context["data_interval_end"]
+        following = [end + i * (end - start) for i in range(PolicyReportOperator.LOOK_AHEAD)]
+        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[ti.task_id], logical_dates=following) or {}
+        later = report_left_to(states, ti.task_id)
+        return f"the report of backfill run {later} covers this period too" if later else None
+    raise ValueError(f"RunGateTrigger: unknown gate {gate!r}")
+
+
+class RunGateTrigger(BaseTrigger):
+    """Starts a task of the nightly DAG in the triggerer and skips it there when it has nothing to do.
+
+    The task has ``start_from_trigger``: the scheduler hands it to the triggerer, which looks at
+    the run once (``gate_verdict``); a task with nothing to do ends as skipped without a worker
+    process (in a backfill, most days' late-labels step and policy report), otherwise it
+    resumes in a worker to do its work (``execute_complete``).
+    """
+
+    def __init__(self, gate: str, dataset: str):
+        super().__init__()
+        self.gate, self.dataset = gate, dataset
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("mlops.airflow.triggers.RunGateTrigger", {"gate": self.gate, "dataset": self.dataset})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.triggers.base import TaskSkippedEvent
+
+        reason = await asyncio.to_thread(gate_verdict, self.gate, self.dataset, self.task_instance)
+        if reason:
+            self.log.info("skipped: %s", reason)
+            yield TaskSkippedEvent()
+            return
+        yield TriggerEvent({"gate": self.gate, "run": True})
+
+
+def start_behind_gate(operator: Any, gate: str, dataset: str) -> Any:
+    """Let ``operator`` start in the triggerer behind ``RunGateTrigger`` (it resumes with ``execute_complete``); returns it."""
+    from airflow.triggers.base import StartTriggerArgs
+
+    operator.start_from_trigger = True
+    operator.start_trigger_args = StartTriggerArgs(
+        trigger_cls="mlops.airflow.triggers.RunGateTrigger", trigger_kwargs={"gate": gate, "dataset": dataset}, next_method="execute_complete"
+    )
+    return operator

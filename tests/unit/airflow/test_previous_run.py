@@ -63,3 +63,53 @@ def test_a_run_that_has_not_scheduled_its_decision_is_polled_at_the_idle_interva
         assert not not_started({"backfill__2013-03-03": step}, CHAIN), step
     # Two runs at that date (rare): fast while either moves.
     assert not not_started({"a": ("decide", None), "b": ("decide", "running")}, CHAIN)
+
+
+# --- A backfill run's chain: its train step runs the model steps after it ---
+
+BACKFILL_CHAIN = CHAIN[:2]
+
+
+@pytest.fixture
+def task_states(monkeypatch):
+    """The Task SDK's task-state look-up answering from a dict ``{run_id: {task_id: state}}`` set by the test."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    answer: dict = {}
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(lambda **kwargs: answer))
+    return answer
+
+
+def test_a_backfill_run_is_over_for_the_next_day_once_its_train_step_ends(task_states):
+    from mlops.airflow.triggers import unfinished_tasks
+
+    trained = states(decide="success", retrain__train="success")  # evaluate, register, replay not run yet
+    task_states.update({"backfill__2013-03-03T00:00:00+00:00": trained})
+    assert unfinished_tasks("dag", "2013-03-03", CHAIN, backfill_chain=BACKFILL_CHAIN) == {}
+    # Without the backfill chain (a trigger deferred before it existed), the whole chain counts.
+    assert unfinished_tasks("dag", "2013-03-03", CHAIN) == {"backfill__2013-03-03T00:00:00+00:00": ("retrain.evaluate", None)}
+    task_states.clear()
+    task_states.update({"backfill__2013-03-03T00:00:00+00:00": states(decide="success", retrain__train="running")})
+    assert unfinished_tasks("dag", "2013-03-03", CHAIN, backfill_chain=BACKFILL_CHAIN) == {"backfill__2013-03-03T00:00:00+00:00": ("retrain.train", "running")}
+
+
+def test_other_runs_keep_the_whole_chain(task_states):
+    from mlops.airflow.triggers import unfinished_tasks
+
+    for run_id in ("scheduled__2013-03-03T00:00:00+00:00", "manual__2013-03-03T00:00:00+00:00"):
+        task_states.clear()
+        task_states.update({run_id: states(decide="success", retrain__train="success")})
+        assert unfinished_tasks("dag", "2013-03-03", CHAIN, backfill_chain=BACKFILL_CHAIN) == {run_id: ("retrain.evaluate", None)}
+
+
+def test_the_trigger_keeps_the_backfill_chain_through_serialisation():
+    import importlib
+
+    from mlops.airflow.triggers import PreviousRunTrigger
+
+    trigger = PreviousRunTrigger("dag", "2013-03-03T00:00:00+00:00", list(CHAIN), backfill_chain=list(BACKFILL_CHAIN))
+    path, kwargs = trigger.serialize()
+    assert kwargs["backfill_chain"] == list(BACKFILL_CHAIN)
+    module, _, name = path.rpartition(".")
+    assert getattr(importlib.import_module(module), name)(**kwargs).serialize() == (path, kwargs)
+    assert "backfill_chain" not in PreviousRunTrigger("dag", "2013-03-03T00:00:00+00:00", list(CHAIN)).serialize()[1]

@@ -1,0 +1,79 @@
+"""Tasks of the nightly DAG that start in the triggerer and are skipped there when they have nothing to do."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+
+def test_late_labels_run_only_for_a_dataset_whose_labels_come_late():
+    from mlops.airflow.triggers import gate_verdict
+
+    assert gate_verdict("late_labels", "flights", None) == "labels come with the partition (labels.delay_days is 0)"
+    assert gate_verdict("late_labels", "synthetic", None) is None  # labels.delay_days: 3
+
+
+class _Run:
+    """What the gate reads of a task instance started in the triggerer: run id, data interval, task states."""
+
+    def __init__(self, run_id, states=None, start=datetime(2013, 3, 4, tzinfo=UTC)):
+        self.run_id, self.dag_id, self.task_id = run_id, "nightly", "policy_report"
+        self.start, self.states, self.asked = start, states or {}, []
+
+    def get_template_context(self):
+        return {"data_interval_start": self.start, "data_interval_end": self.start + timedelta(days=1)}
+
+    def get_task_states(self, **kwargs):
+        self.asked.append(kwargs)
+        return self.states
+
+
+def test_the_policy_report_is_skipped_outside_backfills_and_left_to_a_later_backfill_day():
+    from mlops.airflow.triggers import gate_verdict
+
+    assert gate_verdict("policy_report", "flights", _Run("scheduled__2013-03-04T00:00:00+00:00")).startswith("not a backfill run")
+    later = _Run("backfill__2013-03-04T00:00:00+00:00", {"backfill__2013-03-06T00:00:00+00:00": {"policy_report": None}})
+    assert gate_verdict("policy_report", "flights", later) == "the report of backfill run backfill__2013-03-06T00:00:00+00:00 covers this period too"
+    (asked,) = later.asked
+    assert asked["logical_dates"][:2] == [datetime(2013, 3, 5, tzinfo=UTC), datetime(2013, 3, 6, tzinfo=UTC)] and len(asked["logical_dates"]) == 7
+    # The backfill's last day (or one whose later days' reports failed) writes it.
+    assert gate_verdict("policy_report", "flights", _Run("backfill__2013-03-04T00:00:00+00:00")) is None
+    failed = _Run("backfill__2013-03-04T00:00:00+00:00", {"backfill__2013-03-05T00:00:00+00:00": {"policy_report": "failed"}})
+    assert gate_verdict("policy_report", "flights", failed) is None
+
+
+def test_the_gate_skips_in_the_triggerer_or_resumes_the_task_in_a_worker():
+    from airflow.triggers.base import TaskSkippedEvent
+
+    from mlops.airflow.triggers import RunGateTrigger
+
+    def first(trigger, ti):
+        trigger.task_instance = ti
+
+        async def run():
+            async for event in trigger.run():
+                return event
+
+        return asyncio.run(run())
+
+    assert isinstance(first(RunGateTrigger("policy_report", "flights"), _Run("manual__x")), TaskSkippedEvent)
+    resumed = first(RunGateTrigger("late_labels", "synthetic"), None)
+    assert not isinstance(resumed, TaskSkippedEvent) and resumed.payload == {"gate": "late_labels", "run": True}
+    assert RunGateTrigger("late_labels", "synthetic").serialize() == ("mlops.airflow.triggers.RunGateTrigger", {"gate": "late_labels", "dataset": "synthetic"})
+    with pytest.raises(ValueError, match="unknown gate"):
+        first(RunGateTrigger("nope", "synthetic"), None)
+
+
+def test_the_gated_tasks_start_in_the_triggerer():
+    import runpy
+    from pathlib import Path
+
+    dag = runpy.run_path(str(Path(__file__).parents[3] / "dags" / "mlops_nightly_training.py"))["mlops_nightly_training"]
+    for task_id, gate in (("collect_labels", "late_labels"), ("policy_report", "policy_report"), ("wait_for_previous_run", None)):
+        task = dag.get_task(task_id)
+        assert task.start_from_trigger, task_id
+        assert hasattr(task, task.start_trigger_args.next_method), task_id  # resumable in a worker
+        if gate:
+            assert task.start_trigger_args.trigger_kwargs == {"gate": gate, "dataset": "flights"}
