@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,22 @@ def test_backfill_replays_history_without_touching_production(stack):
     _backfill(stack, "2024-01-05T00:00:00Z", "2024-01-14T00:00:00Z")
     runs = _runs(stack, "backfill")
     assert len(runs) == 10 and {r["state"] for r in runs} == {"success"}, [(r["logical_date"], r["state"]) for r in runs]
+
+    # Decisions in order: each day's decision ended after the model steps of the day before
+    # (a backfill day's train step runs the steps after it: the day after waits for it).
+    chain = ("decide", "retrain.train", "retrain.evaluate", "retrain.register", "retrain.replay_promotion")
+    ended = []
+    for r in runs:
+        tis = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{r['dag_run_id']}/taskInstances", params={"limit": 100})["task_instances"]
+        ends = {
+            t["task_id"]: datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for t in tis if t["task_id"] in chain[:2] and t["state"] == "success"
+        }
+        ended.append((r["logical_date"], ends))
+    for (day_before, steps_before), (day, steps) in itertools.pairwise(ended):
+        assert steps["decide"] > max(steps_before.values()), (day_before, steps_before, day, steps["decide"])
+    # The steps after train returned what train recorded (one model version per retraining day).
+    trained_days = [day for day, steps in ended if "retrain.train" in steps]
+    assert len(trained_days) == len(client.search_model_versions(f"name = '{BACKFILL_MODEL}'"))
 
     # Production untouched.
     assert {k: str(v) for k, v in client.get_registered_model(MODEL).aliases.items()} == before
