@@ -146,6 +146,7 @@ def main() -> int:
             "queued_to_start_median_by_task": {k: round(statistics.median(v), 2) for k, v in sorted(queued_by_task.items())},
             "wall_seconds_per_day": round(wall / max(len(runs), 1), 1),
             "day_cadence_seconds": day_cadence(records),
+            "last_model_step_seconds": last_model_step(records),
             "load_average": os.getloadavg(),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -218,6 +219,21 @@ def day_cadence(records: list[dict]) -> dict:
     if not gaps:
         return {}
     return {"median": round(statistics.median(gaps), 2), "mean": round(statistics.mean(gaps), 2), "days": len(gaps) + 1}
+
+
+#: A day's model steps (decide, then the retrain steps; in a backfill, train runs the rest).
+MODEL_STEPS = ("decide", "retrain.train", "retrain.evaluate", "retrain.register", "retrain.replay_promotion")
+
+
+def last_model_step(records: list[dict]) -> float | None:
+    """Seconds from the backfill's first queued task to the end of its last model step: the backfill's pace.
+
+    Unlike the wall time, this leaves out the scheduled run that unpausing makes (the backfill
+    is created after it), the status polls and the period's policy report at the end.
+    """
+    queued = [ti["queued_when"] for ti in records if ti["queued_when"]]
+    ended = [ti["end_date"] for ti in records if ti["task_id"] in MODEL_STEPS and ti["end_date"]]
+    return round(_seconds(min(queued), max(ended)), 1) if queued and ended else None
 
 
 def _seconds(start: str, end: str) -> float:

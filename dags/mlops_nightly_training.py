@@ -327,6 +327,7 @@ def build_dag(spec: dict) -> DAG:
                 task_id="wait_for_previous_run",
                 task_ids=MODEL_STEPS,
                 backfill_task_ids=BACKFILL_MODEL_STEPS,
+                start_in_triggerer=spec["start_in_triggerer"],
                 timeout=6 * 3600,
                 doc_md=(
                     "Wait until the previous interval's run has finished its model steps (decision, then, if it retrains, "
@@ -339,7 +340,7 @@ def build_dag(spec: dict) -> DAG:
             >> branch
         )
         labels = GatedPythonOperator(task_id="collect_labels", python_callable=collect_labels, op_kwargs={"dataset": dataset}, doc_md=COLLECT_LABELS_DOC)
-        start_behind_gate(labels, "late_labels", dataset) >> branch
+        (start_behind_gate(labels, "late_labels", dataset) if spec["start_in_triggerer"] else labels) >> branch
         decision = XComArg(branch.operator, key="decision")
         used_drift = XComArg(branch.operator, key="drift")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
@@ -374,7 +375,7 @@ def build_dag(spec: dict) -> DAG:
                 "days whose report a later day writes)."
             ),
         )
-        [group, no_retrain] >> start_behind_gate(report, "policy_report", dataset)
+        [group, no_retrain] >> (start_behind_gate(report, "policy_report", dataset) if spec["start_in_triggerer"] else report)
     return with_params(dag, PARAMS)
 
 

@@ -35,7 +35,7 @@ from mlops.settings import Settings
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 
 #: The keys of a config's ``dag:`` section.
-DAG_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "scoring_dag_id", "schedule", "start_date", "tags")
+DAG_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "scoring_dag_id", "schedule", "start_date", "tags", "start_in_triggerer")
 DAG_ID_KEYS = ("dag_id", "promotion_dag_id", "rollback_dag_id", "scoring_dag_id")
 #: Airflow's rule for DAG ids (``airflow.sdk.definitions._internal.types``: KEY_REGEX, 250 characters).
 DAG_ID_PATTERN = re.compile(r"^[\w.-]{1,250}$")
@@ -93,6 +93,8 @@ def _check_dag_section(file: ConfigFile, dag: dict) -> None:
         datetime.fromisoformat(start.isoformat() if isinstance(start, date) else str(start))
     except ValueError as e:
         raise file.error(("dag", "start_date"), f"dag.start_date must be a date like 2024-01-31, found {start!r}") from e
+    if not isinstance(dag.get("start_in_triggerer", True), bool):
+        raise file.error(("dag", "start_in_triggerer"), f"dag.start_in_triggerer must be true or false, found {dag['start_in_triggerer']!r}")
     tags = dag.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 100 for t in tags):
         raise file.error(("dag", "tags"), f"dag.tags must be a list of strings of at most 100 characters, found {tags!r}")
@@ -127,6 +129,7 @@ def _spec(file: ConfigFile) -> dict | None:
         "schedule": dag.get("schedule", "@daily"),
         "start_date": str(dag.get("start_date", "2013-01-01")),
         "tags": list(dag.get("tags", [])),
+        "start_in_triggerer": dag.get("start_in_triggerer", True),
         "description": " ".join(str(raw.get("description", "")).split()),
         "task": raw.get("task"),
         "path": str(file.path),

@@ -64,6 +64,8 @@ SOAK_DATASET = {
         "scoring_dag_id": "live_soak_scoring",
         "schedule": None,
         "start_date": "2024-01-01",
+        # The test runs a night while the triggerer is stopped: every task starts in a worker.
+        "start_in_triggerer": False,
     },
     "registered_model_name": "livesoak_model",
     "labels": {"delay_days": 1},

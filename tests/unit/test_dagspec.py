@@ -57,7 +57,7 @@ def test_unknown_dag_keys_are_refused_with_the_valid_ones(folder):
     assert "typo_n" not in {s["dag_id"] for s in scan.specs}
     assert scan.problems == [
         f"dataset config {path}, line {line_of(path, 'scheduel')}: dag: unknown key 'scheduel' (did you mean 'schedule'?); the keys of the dag "
-        "section are dag_id, promotion_dag_id, rollback_dag_id, scoring_dag_id, schedule, start_date, tags. An unknown key would be ignored silently "
+        "section are dag_id, promotion_dag_id, rollback_dag_id, scoring_dag_id, schedule, start_date, tags, start_in_triggerer. An unknown key would be ignored silently "
         "(a misspelt schedule would fall back to @daily)."
     ]
 
@@ -71,6 +71,7 @@ def test_unknown_dag_keys_are_refused_with_the_valid_ones(folder):
         ({"start_date": "yesterday"}, r"dag.start_date must be a date like 2024-01-31, found 'yesterday'"),
         ({"tags": "nightly"}, r"dag.tags must be a list of strings"),
         ({"dag_id": "has space"}, r"dag.dag_id must be letters, digits"),
+        ({"start_in_triggerer": "yes"}, r"dag.start_in_triggerer must be true or false, found 'yes'"),
     ],
 )
 def test_dag_section_values_are_checked(folder, dag, expected):

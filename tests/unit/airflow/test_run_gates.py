@@ -77,3 +77,15 @@ def test_the_gated_tasks_start_in_the_triggerer():
         assert hasattr(task, task.start_trigger_args.next_method), task_id  # resumable in a worker
         if gate:
             assert task.start_trigger_args.trigger_kwargs == {"gate": gate, "dataset": "flights"}
+
+
+def test_a_dataset_may_keep_every_task_in_the_workers():
+    """dag.start_in_triggerer: false (a night must go on while the triggerer is down)."""
+    import runpy
+    from pathlib import Path
+
+    module = runpy.run_path(str(Path(__file__).parents[3] / "dags" / "mlops_nightly_training.py"))
+    spec = next(s for s in module["dag_specs"]() if s["dataset"] == "flights")
+    dag = module["build_dag"]({**spec, "dag_id": "flights_in_workers", "start_in_triggerer": False})
+    for task_id in ("collect_labels", "policy_report", "wait_for_previous_run"):
+        assert not dag.get_task(task_id).start_from_trigger, task_id
