@@ -6,7 +6,7 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
 1. **ingest** checks the run's inputs first (the trigger form's windows leave a training day,
    the estimator imports and accepts its params), then pulls exactly the run's interval from
    the dataset's source into one Parquet partition (atomic write, row count, content hash).
-   Every task refuses a run conf with a key that is not a param of this DAG.
+   Every task a worker runs refuses a run conf with a key that is not a param of this DAG.
 2. **validate** runs the dataset's Great Expectations suite as a checkpoint and updates the
    Data Docs. A failing partition is quarantined and the run stops here: nothing trains on it.
    A passing partition updates the dataset's asset, which runs the batch scoring DAG.
@@ -331,10 +331,11 @@ def build_dag(spec: dict) -> DAG:
                 timeout=6 * 3600,
                 doc_md=(
                     "Wait until the previous interval's run has finished its model steps (decision, then, if it retrains, "
-                    "training, evaluation, registration and in backfills the replayed promotion), so the decision and the evaluation see the model that run produced "
-                    "(the decision measures drift again if the champion moved after detect_drift). Ingest, validate and drift "
-                    "of many intervals still run in parallel. Waits in the triggerer (no worker slot) and ends there within "
-                    "about a quarter of a second of the previous run's last model step."
+                    "training, evaluation and registration; in a backfill run the train step does those and the replayed promotion), "
+                    "so the decision and the evaluation see the model that run produced (the decision measures drift again if the "
+                    "champion moved after detect_drift). Ingest, validate and drift of many intervals still run in parallel. Starts "
+                    "and waits in the triggerer (no worker process; with dag.start_in_triggerer false it looks once in a worker "
+                    "first) and ends there within about a quarter of a second of the previous run's last model step."
                 ),
             )
             >> branch

@@ -66,3 +66,25 @@ def test_a_denied_look_up_of_a_model_that_does_not_exist_counts_as_missing(setti
     assert missing_model(client, "unit_registry_exists", denied) is False  # a real denial is raised by callers
     assert missing_model(client, "unit_registry_exists", MlflowException("x", error_code=RESOURCE_DOES_NOT_EXIST)) is True
     assert missing_model(client, "unit_registry_exists", MlflowException("x", error_code=INTERNAL_ERROR)) is False
+
+
+def test_a_retried_backfill_train_step_reads_its_decided_day_back_instead_of_evaluating_again(settings, trained):
+    """After the replayed promotion made the version champion, evaluating again would compare it with itself."""
+    from mlops.airflow.operators import _decided_before
+    from mlops.promotion.history import replay_decision
+
+    client = tracking.client(settings)
+    name, key = "unit_backfill_retry__backfill", "nightly/backfill__2024-01-12T00:00:00+00:00"
+    evaluation = {"blessed": True, "reasons": ["no champion yet"], "challenger_metrics": {"roc_auc": 0.81}, "champion_metrics": None, "champion_version": None}
+    tags = schema.encode_tags(
+        {schema.BLESSED: True, schema.EVALUATION: {k: evaluation[k] for k in ("challenger_metrics", "champion_metrics", "champion_version", "reasons")}}
+    )
+    assert _decided_before(name, settings, key) is None  # nothing registered yet: the steps run
+    registered = register_version(client, name=name, model_uri=trained["model_uri"], run_id=trained["run_id"], run_key=key, tags=tags)
+    assert _decided_before(name, settings, key) is None  # registered, not decided: the steps run (each idempotent)
+    replay_decision(client, name, registered["version"], run_key=key, evaluation=evaluation)
+    again = _decided_before(name, settings, key)
+    assert again["evaluation"] == evaluation
+    assert again["registered"]["version"] == registered["version"] and again["registered"]["created"] is False
+    assert again["replayed"] == {"version": registered["version"], "decision": "promoted", "kind": "backfill", "already": True}
+    assert str(alias_version(client, name, "champion").version) == registered["version"]

@@ -215,8 +215,8 @@ def run_backfill_model_steps(context: Context, dataset: str, train: dict, *, dec
     tasks of the run find it and return it instead of doing the work again. The next day's
     decision waits only for this step (the nightly DAG's ``BACKFILL_MODEL_STEPS``): a backfill's retraining day
     costs one task start-up instead of four, and three scheduler hand-offs less. Each step is
-    idempotent, so a retry of the train step redoes none twice (one model version per run;
-    a decided version stays decided).
+    idempotent (one model version per run), and a retry after the replayed promotion reads the
+    day's steps back from its version instead of evaluating again (``_decided_before``).
     """
     from mlops import tracking
     from mlops.airflow.runtime import run_config, run_key
@@ -225,6 +225,10 @@ def run_backfill_model_steps(context: Context, dataset: str, train: dict, *, dec
     from mlops.training.evaluate import evaluate_challenger
 
     config, settings = run_config(dataset, context), Settings.from_env()
+    if (steps := _decided_before(config.model_name, settings, run_key(context))) is not None:
+        log.info("this run's version was registered and decided before this try: %s", steps["replayed"])
+        context["ti"].xcom_push(key=BACKFILL_STEPS_KEY, value=steps)
+        return steps
     evaluation = evaluate_challenger(config, settings, train)
     log.info("evaluation: %s", {k: evaluation.get(k) for k in ("blessed", "reasons")})
     registered = register_trained(context, dataset, train, evaluation=evaluation, validation=validation, drift=drift, decision=decision)
@@ -233,6 +237,35 @@ def run_backfill_model_steps(context: Context, dataset: str, train: dict, *, dec
     steps = {"evaluation": evaluation, "registered": registered, "replayed": replayed}
     context["ti"].xcom_push(key=BACKFILL_STEPS_KEY, value=steps)
     return steps
+
+
+def _decided_before(name: str, settings: Any, key: str) -> dict | None:
+    """The model steps as an earlier try of the train step left them, when its version is already decided.
+
+    A retry must not evaluate again: the version may by now be the backfill's champion, and
+    would be compared with itself. The evaluation is read back from the version's tags.
+    """
+    from mlops import schema, tracking
+    from mlops.registry.client import find_version_by_run_key
+
+    version = find_version_by_run_key(tracking.client(settings), name, key)
+    if version is None or not (decision := schema.DECISION.get(version.tags)):
+        return None
+    evaluation = {**(schema.EVALUATION.get(version.tags) or {}), "blessed": schema.BLESSED.get(version.tags)}
+    registered = {
+        "model_name": name,
+        "version": str(version.version),
+        "alias": None,
+        "created": False,
+        "run_id": version.run_id,
+        "alias_note": "registered and decided by an earlier try of this run",
+        "superseded": [],
+    }
+    return {
+        "evaluation": evaluation,
+        "registered": registered,
+        "replayed": {"version": str(version.version), "decision": decision, "kind": "backfill", "already": True},
+    }
 
 
 def recorded_backfill_steps(context: Context, train_task_id: str = "retrain.train") -> dict | None:
@@ -511,18 +544,23 @@ class PolicyReportOperator(BaseOperator):
         still run, and the last one writes it. If that fails, `mlops policy-report` builds
         the same report on demand.
         """
-        from mlops.airflow.runtime import interval_of
+        return later_report_run(context["ti"], context["dag"].dag_id, self.task_id, context)
 
-        interval = interval_of(context)
-        # Logical dates are interval starts: the next interval's run has this run's end.
-        step = interval.end - interval.start
-        following = [interval.end + i * step for i in range(self.LOOK_AHEAD)]
-        states = context["ti"].get_task_states(dag_id=context["dag"].dag_id, task_ids=[self.task_id], logical_dates=following) or {}
-        return report_left_to(states, self.task_id)
+
+def later_report_run(ti: Any, dag_id: str, task_id: str, context: Context) -> str | None:
+    """A backfill run of one of the next ``PolicyReportOperator.LOOK_AHEAD`` intervals whose report covers this run's period (``report_left_to``)."""
+    from mlops.airflow.runtime import interval_of
+
+    interval = interval_of(context)
+    # Logical dates are interval starts: the next interval's run has this run's end.
+    step = interval.end - interval.start
+    following = [interval.end + i * step for i in range(PolicyReportOperator.LOOK_AHEAD)]
+    states = ti.get_task_states(dag_id=dag_id, task_ids=[task_id], logical_dates=following) or {}
+    return report_left_to(states, task_id)
 
 
 class GatedPythonOperator(PythonOperator):
-    """A Python task that may start in the triggerer (``mlops.airflow.triggers.gate_start_args``) and resume here."""
+    """A Python task that may start in the triggerer (``mlops.airflow.triggers.start_behind_gate``) and resume here."""
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         return self.execute(context)

@@ -34,6 +34,12 @@ def interval_of(context: dict[str, Any]) -> Interval:
     return Interval(start, end)
 
 
+def previous_interval_start(context: dict[str, Any]):
+    """Logical date of the previous interval's run: this run's interval start minus its length (``interval_of``)."""
+    interval = interval_of(context)
+    return interval.start - (interval.end - interval.start)
+
+
 @contextmanager
 def fail_fast():
     """Turn errors that a retry cannot fix into ``AirflowFailException`` (no retries).

@@ -68,8 +68,8 @@ class ChallengerSensor(BaseSensorOperator):
 class PreviousRunSensor(BaseSensorOperator):
     """Wait until the previous interval's run is through ``task_ids`` (its model steps, in order).
 
-    Starts in the triggerer (``start_from_trigger``; the previous interval's logical date is
-    rendered there from the run's data interval): ``PreviousRunTrigger`` polls every
+    Starts in the triggerer (``start_from_trigger``; the trigger reads the previous interval's
+    logical date from its task's run there): ``PreviousRunTrigger`` polls every
     ``poke_interval`` seconds and ends this task there, so no worker process ever starts for
     it, whether it waits or not (the nightly DAG has it in every run; in a backfill that is one
     task process a day less). ``start_in_triggerer=False`` checks once in a worker process and
@@ -94,11 +94,6 @@ class PreviousRunSensor(BaseSensorOperator):
     """
 
     ui_color = "#e8e0f5"
-    template_fields: Sequence[str] = ("logical_date",)
-
-    #: Logical date of the previous interval's run, rendered from the run's data interval (a
-    #: run without one, start equal to end, looks one day back, as ``interval_of`` does).
-    PREVIOUS_INTERVAL = "{{ (data_interval_start - ((data_interval_end - data_interval_start) or macros.timedelta(days=1))).isoformat() }}"
 
     def __init__(
         self,
@@ -114,7 +109,6 @@ class PreviousRunSensor(BaseSensorOperator):
         self.task_ids = list(task_ids)
         self.backfill_task_ids = list(backfill_task_ids or [])
         self.idle_interval = idle_interval
-        self.logical_date = self.PREVIOUS_INTERVAL
         if start_in_triggerer:
             # The scheduler hands the task straight to the triggerer: no worker process starts
             # for it, whether it waits or not (every run of the nightly DAG has this task).
@@ -123,7 +117,7 @@ class PreviousRunSensor(BaseSensorOperator):
                 trigger_cls="mlops.airflow.triggers.PreviousRunTrigger",
                 trigger_kwargs={
                     "dag_id": self.dag_id,
-                    "logical_date": self.PREVIOUS_INTERVAL,
+                    "logical_date": None,  # the trigger looks it up from its task's run (previous_interval_start)
                     "chain": self.task_ids,
                     "poke_interval": self.poke_interval,
                     "idle_interval": self.idle_interval,
@@ -134,10 +128,9 @@ class PreviousRunSensor(BaseSensorOperator):
             )
 
     def _previous(self, context: Context):
-        from mlops.airflow.runtime import interval_of
+        from mlops.airflow.runtime import previous_interval_start
 
-        interval = interval_of(context)
-        return interval.start - (interval.end - interval.start)
+        return previous_interval_start(context)
 
     def poke(self, context: Context) -> bool:
         pending = unfinished_tasks(context["dag"].dag_id, self._previous(context), self.task_ids, backfill_chain=self.backfill_task_ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -220,7 +221,7 @@ class PreviousRunTrigger(BaseTrigger):
     def __init__(
         self,
         dag_id: str,
-        logical_date: str,
+        logical_date: str | None,
         chain: list[str] | None = None,
         poke_interval: float = 0.25,
         idle_interval: float = 1.0,
@@ -238,6 +239,12 @@ class PreviousRunTrigger(BaseTrigger):
         if not self.chain and not self.task_ids:
             raise ValueError("PreviousRunTrigger: give the previous run's model steps as chain")
 
+    def _own_previous(self):
+        """The previous interval of the waiting task's own run (a task started in the triggerer: ``logical_date`` None)."""
+        from mlops.airflow.runtime import previous_interval_start
+
+        return previous_interval_start(self.task_instance.get_template_context())
+
     def _chains(self) -> list[list[str]]:
         return [self.chain] if self.chain else [[t] for t in self.task_ids]
 
@@ -252,7 +259,7 @@ class PreviousRunTrigger(BaseTrigger):
 
         from airflow.triggers.base import TaskSuccessEvent
 
-        when = datetime.fromisoformat(self.logical_date)
+        when = datetime.fromisoformat(self.logical_date) if self.logical_date else await asyncio.to_thread(self._own_previous)
         while True:
             pending = await asyncio.to_thread(functools.partial(unfinished_tasks, backfill_chain=self.backfill_chain), self.dag_id, when, *self._chains())
             if not pending:
@@ -274,15 +281,13 @@ def gate_verdict(gate: str, dataset: str, ti: Any) -> str | None:
 
         return None if dataset_config(dataset).labels.delay_days else "labels come with the partition (labels.delay_days is 0)"
     if gate == "policy_report":
-        from mlops.airflow.operators import PolicyReportOperator, report_left_to
+        from mlops.airflow.operators import later_report_run
+        from mlops.airflow.runtime import is_backfill
 
-        if not str(ti.run_id).startswith(BACKFILL_RUN_PREFIX):
-            return "not a backfill run: run `mlops policy-report` for a report on demand"
         context = ti.get_template_context()
-        start, end = context["data_interval_start"], context["data_interval_end"]
-        following = [end + i * (end - start) for i in range(PolicyReportOperator.LOOK_AHEAD)]
-        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[ti.task_id], logical_dates=following) or {}
-        later = report_left_to(states, ti.task_id)
+        if not is_backfill(context):  # the run's type: a backfill may reprocess a scheduled run, keeping its id
+            return "not a backfill run: run `mlops policy-report` for a report on demand"
+        later = later_report_run(ti, ti.dag_id, ti.task_id, context)
         return f"the report of backfill run {later} covers this period too" if later else None
     raise ValueError(f"RunGateTrigger: unknown gate {gate!r}")
 
@@ -314,12 +319,20 @@ class RunGateTrigger(BaseTrigger):
         yield TriggerEvent({"gate": self.gate, "run": True})
 
 
-def start_behind_gate(operator: Any, gate: str, dataset: str) -> Any:
+#: How long a gated task may stay with the triggerer before it fails (no triggerer running, say):
+#: the run then fails and says so (``run_failed``) instead of waiting for ever.
+GATE_TIMEOUT = timedelta(hours=1)
+
+
+def start_behind_gate(operator: Any, gate: str, dataset: str, timeout: timedelta = GATE_TIMEOUT) -> Any:
     """Let ``operator`` start in the triggerer behind ``RunGateTrigger`` (it resumes with ``execute_complete``); returns it."""
     from airflow.triggers.base import StartTriggerArgs
 
     operator.start_from_trigger = True
     operator.start_trigger_args = StartTriggerArgs(
-        trigger_cls="mlops.airflow.triggers.RunGateTrigger", trigger_kwargs={"gate": gate, "dataset": dataset}, next_method="execute_complete"
+        trigger_cls="mlops.airflow.triggers.RunGateTrigger",
+        trigger_kwargs={"gate": gate, "dataset": dataset},
+        next_method="execute_complete",
+        timeout=timeout,
     )
     return operator

@@ -18,12 +18,16 @@ def test_late_labels_run_only_for_a_dataset_whose_labels_come_late():
 class _Run:
     """What the gate reads of a task instance started in the triggerer: run id, data interval, task states."""
 
-    def __init__(self, run_id, states=None, start=datetime(2013, 3, 4, tzinfo=UTC)):
+    def __init__(self, run_id, states=None, start=datetime(2013, 3, 4, tzinfo=UTC), run_type=None):
         self.run_id, self.dag_id, self.task_id = run_id, "nightly", "policy_report"
         self.start, self.states, self.asked = start, states or {}, []
+        self.run_type = run_type or run_id.split("__")[0]
 
     def get_template_context(self):
-        return {"data_interval_start": self.start, "data_interval_end": self.start + timedelta(days=1)}
+        from types import SimpleNamespace
+
+        end = self.start + timedelta(days=1)
+        return {"data_interval_start": self.start, "data_interval_end": end, "dag_run": SimpleNamespace(run_type=self.run_type), "run_id": self.run_id}
 
     def get_task_states(self, **kwargs):
         self.asked.append(kwargs)
@@ -42,6 +46,8 @@ def test_the_policy_report_is_skipped_outside_backfills_and_left_to_a_later_back
     assert gate_verdict("policy_report", "flights", _Run("backfill__2013-03-04T00:00:00+00:00")) is None
     failed = _Run("backfill__2013-03-04T00:00:00+00:00", {"backfill__2013-03-05T00:00:00+00:00": {"policy_report": "failed"}})
     assert gate_verdict("policy_report", "flights", failed) is None
+    # A backfill that reprocesses a scheduled run keeps its run id: the run's type decides.
+    assert gate_verdict("policy_report", "flights", _Run("scheduled__2013-03-04T00:00:00+00:00", run_type="backfill")) is None
 
 
 def test_the_gate_skips_in_the_triggerer_or_resumes_the_task_in_a_worker():
@@ -77,6 +83,8 @@ def test_the_gated_tasks_start_in_the_triggerer():
         assert hasattr(task, task.start_trigger_args.next_method), task_id  # resumable in a worker
         if gate:
             assert task.start_trigger_args.trigger_kwargs == {"gate": gate, "dataset": "flights"}
+            # Left with the triggerer too long (none running), the task fails and its run says so.
+            assert task.start_trigger_args.timeout == timedelta(hours=1)
 
 
 def test_a_dataset_may_keep_every_task_in_the_workers():
