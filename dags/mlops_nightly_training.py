@@ -29,8 +29,9 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    DAG's decision. Backfill runs register into `<model>__backfill[__label]` instead, and
    **replay_promotion** replays the promotion policy there; production aliases never move.
    In a backfill run, train does evaluate, register and replay_promotion's work in its own
-   process right after training (the next day waits for train only); those three tasks then
-   return what it recorded.
+   process right after training (the next day waits for train only), and ingest validates
+   and measures drift in its own; those tasks then return what was recorded, ended by the
+   triggerer without a worker process.
 
 Alerts (the dataset config's `alerts:` section): a quarantined partition, a drift alarm, a stale
 champion, a failed run, and a run still unfinished `alerts.late_after_hours` after its interval
@@ -49,7 +50,7 @@ from airflow.sdk import DAG, Param, XComArg, get_current_context, task, task_gro
 
 from mlops.airflow.assets import partition_asset, partition_event_extra
 from mlops.airflow.defaults import MODEL_STEP_PRIORITY, common_dag_args, model_queue, training_queue, with_params
-from mlops.airflow.operators import GatedPythonOperator, PolicyReportOperator, RegisterModelOperator
+from mlops.airflow.operators import PolicyReportOperator, RegisterModelOperator, gated_task
 from mlops.airflow.sensors import PreviousRunSensor
 from mlops.airflow.timetables import PartitionIntervalTimetable
 from mlops.airflow.triggers import start_behind_gate
@@ -122,43 +123,62 @@ def _fail_fast():
 
 
 @task(
-    doc_md="Check the run's windows and the estimator, then pull the run's data interval from the source and write its partition (atomic, with row count and content hash)."
+    doc_md=(
+        "Check the run's windows and the estimator, then pull the run's data interval from the source and write its partition "
+        "(atomic, with row count and content hash). In a backfill run it then validates the partition and measures its drift "
+        "in the same process; validate and detect_drift return what it recorded."
+    )
 )
 def ingest(dataset: str) -> dict:
-    from mlops.airflow.runtime import check_run_inputs, source_for
+    from mlops.airflow.operators import run_backfill_ahead_steps
+    from mlops.airflow.runtime import check_run_inputs, is_backfill, source_for
     from mlops.ingest import ingest_interval
 
     context, config, settings, interval = _setup(dataset, ahead=True)
     with _fail_fast():
         check_run_inputs(config, context["params"])  # windows and estimator: fail before any work
-        return ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
+        partition = ingest_interval(config, settings, interval, source_for(config, settings)).to_dict()
+    if is_backfill(context):
+        run_backfill_ahead_steps(context, config, settings, interval)
+    return partition
 
 
-@task(
+@gated_task(
     doc_md=(
         "Validate the partition with the dataset's Great Expectations suite; quarantine it and fail the run if it does not pass. "
-        "A partition that passes updates the dataset's asset (its date and content hash in the event's extra): the scoring DAG runs on it."
+        "A partition that passes updates the dataset's asset (its date and content hash in the event's extra): the scoring DAG runs on it. "
+        "In a backfill run, ingest validated it: the triggerer ends this task with that result (no asset event: scoring ignores backfills)."
     )
 )
 def validate(dataset: str, partition: dict) -> dict:
+    from mlops.airflow.operators import recorded_result
     from mlops.airflow.runtime import run_key, run_type
     from mlops.validation import validate_partition
 
     context, config, settings, interval = _setup(dataset, ahead=True)
     with _fail_fast():  # bad data does not get better with retries: fail at once
-        result = validate_partition(config, settings, interval)
+        recorded = recorded_result(context)
+        result = recorded["return_value"] if recorded else validate_partition(config, settings, interval)
     extra = partition_event_extra(partition, run_key=run_key(context), run_type=run_type(context))
     context["outlet_events"][partition_asset(dataset)].extra = extra
     return result
 
 
-@task(doc_md="Per-feature drift between the partition and the reference window; report logged to MLflow.")
+@gated_task(
+    doc_md=(
+        "Per-feature drift between the partition and the reference window; report logged to MLflow. "
+        "In a backfill run, ingest measured it: the triggerer ends this task with that result."
+    )
+)
 def detect_drift(dataset: str, validation: dict) -> dict:
+    from mlops.airflow.operators import recorded_result
     from mlops.airflow.runtime import run_key, source_for
     from mlops.monitor import run_drift_step
 
     context, config, settings, interval = _setup(dataset, ahead=True)
     with _fail_fast():
+        if recorded := recorded_result(context):
+            return recorded["return_value"]
         return run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
 
 
@@ -170,16 +190,18 @@ COLLECT_LABELS_DOC = (
 )
 
 
+@gated_task(task_id="collect_labels", doc_md=COLLECT_LABELS_DOC)
 def collect_labels(dataset: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from mlops.airflow.runtime import labels_source_for, prediction_store_url, run_key
+    from mlops.airflow.triggers import gate_verdict
     from mlops.predictions.labels import collect_labels as collect
     from mlops.predictions.store import PredictionStore
 
     context, config, settings, interval = _setup(dataset)
-    if not config.labels.delay_days:
-        raise AirflowSkipException("labels come with the partition (labels.delay_days is 0)")
+    if reason := gate_verdict("late_labels", dataset, context["ti"]):
+        raise AirflowSkipException(reason)
     with _fail_fast():
         store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
         return collect(
@@ -196,6 +218,7 @@ def collect_labels(dataset: str) -> dict:
 
 @task.branch(trigger_rule="none_failed", doc_md="Apply the retraining policy; the decision and its reasons are in XCom under `decision`.")
 def decide(dataset: str, drift: dict) -> str:
+    from mlops.airflow.operators import json_dict
     from mlops.airflow.runtime import prediction_store_url, run_key, source_for
     from mlops.monitor import champion_state, drift_for_decision
     from mlops.predictions.store import PredictionStore
@@ -203,6 +226,7 @@ def decide(dataset: str, drift: dict) -> str:
 
     context, config, settings, interval = _setup(dataset)
     with _fail_fast():
+        drift = json_dict("decide", "drift", drift)  # as JSON text when the triggerer ended detect_drift (see recorded_for)
         store = PredictionStore(prediction_store_url(config, settings)) if config.scoring else None
         state = champion_state(config, settings, interval, store=store)
         drift, redone = drift_for_decision(
@@ -244,12 +268,14 @@ def decide(dataset: str, drift: dict) -> str:
 )
 def train(dataset: str, decision: dict, validation: dict | None = None, drift: dict | None = None) -> dict:
     from mlops import schema
-    from mlops.airflow.operators import run_backfill_model_steps
+    from mlops.airflow.operators import json_dict, run_backfill_model_steps
     from mlops.airflow.runtime import is_backfill, lineage_tags, run_key, source_for
     from mlops.training.train import train_model
 
     context, config, settings, interval = _setup(dataset)
     params = context["params"]
+    with _fail_fast():
+        validation = json_dict("train", "validation", validation)  # as JSON text when the triggerer ended validate
     lineage = lineage_tags(context) | schema.encode_tags({schema.RETRAIN_REASONS: decision.get("reasons", []), schema.NOTE: params.get("note") or None})
     with _fail_fast():
         result = train_model(
@@ -263,19 +289,19 @@ def train(dataset: str, decision: dict, validation: dict | None = None, drift: d
             source=source_for(config, settings),
         )
         if is_backfill(context):
-            run_backfill_model_steps(context, dataset, result, decision=decision, validation=validation or {}, drift=drift or {})
+            run_backfill_model_steps(context, dataset, result, decision=decision, validation=validation, drift=drift or {})
     return result
 
 
-@task(doc_md="Score challenger and current champion on the same holdout and record the comparison.")
+@gated_task(doc_md="Score challenger and current champion on the same holdout and record the comparison.")
 def evaluate(dataset: str, train_result: dict) -> dict:
-    from mlops.airflow.operators import recorded_backfill_steps
+    from mlops.airflow.operators import recorded_result
     from mlops.training.evaluate import evaluate_challenger
 
     context, config, settings, _ = _setup(dataset)
-    if recorded := recorded_backfill_steps(context):
-        return recorded["evaluation"]  # evaluated by the train step, before the next day went on
     with _fail_fast():
+        if recorded := recorded_result(context):
+            return recorded["return_value"]  # evaluated by the train step, before the next day went on
         return evaluate_challenger(config, settings, train_result)
 
 
@@ -286,20 +312,22 @@ MODEL_STEPS = ("decide", "retrain.train", "retrain.evaluate", "retrain.register"
 BACKFILL_MODEL_STEPS = MODEL_STEPS[:2]
 
 
-@task(doc_md="Backfill runs only: replay the promotion policy in the backfill's registered model (blessed by evaluate → its champion). Skipped otherwise.")
+@gated_task(
+    doc_md="Backfill runs only: replay the promotion policy in the backfill's registered model (blessed by evaluate → its champion). Skipped otherwise."
+)
 def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from mlops import tracking
-    from mlops.airflow.operators import recorded_backfill_steps
+    from mlops.airflow.operators import recorded_result
     from mlops.airflow.runtime import is_backfill, run_key
     from mlops.promotion.history import replay_decision
 
     context, config, settings, _ = _setup(dataset)
     if not is_backfill(context):
         raise AirflowSkipException("not a backfill run: production promotion is the promotion DAG's job")
-    if recorded := recorded_backfill_steps(context):
-        return recorded["replayed"]  # replayed by the train step, before the next day went on
+    if recorded := recorded_result(context):
+        return recorded["return_value"]  # replayed by the train step, before the next day went on
     with _fail_fast():
         return replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
 
@@ -311,6 +339,13 @@ def build_dag(spec: dict) -> DAG:
     model_step, training_step = model_queue() | MODEL_STEP_PRIORITY, training_queue() | MODEL_STEP_PRIORITY
     dag_args = common_dag_args(spec, kind="training", doc_md=__doc__, params=PARAMS)
     dag_args["default_args"] = {**dag_args["default_args"], "weight_rule": "absolute"}
+
+    def gated(task_or_output, gate: str):
+        """The task, started in the triggerer behind ``gate`` (``RunGateTrigger``) unless the dataset says ``dag.start_in_triggerer: false``."""
+        if spec["start_in_triggerer"]:
+            start_behind_gate(getattr(task_or_output, "operator", task_or_output), gate, dataset)
+        return task_or_output
+
     with DAG(
         dag_id=spec["dag_id"],
         description=f"Nightly ingest, validate, drift, retrain of '{dataset}'. {spec['description']}"[:300],
@@ -319,8 +354,10 @@ def build_dag(spec: dict) -> DAG:
         **dag_args,
     ) as dag:
         partition = ingest(dataset)
-        validation = validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition)
-        drift = detect_drift(dataset, validation)
+        validation = gated(
+            validate.override(outlets=[partition_asset(dataset)], on_failure_callback=AlertNotifier("partition_quarantined"))(dataset, partition), "recorded"
+        )
+        drift = gated(detect_drift(dataset, validation), "recorded")
         branch = decide.override(on_success_callback=AlertNotifier("decision"), **model_step)(dataset, drift)
         (
             PreviousRunSensor(
@@ -340,8 +377,7 @@ def build_dag(spec: dict) -> DAG:
             )
             >> branch
         )
-        labels = GatedPythonOperator(task_id="collect_labels", python_callable=collect_labels, op_kwargs={"dataset": dataset}, doc_md=COLLECT_LABELS_DOC)
-        (start_behind_gate(labels, "late_labels", dataset) if spec["start_in_triggerer"] else labels) >> branch
+        gated(collect_labels(dataset), "late_labels") >> branch
         decision = XComArg(branch.operator, key="decision")
         used_drift = XComArg(branch.operator, key="drift")
         no_retrain = EmptyOperator(task_id="no_retrain", doc_md="No rule asked for retraining: the run ends here.")
@@ -349,7 +385,7 @@ def build_dag(spec: dict) -> DAG:
         @task_group(group_id="retrain", tooltip="Train, evaluate and register a challenger")
         def retrain():
             trained = train.override(**training_step)(dataset, decision, validation, used_drift)
-            evaluation = evaluate.override(**training_step)(dataset, trained)
+            evaluation = gated(evaluate.override(**training_step)(dataset, trained), "recorded")
             registered = RegisterModelOperator(
                 task_id="register",
                 dataset=dataset,
@@ -362,7 +398,8 @@ def build_dag(spec: dict) -> DAG:
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
                 **model_step,
             )
-            replay_promotion.override(**model_step)(dataset, registered.output, evaluation)
+            gated(registered, "recorded")
+            gated(replay_promotion.override(**model_step)(dataset, registered.output, evaluation), "recorded")
 
         group = retrain()
         branch >> [group, no_retrain]
@@ -376,7 +413,7 @@ def build_dag(spec: dict) -> DAG:
                 "days whose report a later day writes)."
             ),
         )
-        [group, no_retrain] >> (start_behind_gate(report, "policy_report", dataset) if spec["start_in_triggerer"] else report)
+        [group, no_retrain] >> gated(report, "policy_report")
     return with_params(dag, PARAMS)
 
 

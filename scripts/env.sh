@@ -88,6 +88,8 @@ _mlops_default MLFLOW_TRACKING_URI "http://$MLOPS_MLFLOW_HOST:$MLOPS_MLFLOW_PORT
 # Without this `mlflow server` spawns extra job-worker processes.
 _mlops_default MLFLOW_SERVER_ENABLE_JOB_EXECUTION false
 _mlops_default GIT_PYTHON_REFRESH quiet
+# MLflow's download progress bars go to stderr, which task logs show as error lines.
+_mlops_default MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR false
 # Nothing phones home: the machine has no internet, and a product should not report usage unasked.
 _mlops_default MLFLOW_DISABLE_TELEMETRY true
 _mlops_default GX_ANALYTICS_ENABLED False

@@ -60,11 +60,24 @@ def test_backfill_replays_history_without_touching_production(stack):
             t["task_id"]: datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for t in tis if t["task_id"] in chain[:2] and t["state"] == "success"
         }
         ended.append((r["logical_date"], ends))
+        # Validation and drift ran in ingest's process, the steps after training in train's: the
+        # triggerer ended those tasks with what was recorded, without a worker process (no hostname).
+        recorded = ("validate", "detect_drift") + (chain[2:] if "retrain.train" in ends else ())
+        by_id = {t["task_id"]: t for t in tis}
+        assert all(by_id[t]["state"] == "success" and not by_id[t]["hostname"] for t in recorded), [
+            (t, by_id[t]["state"], by_id[t]["hostname"]) for t in recorded
+        ]
     for (day_before, steps_before), (day, steps) in itertools.pairwise(ended):
         assert steps["decide"] > max(steps_before.values()), (day_before, steps_before, day, steps["decide"])
     # The steps after train returned what train recorded (one model version per retraining day).
     trained_days = [day for day, steps in ended if "retrain.train" in steps]
     assert len(trained_days) == len(client.search_model_versions(f"name = '{BACKFILL_MODEL}'"))
+    first = runs[0]["dag_run_id"]  # day one retrains: its register task links its version, as if it had run
+    links = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{first}/taskInstances/retrain.register/links")["extra_links"]
+    assert f"/models/{BACKFILL_MODEL}/versions/1" in links["MLflow model version"], links
+    validation = stack.ok("GET", f"/api/v2/dags/{DAG}/dagRuns/{first}/taskInstances/validate/xcomEntries/return_value")["value"]
+    validation = json.loads(validation) if isinstance(validation, str) else validation
+    assert validation["success"] is True, validation
 
     # Production untouched.
     assert {k: str(v) for k, v in client.get_registered_model(MODEL).aliases.items()} == before

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
 from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk.bases.decorator import task_decorator_factory
 
 from mlops.errors import ConfigError
 
@@ -74,7 +75,87 @@ def models_page_url(path: str) -> str:
     return Settings.value("airflow_base_url").rstrip("/") + "/mlops/" + path.lstrip("/")
 
 
-class RegisterModelOperator(BaseOperator):
+class ResumesFromGate:
+    """An operator that may start in the triggerer behind ``RunGateTrigger`` (``mlops.airflow.triggers.start_behind_gate``).
+
+    The trigger ends the task there when it has nothing to do, or when another step of its
+    run did its work (``recorded_for``); otherwise the task resumes in a worker, here, and
+    does its work as if it had started there.
+    """
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        return self.execute(context)  # type: ignore[attr-defined]
+
+
+class GatedTaskOperator(ResumesFromGate, _PythonDecoratedOperator):
+    """The operator of ``@gated_task``: a ``@task`` that may start in the triggerer."""
+
+
+def gated_task(python_callable: Any = None, **kwargs: Any) -> Any:
+    """``@task`` for a step that may start in the triggerer (``start_behind_gate``) and resume in a worker."""
+    return task_decorator_factory(python_callable=python_callable, decorated_operator_class=GatedTaskOperator, **kwargs)
+
+
+#: XCom key under which a backfill run's ingest step records the validation and drift it ran after ingesting.
+AHEAD_STEPS_KEY = "backfill_ahead_steps"
+#: XCom key under which a backfill run's train step records the model steps it ran after training.
+BACKFILL_STEPS_KEY = "backfill_model_steps"
+#: Steps of a backfill run whose work an earlier step does in its own process, by task id:
+#: (that step's task id, its XCom key, the field that holds the value).
+RECORDED_STEPS = {
+    "validate": ("ingest", AHEAD_STEPS_KEY, "validation"),
+    "detect_drift": ("ingest", AHEAD_STEPS_KEY, "drift"),
+    "retrain.evaluate": ("retrain.train", BACKFILL_STEPS_KEY, "evaluation"),
+    "retrain.register": ("retrain.train", BACKFILL_STEPS_KEY, "registered"),
+    "retrain.replay_promotion": ("retrain.train", BACKFILL_STEPS_KEY, "replayed"),
+}
+
+
+def recorded_for(ti: Any) -> dict | None:
+    """What an earlier step of the backfill run recorded for the task ``ti``, as the XComs that end it; None: nothing.
+
+    ``{"return_value": value, <extra links' XCom keys>: url, ...}`` (Airflow stores the XComs of a
+    task the triggerer ends as JSON text: the steps that take these values read them with
+    ``json_dict``), or ``{"failed": message}``
+    when the step ran there and failed (a partition that failed validation: the task fails
+    with that message, its failure alert included). A later try of ``validate`` or
+    ``detect_drift`` (a retry, or a clear) does its work again itself. Works with a worker's
+    task instance and with the triggerer's (``RunGateTrigger``).
+    """
+    from mlops.airflow.runtime import is_backfill
+
+    source, key, field = RECORDED_STEPS.get(ti.task_id, (None, None, None))
+    if source is None or (source == "ingest" and (ti.try_number or 1) > 1) or not is_backfill(ti.get_template_context()):
+        return None  # (outside backfills nothing is recorded: no look-up, which would log a missing XCom as an error)
+    # One map index: the triggerer's supervisor answers single XCom look-ups only (no sequence slices).
+    steps = ti.xcom_pull(task_ids=source, key=key, map_indexes=-1)
+    if not isinstance(steps, dict):
+        return None
+    if failed := (steps.get("failed") or {}).get(field):
+        return {"failed": failed}
+    if field not in steps:
+        return None
+    return {"return_value": steps[field], **((steps.get("xcoms") or {}).get(field) or {})}
+
+
+def recorded_result(context: Context) -> Any:
+    """The running step's value as an earlier step of its backfill run recorded it (``recorded_for``); raises a recorded failure.
+
+    Returns ``recorded_for``'s dict (the value under ``return_value``), or None when the step has to do its work.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    ti = context["ti"]
+    if (recorded := recorded_for(ti)) is None:
+        return None
+    source = RECORDED_STEPS[ti.task_id][0]
+    if "failed" in recorded:
+        raise AirflowFailException(f"{recorded['failed']} (found by {source}, which ran this step in its process)")
+    log.info("done by %s in its own process in this backfill run: returning what it recorded", source)
+    return recorded
+
+
+class RegisterModelOperator(ResumesFromGate, BaseOperator):
     """Register a trained model in MLflow's registry with lineage tags, once per DAG run.
 
     Parameters
@@ -120,8 +201,6 @@ class RegisterModelOperator(BaseOperator):
         self.decision = decision
         self.alias = alias
         self.mlflow_links: dict[str, str] = {}
-        # The train step (train_result's producer), where a backfill run records the model steps it ran.
-        self.train_task_id = getattr(getattr(train_result, "operator", None), "task_id", None) or "retrain.train"
 
     def execute(self, context: Context) -> dict:
         from mlops.airflow.runtime import fail_fast
@@ -129,9 +208,9 @@ class RegisterModelOperator(BaseOperator):
         owner = type(self).__name__
         with fail_fast():
             train = json_dict(owner, "train_result", self.train_result, ("run_id", "model_uri", "metrics"))
-            if recorded := recorded_backfill_steps(context, self.train_task_id):  # a backfill's train step registered it, in order with the other days
-                result = recorded["registered"]
-                self.log.info("registered by %s in this backfill run: %s version %s", self.train_task_id, result["model_name"], result["version"])
+            if recorded := recorded_result(context):  # a backfill's train step registered it, in order with the other days
+                result = recorded["return_value"]
+                self.log.info("registered %s version %s", result["model_name"], result["version"])
                 self.mlflow_links = registration_links(context, self.dataset, train, result)
                 return result
             result = register_trained(
@@ -146,10 +225,6 @@ class RegisterModelOperator(BaseOperator):
             )
             self.mlflow_links = registration_links(context, self.dataset, train, result)
             return result
-
-
-#: XCom key under which a backfill run's train step records the model steps it ran after training.
-BACKFILL_STEPS_KEY = "backfill_model_steps"
 
 
 def register_trained(
@@ -227,15 +302,50 @@ def run_backfill_model_steps(context: Context, dataset: str, train: dict, *, dec
     config, settings = run_config(dataset, context), Settings.from_env()
     if (steps := _decided_before(config.model_name, settings, run_key(context))) is not None:
         log.info("this run's version was registered and decided before this try: %s", steps["replayed"])
-        context["ti"].xcom_push(key=BACKFILL_STEPS_KEY, value=steps)
-        return steps
-    evaluation = evaluate_challenger(config, settings, train)
-    log.info("evaluation: %s", {k: evaluation.get(k) for k in ("blessed", "reasons")})
-    registered = register_trained(context, dataset, train, evaluation=evaluation, validation=validation, drift=drift, decision=decision)
-    replayed = replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
-    log.info("replayed promotion: %s", replayed)
-    steps = {"evaluation": evaluation, "registered": registered, "replayed": replayed}
+    else:
+        evaluation = evaluate_challenger(config, settings, train)
+        log.info("evaluation: %s", {k: evaluation.get(k) for k in ("blessed", "reasons")})
+        registered = register_trained(context, dataset, train, evaluation=evaluation, validation=validation, drift=drift, decision=decision)
+        replayed = replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
+        log.info("replayed promotion: %s", replayed)
+        steps = {"evaluation": evaluation, "registered": registered, "replayed": replayed}
+    # The register task's extra links, as Airflow stores them when a task ends (for a task the triggerer ends).
+    links = registration_links(context, dataset, train, steps["registered"])
+    steps["xcoms"] = {"registered": {link.xcom_key: links.get(link.key, "") for link in RegisterModelOperator.operator_extra_links}}
     context["ti"].xcom_push(key=BACKFILL_STEPS_KEY, value=steps)
+    return steps
+
+
+def run_backfill_ahead_steps(context: Context, config: Any, settings: Any, interval: Any) -> dict:
+    """A backfill run's validation and drift, in the ingest step's own process, right after ingesting.
+
+    The result is recorded in XCom (``AHEAD_STEPS_KEY``): the ``validate`` and ``detect_drift``
+    tasks of the run return it (``recorded_for``; started in the triggerer, they end there
+    without a worker process). A partition that fails validation is quarantined here, as the
+    validate step would, and recorded as failed: the ``validate`` task then fails with the
+    message and sends its alert. Any other error leaves the step to its own task, which
+    does the work itself (and fails there, where its log and retries belong).
+    """
+    from mlops.airflow.runtime import run_key, source_for
+    from mlops.errors import ValidationFailed
+    from mlops.monitor import run_drift_step
+    from mlops.validation import validate_partition
+
+    steps: dict[str, Any] = {}
+    try:
+        steps["validation"] = validate_partition(config, settings, interval)
+    except ValidationFailed as e:
+        log.error("validation failed: %s", e)
+        steps["failed"] = {"validation": f"{type(e).__name__}: {e}"}
+    except Exception as e:
+        log.warning("validation left to the validate task (%s: %s)", type(e).__name__, e)
+    if "validation" in steps:
+        try:
+            steps["drift"] = run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
+        except Exception as e:
+            log.warning("drift left to the detect_drift task (%s: %s)", type(e).__name__, e)
+    log.info("validated and measured drift in this process: %s", sorted(k for k in steps if k != "failed") or "nothing")
+    context["ti"].xcom_push(key=AHEAD_STEPS_KEY, value=steps)
     return steps
 
 
@@ -266,15 +376,6 @@ def _decided_before(name: str, settings: Any, key: str) -> dict | None:
         "registered": registered,
         "replayed": {"version": str(version.version), "decision": decision, "kind": "backfill", "already": True},
     }
-
-
-def recorded_backfill_steps(context: Context, train_task_id: str = "retrain.train") -> dict | None:
-    """What ``run_backfill_model_steps`` recorded for this run (None outside backfill runs, or before it ran)."""
-    from mlops.airflow.runtime import is_backfill
-
-    if not is_backfill(context):
-        return None
-    return context["ti"].xcom_pull(task_ids=train_task_id, key=BACKFILL_STEPS_KEY) or None
 
 
 def registration_links(context: Context, dataset: str, train: dict, result: dict) -> dict[str, str]:
@@ -485,7 +586,7 @@ class ShadowSoakOperator(BaseOperator):
         return result
 
 
-class PolicyReportOperator(BaseOperator):
+class PolicyReportOperator(ResumesFromGate, BaseOperator):
     """Backfill runs only: refresh the retraining-policy report of the backfill's registered model.
 
     Covers the backfill's period up to this run's data interval end, so the last run of a
@@ -506,14 +607,13 @@ class PolicyReportOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowSkipException
 
         from mlops import tracking
-        from mlops.airflow.runtime import fail_fast, interval_of, is_backfill, run_config
+        from mlops.airflow.runtime import fail_fast, interval_of, run_config
+        from mlops.airflow.triggers import gate_verdict
         from mlops.config import Settings
         from mlops.policy_report import build_report, log_report, period_of
 
-        if not is_backfill(context):
-            raise AirflowSkipException("not a backfill run: run `mlops policy-report` for a report on demand")
-        if later := self._later_backfill_run(context):
-            raise AirflowSkipException(f"the report of backfill run {later} covers this period too")
+        if reason := gate_verdict("policy_report", self.dataset, context["ti"]):
+            raise AirflowSkipException(reason)
         with fail_fast():
             config, settings = run_config(self.dataset, context), Settings.from_env()
             client = tracking.client(settings)
@@ -527,28 +627,19 @@ class PolicyReportOperator(BaseOperator):
     #: Following intervals looked at for a backfill run whose report covers this one's period.
     LOOK_AHEAD = 7
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict:
-        """Resumed from ``RunGateTrigger`` (started in the triggerer): the report is this run's to write."""
-        return self.execute(context)
-
-    def _later_backfill_run(self, context: Context) -> str | None:
-        """A backfill run of one of the next intervals, when its report covers this run's period too.
-
-        A backfill creates all its runs up front, and each report covers the period up to
-        its own run: writing one per run would redo the whole period every day (it was the
-        longest task of a backfill). A run writes the report only when none of the next
-        ``LOOK_AHEAD`` intervals has a backfill run whose report has not failed; in the
-        normal case that is the backfill's last run. A day that fails (a quarantined
-        partition fails its run, and its report with it) no longer makes the day before
-        build the whole period's report in the middle of the backfill: the days after it
-        still run, and the last one writes it. If that fails, `mlops policy-report` builds
-        the same report on demand.
-        """
-        return later_report_run(context["ti"], context["dag"].dag_id, self.task_id, context)
-
 
 def later_report_run(ti: Any, dag_id: str, task_id: str, context: Context) -> str | None:
-    """A backfill run of one of the next ``PolicyReportOperator.LOOK_AHEAD`` intervals whose report covers this run's period (``report_left_to``)."""
+    """A backfill run of one of the next ``PolicyReportOperator.LOOK_AHEAD`` intervals whose report covers this run's period too.
+
+    A backfill creates all its runs up front, and each report covers the period up to its own
+    run: writing one per run would redo the whole period every day (it was the longest task
+    of a backfill). A run writes the report only when none of the next ``LOOK_AHEAD``
+    intervals has a backfill run whose report has not failed (``report_left_to``); in the
+    normal case that is the backfill's last run. A day that fails (a quarantined partition
+    fails its run, and its report with it) does not make the day before build the whole
+    period's report in the middle of the backfill: the days after it still run, and the last
+    one writes it. If that fails, `mlops policy-report` builds the same report on demand.
+    """
     from mlops.airflow.runtime import interval_of
 
     interval = interval_of(context)
@@ -557,13 +648,6 @@ def later_report_run(ti: Any, dag_id: str, task_id: str, context: Context) -> st
     following = [interval.end + i * step for i in range(PolicyReportOperator.LOOK_AHEAD)]
     states = ti.get_task_states(dag_id=dag_id, task_ids=[task_id], logical_dates=following) or {}
     return report_left_to(states, task_id)
-
-
-class GatedPythonOperator(PythonOperator):
-    """A Python task that may start in the triggerer (``mlops.airflow.triggers.start_behind_gate``) and resume here."""
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        return self.execute(context)
 
 
 def report_left_to(states: dict[str, dict[str, Any]], task_id: str) -> str | None:

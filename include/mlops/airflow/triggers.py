@@ -293,11 +293,15 @@ def gate_verdict(gate: str, dataset: str, ti: Any) -> str | None:
 
 
 class RunGateTrigger(BaseTrigger):
-    """Starts a task of the nightly DAG in the triggerer and skips it there when it has nothing to do.
+    """Starts a task of the nightly DAG in the triggerer and ends it there when it has nothing to do.
 
     The task has ``start_from_trigger``: the scheduler hands it to the triggerer, which looks at
-    the run once (``gate_verdict``); a task with nothing to do ends as skipped without a worker
-    process (in a backfill, most days' late-labels step and policy report), otherwise it
+    the run once. Gate ``recorded``: an earlier step of a backfill run did this task's work in
+    its own process (``mlops.airflow.operators.recorded_for``), and the task ends successfully
+    with the value recorded there (validation and drift done by ``ingest``; evaluation,
+    registration and the replayed promotion done by ``train``). Other gates
+    (``gate_verdict``): a task with nothing to do ends as skipped (in a backfill, most days'
+    late-labels step and policy report). Both without a worker process; otherwise the task
     resumes in a worker to do its work (``execute_complete``).
     """
 
@@ -309,8 +313,18 @@ class RunGateTrigger(BaseTrigger):
         return ("mlops.airflow.triggers.RunGateTrigger", {"gate": self.gate, "dataset": self.dataset})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.triggers.base import TaskSkippedEvent
+        from airflow.triggers.base import TaskSkippedEvent, TaskSuccessEvent
 
+        if self.gate == "recorded":
+            from mlops.airflow.operators import recorded_for
+
+            xcoms = await asyncio.to_thread(recorded_for, self.task_instance)
+            if xcoms is not None and "failed" not in xcoms:
+                self.log.info("done in this backfill run by an earlier step in its process; ended with what it recorded")
+                yield TaskSuccessEvent(xcoms=xcoms)
+                return
+            yield TriggerEvent({"gate": self.gate, "run": True})
+            return
         reason = await asyncio.to_thread(gate_verdict, self.gate, self.dataset, self.task_instance)
         if reason:
             self.log.info("skipped: %s", reason)
