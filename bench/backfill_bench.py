@@ -1,6 +1,6 @@
 """Wall time of a backfill of the replay data under the real scheduler, and where it goes.
 
-    . .venv/bin/activate && python bench/backfill_bench.py --days 30 [--max-active-runs 4] [--keep] [--profile prod]
+    . .venv/bin/activate && python bench/backfill_bench.py --days 30 [--max-active-runs 8] [--keep] [--profile prod]
 
 Starts the stack with ``scripts/run.sh`` in a throw-away home on spare ports (the same
 stack as ``make run``), creates a backfill of ``mlops_nightly_training`` through the REST
@@ -54,7 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--start", default="2013-03-01")
-    parser.add_argument("--max-active-runs", type=int, default=4)
+    parser.add_argument("--max-active-runs", type=int, default=8, help="the backfill's max active runs (docs/backfills.md; tables before 1 Dec 2026: 4)")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away home")
     parser.add_argument("--profile", choices=("embedded", "prod"), default="embedded")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a stack setting, e.g. MLOPS_DEFAULT_CONCURRENCY=3 (repeatable)")

@@ -30,8 +30,9 @@ One run = one data interval `[data_interval_start, data_interval_end)` of the da
    **replay_promotion** replays the promotion policy there; production aliases never move.
    In a backfill run, train does evaluate, register and replay_promotion's work in its own
    process right after training (the next day waits for train only), and ingest validates
-   and measures drift in its own; those tasks then return what was recorded, ended by the
-   triggerer without a worker process.
+   and measures drift in its own; those tasks then return what was recorded (the triggerer
+   ends validate, detect_drift, evaluate and replay_promotion without a worker process, and
+   validate sends no asset event then: scoring ignores backfill partitions).
 
 Alerts (the dataset config's `alerts:` section): a quarantined partition, a drift alarm, a stale
 champion, a failed run, and a run still unfinished `alerts.late_after_hours` after its interval
@@ -319,7 +320,7 @@ def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from mlops import tracking
-    from mlops.airflow.operators import recorded_result
+    from mlops.airflow.operators import json_dict, recorded_result
     from mlops.airflow.runtime import is_backfill, run_key
     from mlops.promotion.history import replay_decision
 
@@ -329,6 +330,8 @@ def replay_promotion(dataset: str, registered: dict, evaluation: dict) -> dict:
     if recorded := recorded_result(context):
         return recorded["return_value"]  # replayed by the train step, before the next day went on
     with _fail_fast():
+        registered = json_dict("replay_promotion", "registered", registered)  # JSON text from a step the triggerer ended
+        evaluation = json_dict("replay_promotion", "evaluation", evaluation)
         return replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
 
 
@@ -398,7 +401,6 @@ def build_dag(spec: dict) -> DAG:
                 doc_md="Register the model version once per DAG run, with lineage tags, and set the alias `challenger`.",
                 **model_step,
             )
-            gated(registered, "recorded")
             gated(replay_promotion.override(**model_step)(dataset, registered.output, evaluation), "recorded")
 
         group = retrain()

@@ -86,6 +86,19 @@ class ResumesFromGate:
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         return self.execute(context)  # type: ignore[attr-defined]
 
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """A task the triggerer did not take in time (none running, or one far behind) does its work here instead.
+
+        Every gated task checks in a worker what its gate checks (``execute``), so running it
+        here gives the same result, only later (``mlops.airflow.triggers.GATE_TIMEOUT``).
+        """
+        from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+
+        if next_method == TRIGGER_FAIL_REPR and (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT:
+            log.warning("the triggerer did not take this task within its gate's timeout (is it running? `make status`); doing its work here")
+            return self.execute(context)  # type: ignore[attr-defined]
+        return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
+
 
 class GatedTaskOperator(ResumesFromGate, _PythonDecoratedOperator):
     """The operator of ``@gated_task``: a ``@task`` that may start in the triggerer."""
@@ -114,43 +127,47 @@ RECORDED_STEPS = {
 def recorded_for(ti: Any) -> dict | None:
     """What an earlier step of the backfill run recorded for the task ``ti``, as the XComs that end it; None: nothing.
 
-    ``{"return_value": value, <extra links' XCom keys>: url, ...}`` (Airflow stores the XComs of a
-    task the triggerer ends as JSON text: the steps that take these values read them with
-    ``json_dict``), or ``{"failed": message}``
-    when the step ran there and failed (a partition that failed validation: the task fails
-    with that message, its failure alert included). A later try of ``validate`` or
-    ``detect_drift`` (a retry, or a clear) does its work again itself. Works with a worker's
-    task instance and with the triggerer's (``RunGateTrigger``).
+    ``{"return_value": value}`` (Airflow stores the XComs of a task the triggerer ends as JSON
+    text: the steps that take these values read them with ``json_dict``), or ``{"failed":
+    {"message", "failed_expectations"}}`` when the partition failed validation there (the
+    ``validate`` task then fails with that ``ValidationFailed``, its alert included). A try of
+    ``validate`` or ``detect_drift`` later than ingest's (a retry, or a clear of the step
+    alone) does its work again itself; a run cleared whole (a backfill that reprocesses it)
+    uses the record of ingest's new try. Works with a worker's task instance and with the
+    triggerer's (``RunGateTrigger``).
     """
     from mlops.airflow.runtime import is_backfill
 
     source, key, field = RECORDED_STEPS.get(ti.task_id, (None, None, None))
-    if source is None or (source == "ingest" and (ti.try_number or 1) > 1) or not is_backfill(ti.get_template_context()):
+    if source is None or not is_backfill(ti.get_template_context()):
         return None  # (outside backfills nothing is recorded: no look-up, which would log a missing XCom as an error)
     # One map index: the triggerer's supervisor answers single XCom look-ups only (no sequence slices).
     steps = ti.xcom_pull(task_ids=source, key=key, map_indexes=-1)
     if not isinstance(steps, dict):
         return None
+    if "try" in steps and (ti.try_number or 1) > steps["try"]:
+        return None  # a retry or a clear of this step alone: ingest's record is older than this try
     if failed := (steps.get("failed") or {}).get(field):
         return {"failed": failed}
     if field not in steps:
         return None
-    return {"return_value": steps[field], **((steps.get("xcoms") or {}).get(field) or {})}
+    return {"return_value": steps[field]}
 
 
 def recorded_result(context: Context) -> Any:
-    """The running step's value as an earlier step of its backfill run recorded it (``recorded_for``); raises a recorded failure.
+    """The running step's value as an earlier step of its backfill run recorded it (``recorded_for``); raises a recorded ``ValidationFailed``.
 
     Returns ``recorded_for``'s dict (the value under ``return_value``), or None when the step has to do its work.
     """
-    from airflow.sdk.exceptions import AirflowFailException
+    from mlops.errors import ValidationFailed
 
     ti = context["ti"]
     if (recorded := recorded_for(ti)) is None:
         return None
     source = RECORDED_STEPS[ti.task_id][0]
-    if "failed" in recorded:
-        raise AirflowFailException(f"{recorded['failed']} (found by {source}, which ran this step in its process)")
+    if failed := recorded.get("failed"):
+        message = f"{failed['message']} (found by {source}, which ran this step in its process)"
+        raise ValidationFailed(message, failed_expectations=failed.get("failed_expectations"))
     log.info("done by %s in its own process in this backfill run: returning what it recorded", source)
     return recorded
 
@@ -309,9 +326,6 @@ def run_backfill_model_steps(context: Context, dataset: str, train: dict, *, dec
         replayed = replay_decision(tracking.client(settings), config.model_name, registered["version"], run_key=run_key(context), evaluation=evaluation)
         log.info("replayed promotion: %s", replayed)
         steps = {"evaluation": evaluation, "registered": registered, "replayed": replayed}
-    # The register task's extra links, as Airflow stores them when a task ends (for a task the triggerer ends).
-    links = registration_links(context, dataset, train, steps["registered"])
-    steps["xcoms"] = {"registered": {link.xcom_key: links.get(link.key, "") for link in RegisterModelOperator.operator_extra_links}}
     context["ti"].xcom_push(key=BACKFILL_STEPS_KEY, value=steps)
     return steps
 
@@ -331,12 +345,12 @@ def run_backfill_ahead_steps(context: Context, config: Any, settings: Any, inter
     from mlops.monitor import run_drift_step
     from mlops.validation import validate_partition
 
-    steps: dict[str, Any] = {}
+    steps: dict[str, Any] = {"try": context["ti"].try_number}
     try:
         steps["validation"] = validate_partition(config, settings, interval)
     except ValidationFailed as e:
         log.error("validation failed: %s", e)
-        steps["failed"] = {"validation": f"{type(e).__name__}: {e}"}
+        steps["failed"] = {"validation": {"message": str(e), "failed_expectations": e.failed_expectations}}
     except Exception as e:
         log.warning("validation left to the validate task (%s: %s)", type(e).__name__, e)
     if "validation" in steps:
@@ -344,7 +358,7 @@ def run_backfill_ahead_steps(context: Context, config: Any, settings: Any, inter
             steps["drift"] = run_drift_step(config, settings, interval, run_key=run_key(context), source=source_for(config, settings))
         except Exception as e:
             log.warning("drift left to the detect_drift task (%s: %s)", type(e).__name__, e)
-    log.info("validated and measured drift in this process: %s", sorted(k for k in steps if k != "failed") or "nothing")
+    log.info("validated and measured drift in this process: %s", sorted(k for k in steps if k in ("validation", "drift")) or "nothing")
     context["ti"].xcom_push(key=AHEAD_STEPS_KEY, value=steps)
     return steps
 

@@ -318,7 +318,11 @@ class RunGateTrigger(BaseTrigger):
         if self.gate == "recorded":
             from mlops.airflow.operators import recorded_for
 
-            xcoms = await asyncio.to_thread(recorded_for, self.task_instance)
+            try:
+                xcoms = await asyncio.to_thread(recorded_for, self.task_instance)
+            except Exception as e:  # the worker looks again, and does the work if it must
+                self.log.warning("look-up of the recorded step failed (%s: %s); resuming in a worker", type(e).__name__, e)
+                xcoms = None
             if xcoms is not None and "failed" not in xcoms:
                 self.log.info("done in this backfill run by an earlier step in its process; ended with what it recorded")
                 yield TaskSuccessEvent(xcoms=xcoms)
@@ -333,9 +337,10 @@ class RunGateTrigger(BaseTrigger):
         yield TriggerEvent({"gate": self.gate, "run": True})
 
 
-#: How long a gated task may stay with the triggerer before it fails (no triggerer running, say):
-#: the run then fails and says so (``run_failed``) instead of waiting for ever.
-GATE_TIMEOUT = timedelta(hours=1)
+#: How long a gated task may wait for the triggerer (none running, say) before a worker does its
+#: work (``mlops.airflow.operators.ResumesFromGate.resume_execution``). The triggerer takes
+#: one in a few seconds.
+GATE_TIMEOUT = timedelta(minutes=10)
 
 
 def start_behind_gate(operator: Any, gate: str, dataset: str, timeout: timedelta = GATE_TIMEOUT) -> Any:

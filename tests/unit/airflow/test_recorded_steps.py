@@ -64,8 +64,11 @@ def test_ingest_validates_and_measures_drift_and_the_two_tasks_return_it(setting
     assert recorded_for(_TaskInstance("detect_drift", xcoms)) == {"return_value": steps["drift"]}
     # ... and a worker that runs them returns the same.
     assert recorded_result(_context(_TaskInstance("detect_drift", xcoms)))["return_value"] == steps["drift"]
-    # A retry or a clear of the step does the work again itself.
+    # A retry or a clear of the step alone does the work again itself ...
     assert recorded_for(_TaskInstance("validate", xcoms, try_number=2)) is None
+    # ... a run cleared whole (a backfill that reprocesses it) uses ingest's new record.
+    run_backfill_ahead_steps(_context(_TaskInstance("ingest", xcoms, try_number=2)), synthetic_config, settings, IV)
+    assert recorded_for(_TaskInstance("validate", xcoms, try_number=2))["return_value"]["success"] is True
     # Nothing recorded (a step ingest could not do), or not a backfill run: the task does its work.
     assert recorded_for(_TaskInstance("validate", {})) is None
     assert recorded_for(_TaskInstance("validate", xcoms, run_type="scheduled")) is None
@@ -76,40 +79,51 @@ def test_a_partition_that_fails_validation_in_ingest_fails_the_validate_task_wit
     from airflow.sdk.exceptions import AirflowFailException
 
     from mlops.airflow.operators import recorded_for, recorded_result, run_backfill_ahead_steps
+    from mlops.airflow.runtime import fail_fast
+    from mlops.errors import ValidationFailed
 
     _ingest(settings, synthetic_config, incidents=[{"kind": "missing_column", "feature": "c1"}])
     xcoms: dict = {}
     steps = run_backfill_ahead_steps(_context(_TaskInstance("ingest", xcoms)), synthetic_config, settings, IV)
-    assert set(steps) == {"failed"} and steps["failed"]["validation"].startswith("ValidationFailed: ")
+    assert set(steps) == {"try", "failed"} and "mismatched columns" in steps["failed"]["validation"]["message"]
     assert not Lake(settings.lake_dir, synthetic_config.name).exists(IV)  # quarantined, as the validate step does
     assert "failed" in recorded_for(_TaskInstance("validate", xcoms))
     assert recorded_for(_TaskInstance("detect_drift", xcoms)) is None  # never measured: its task is upstream-failed
-    with pytest.raises(AirflowFailException, match=r"(?s)mismatched columns \{'missing': \['c1'\]\}.*found by ingest"):
+    expected = r"(?s)^ValidationFailed: .*mismatched columns \{'missing': \['c1'\]\}.*found by ingest"
+    with pytest.raises(AirflowFailException, match=expected) as err, fail_fast():  # fail_fast: as in the validate task
         recorded_result(_context(_TaskInstance("validate", xcoms)))
+    # The quarantine alert finds the ValidationFailed and its failed expectations behind the task's failure.
+    cause = err.value.__cause__
+    assert isinstance(cause, ValidationFailed) and {f["expectation"] for f in cause.failed_expectations} >= {"expect_table_columns_to_match_set"}
 
 
 def test_a_step_ingest_could_not_do_is_left_to_its_own_task(settings, synthetic_config):
     from mlops.airflow.operators import recorded_for, run_backfill_ahead_steps
 
     xcoms: dict = {}  # no partition in the lake: validation cannot even read it
-    assert run_backfill_ahead_steps(_context(_TaskInstance("ingest", xcoms)), synthetic_config, settings, IV) == {}
+    assert run_backfill_ahead_steps(_context(_TaskInstance("ingest", xcoms)), synthetic_config, settings, IV) == {"try": 1}
     assert recorded_for(_TaskInstance("validate", xcoms)) is None
 
 
-def test_the_triggerer_ends_a_recorded_step_with_its_value_and_links_or_resumes_it_in_a_worker():
+def test_the_triggerer_ends_a_recorded_step_with_its_value_or_resumes_it_in_a_worker():
     from airflow.triggers.base import TaskSuccessEvent
 
-    from mlops.airflow.operators import BACKFILL_STEPS_KEY
+    from mlops.airflow.operators import AHEAD_STEPS_KEY, BACKFILL_STEPS_KEY
     from mlops.airflow.triggers import RunGateTrigger
 
-    registered = {"model_name": "m__backfill", "version": "3"}
-    links = {"_link_MlflowModelVersionLink": "http://mlflow/#/models/m__backfill/versions/3"}
-    xcoms = {("retrain.train", BACKFILL_STEPS_KEY): {"registered": registered, "replayed": {"decision": "promoted"}, "xcoms": {"registered": links}}}
-    event = first_event(RunGateTrigger("recorded", "flights"), _TaskInstance("retrain.register", xcoms))
-    assert isinstance(event, TaskSuccessEvent) and event.xcoms == {"return_value": registered, **links}
+    evaluation = {"blessed": True, "challenger_metrics": {"roc_auc": 0.71}}
+    xcoms = {("retrain.train", BACKFILL_STEPS_KEY): {"evaluation": evaluation, "replayed": {"decision": "promoted"}}}
+    event = first_event(RunGateTrigger("recorded", "flights"), _TaskInstance("retrain.evaluate", xcoms))
+    assert isinstance(event, TaskSuccessEvent) and event.xcoms == {"return_value": evaluation}
     event = first_event(RunGateTrigger("recorded", "flights"), _TaskInstance("retrain.replay_promotion", xcoms))
     assert event.xcoms == {"return_value": {"decision": "promoted"}}
-    # Not recorded (a nightly run), or recorded as failed: the task resumes in a worker.
-    for ti in (_TaskInstance("retrain.evaluate", xcoms), _TaskInstance("validate", {("ingest", "backfill_ahead_steps"): {"failed": {"validation": "x"}}})):
+
+    class Unreachable(_TaskInstance):
+        def xcom_pull(self, *args, **kwargs):
+            raise ConnectionError("API server restarting")
+
+    # Not recorded (a nightly run), recorded as failed, or the look-up failed: the task resumes in a worker.
+    failed = {("ingest", AHEAD_STEPS_KEY): {"try": 1, "failed": {"validation": {"message": "x"}}}}
+    for ti in (_TaskInstance("retrain.evaluate", {}, run_type="scheduled"), _TaskInstance("validate", failed), Unreachable("detect_drift", {})):
         event = first_event(RunGateTrigger("recorded", "flights"), ti)
         assert not isinstance(event, TaskSuccessEvent) and event.payload == {"gate": "recorded", "run": True}

@@ -71,15 +71,17 @@ def test_the_gated_tasks_start_in_the_triggerer():
     dag = runpy.run_path(str(Path(__file__).parents[3] / "dags" / "mlops_nightly_training.py"))["mlops_nightly_training"]
     gates = {"collect_labels": "late_labels", "policy_report": "policy_report", "wait_for_previous_run": None}
     # A backfill run's steps that ingest or train do in their process end in the triggerer with what those recorded.
-    gates |= dict.fromkeys(("validate", "detect_drift", "retrain.evaluate", "retrain.register", "retrain.replay_promotion"), "recorded")
+    gates |= dict.fromkeys(("validate", "detect_drift", "retrain.evaluate", "retrain.replay_promotion"), "recorded")
     for task_id, gate in gates.items():
         task = dag.get_task(task_id)
         assert task.start_from_trigger, task_id
         assert hasattr(task, task.start_trigger_args.next_method), task_id  # resumable in a worker
         if gate:
             assert task.start_trigger_args.trigger_kwargs == {"gate": gate, "dataset": "flights"}
-            # Left with the triggerer too long (none running), the task fails and its run says so.
-            assert task.start_trigger_args.timeout == timedelta(hours=1)
+            # Left with the triggerer too long (none running), a worker does the task's work.
+            assert task.start_trigger_args.timeout == timedelta(minutes=10)
+    # register's success callback (the challenger_registered alert) runs only where the task runs: a worker.
+    assert not dag.get_task("retrain.register").start_from_trigger
 
 
 def test_a_dataset_may_keep_every_task_in_the_workers():
@@ -91,3 +93,21 @@ def test_a_dataset_may_keep_every_task_in_the_workers():
     spec = next(s for s in module["dag_specs"]() if s["dataset"] == "flights")
     dag = module["build_dag"]({**spec, "dag_id": "flights_in_workers", "start_in_triggerer": False})
     assert not any(task.start_from_trigger for task in dag.tasks)
+
+
+def test_a_gated_task_the_triggerer_did_not_take_in_time_does_its_work_in_a_worker():
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+    from airflow.sdk.exceptions import TaskDeferralError
+
+    from mlops.airflow.operators import ResumesFromGate
+
+    class Step(ResumesFromGate, BaseOperator):
+        def execute(self, context):
+            return "did its work"
+
+    step = Step(task_id="step")
+    assert step.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, {}) == "did its work"
+    assert step.resume_execution("execute_complete", {"event": {"gate": "recorded", "run": True}}, {}) == "did its work"
+    with pytest.raises(TaskDeferralError):  # any other failure of the trigger stays a failure
+        step.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_FAILURE}, {})
