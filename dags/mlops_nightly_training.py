@@ -275,10 +275,9 @@ def train(dataset: str, decision: dict, validation: dict | None = None, drift: d
 
     context, config, settings, interval = _setup(dataset)
     params = context["params"]
-    with _fail_fast():
-        validation = json_dict("train", "validation", validation)  # as JSON text when the triggerer ended validate
     lineage = lineage_tags(context) | schema.encode_tags({schema.RETRAIN_REASONS: decision.get("reasons", []), schema.NOTE: params.get("note") or None})
     with _fail_fast():
+        validation = json_dict("train", "validation", validation)  # as JSON text when the triggerer ended validate
         result = train_model(
             config,
             settings,

@@ -172,7 +172,7 @@ def recorded_result(context: Context) -> Any:
     return recorded
 
 
-class RegisterModelOperator(ResumesFromGate, BaseOperator):
+class RegisterModelOperator(BaseOperator):
     """Register a trained model in MLflow's registry with lineage tags, once per DAG run.
 
     Parameters
@@ -642,7 +642,7 @@ class PolicyReportOperator(ResumesFromGate, BaseOperator):
     LOOK_AHEAD = 7
 
 
-def later_report_run(ti: Any, dag_id: str, task_id: str, context: Context) -> str | None:
+def later_report_run(ti: Any, context: Context) -> str | None:
     """A backfill run of one of the next ``PolicyReportOperator.LOOK_AHEAD`` intervals whose report covers this run's period too.
 
     A backfill creates all its runs up front, and each report covers the period up to its own
@@ -660,8 +660,8 @@ def later_report_run(ti: Any, dag_id: str, task_id: str, context: Context) -> st
     # Logical dates are interval starts: the next interval's run has this run's end.
     step = interval.end - interval.start
     following = [interval.end + i * step for i in range(PolicyReportOperator.LOOK_AHEAD)]
-    states = ti.get_task_states(dag_id=dag_id, task_ids=[task_id], logical_dates=following) or {}
-    return report_left_to(states, task_id)
+    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[ti.task_id], logical_dates=following) or {}
+    return report_left_to(states, ti.task_id)
 
 
 def report_left_to(states: dict[str, dict[str, Any]], task_id: str) -> str | None:

@@ -287,7 +287,7 @@ def gate_verdict(gate: str, dataset: str, ti: Any) -> str | None:
         context = ti.get_template_context()
         if not is_backfill(context):  # the run's type: a backfill may reprocess a scheduled run, keeping its id
             return "not a backfill run: run `mlops policy-report` for a report on demand"
-        later = later_report_run(ti, ti.dag_id, ti.task_id, context)
+        later = later_report_run(ti, context)
         return f"the report of backfill run {later} covers this period too" if later else None
     raise ValueError(f"RunGateTrigger: unknown gate {gate!r}")
 
@@ -298,8 +298,8 @@ class RunGateTrigger(BaseTrigger):
     The task has ``start_from_trigger``: the scheduler hands it to the triggerer, which looks at
     the run once. Gate ``recorded``: an earlier step of a backfill run did this task's work in
     its own process (``mlops.airflow.operators.recorded_for``), and the task ends successfully
-    with the value recorded there (validation and drift done by ``ingest``; evaluation,
-    registration and the replayed promotion done by ``train``). Other gates
+    with the value recorded there (validation and drift done by ``ingest``; evaluation and the
+    replayed promotion done by ``train``). Other gates
     (``gate_verdict``): a task with nothing to do ends as skipped (in a backfill, most days'
     late-labels step and policy report). Both without a worker process; otherwise the task
     resumes in a worker to do its work (``execute_complete``).
