@@ -29,10 +29,14 @@ def locked(path: str) -> dict[str, str]:
     return {canonicalize_name(name.split("[")[0]): version for name, version in pins}
 
 
-def third_party_imports() -> set[str]:
-    """Top-level modules imported anywhere in the package that are neither stdlib nor the package itself."""
+#: Modules only the production profile loads (the Celery workers): they may import its extra's packages.
+PROD_ONLY = ("airflow/celery_*.py",)
+
+
+def third_party_imports(paths) -> set[str]:
+    """Top-level modules imported in ``paths`` that are neither stdlib nor the package itself."""
     found = set()
-    for path in (ROOT / "include" / "mlops").rglob("*.py"):
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 found |= {a.name.split(".")[0] for a in node.names}
@@ -41,15 +45,23 @@ def third_party_imports() -> set[str]:
     return {m for m in found if m not in sys.stdlib_module_names and m not in ("mlops", "__future__")}
 
 
-def test_every_third_party_import_is_a_declared_dependency():
+@pytest.mark.parametrize("part", ["core", "prod"])
+def test_every_third_party_import_is_a_declared_dependency(part):
+    package = ROOT / "include" / "mlops"
+    prod_only = {p for pattern in PROD_ONLY for p in package.glob(pattern)}
     declared = {canonicalize_name(Requirement(r).name) for r in PROJECT["dependencies"]}
+    if part == "prod":
+        paths = prod_only
+        declared |= {canonicalize_name(Requirement(r).name) for r in PROJECT["optional-dependencies"]["prod"]}
+    else:
+        paths = set(package.rglob("*.py")) - prod_only
     dists = packages_distributions()
     missing = {}
-    for module in sorted(third_party_imports()):
+    for module in sorted(third_party_imports(paths)):
         owners = {canonicalize_name(d) for d in dists.get(module, [])}
         if not owners & declared:
             missing[module] = sorted(owners) or ["not installed"]
-    assert not missing, f"imported but not declared in [project].dependencies: {missing}"
+    assert paths and not missing, f"imported but not declared in [project].dependencies{' or the prod extra' * (part == 'prod')}: {missing}"
 
 
 @pytest.mark.parametrize("group", ["dependencies", "prod", "test"])

@@ -32,9 +32,13 @@ def test_good_partition_passes_and_is_marked(settings, synthetic_config):
     _ingest(settings, synthetic_config)
     result = validate_partition(synthetic_config, settings, IV)
     assert result["success"] and result["failed_expectations"] == []
-    assert result["docs_uri"].startswith("file://") and result["docs_uri"].endswith("index.html")
-    # The Models page serves Data Docs from Settings.data_docs_dir: GX builds them there.
-    assert uri_to_path(result["docs_uri"]) == settings.data_docs_dir.resolve() / "index.html"
+    # The link is the partition's own page, in Settings.data_docs_dir (the Models page serves it from there) ...
+    page = uri_to_path(result["docs_uri"])
+    site = settings.data_docs_dir.resolve()
+    assert page.is_file() and page.relative_to(site).parts[:2] == ("validations", synthetic_config.name)
+    assert (site / "expectations" / synthetic_config.name / "partition.html").is_file()
+    # ... and GX's own index, which read every stored result on each validation, is not built (the Models page has its own).
+    assert not (site / "index.html").exists()
     assert Lake(settings.lake_dir, synthetic_config.name).validation(IV)["success"] is True
 
 
