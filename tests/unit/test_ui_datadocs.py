@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 import pytest
 
@@ -14,7 +15,7 @@ from htmlcheck import external_urls
 from mlops.config import Settings, load_dataset
 from mlops.sources.base import Interval
 from mlops.sources.synthetic import SyntheticSource
-from mlops.ui.datadocs import BadPath, index_page, locate, rewrite
+from mlops.ui.datadocs import BadPath, index_page, locate, page_link, resolve, rewrite
 from mlops.validation.run import validate_frame
 
 
@@ -57,6 +58,20 @@ def test_every_rewritten_page_keeps_its_content_and_loses_scripts_and_external_u
             up = "../" * (len(rel.parts) - 1)
             assert f'src="{up}static/images/logo-long.png"' in html and (site.data_docs_dir / "static/images/logo-long.png").is_file()
         assert len(html) > len(original) * 0.5, rel
+
+
+def test_the_models_page_links_a_validation_to_its_own_page(tmp_path):
+    settings = Settings(home=tmp_path, tracking_uri="sqlite:///unused.db")
+    config = load_dataset("synthetic", override={"labels": {"delay_days": 0}, "source": {"options": {"rows_per_day": 200, "drift": []}}})
+    iv = Interval.days(date(2024, 1, 10))
+    result = validate_frame(SyntheticSource(rows_per_day=200, seed=1).read(iv), config, iv, gx_dir=settings.gx_dir)
+    link = page_link(result["docs_uri"])  # quoted as the index quotes its links
+    assert link.startswith("datadocs/validations/synthetic/") and "ds=2024-01-10" in unquote(link)
+    target = locate(unquote(link.removeprefix("datadocs/")))
+    assert target.kind == "page" and resolve(settings.data_docs_dir, target) is not None
+    # Anything else goes to the index: no page, GX's index, a path that leaves the site.
+    for other in (None, "", "file:///home/gx/uncommitted/data_docs/local_site/index.html", "file:///x/data_docs/local_site/../../etc/passwd.html"):
+        assert page_link(other) == "datadocs/index.html", other
 
 
 def test_paths_map_to_their_dataset():

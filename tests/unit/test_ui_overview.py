@@ -131,3 +131,18 @@ def test_page_renders_the_reports_the_drift_step_writes(settings, synthetic_conf
     for name in ("x0", "x1", "c0", "day"):
         assert f'data-feature="{name}"' in html
     assert "wasserstein_ks, threshold 0.1" in html and "drifted on 1 of 2 days" in html
+
+
+def test_the_latest_validation_links_its_own_data_docs_page(settings, synthetic_config):
+    data = model_overview(synthetic_config, settings, tracking.client(settings))
+    page = "validations/synthetic/partition/synthetic.ds=2024-01-11/20240111T020000.000000Z/mlops_lake-synthetic.html"
+    data["validation"] = {
+        "partition": "2024-01-11",
+        "where": "lake",
+        "success": True,
+        "evaluated": 12,
+        "failed": [],
+        "suite": "synthetic.partition",
+        "docs_uri": f"file:///srv/mlops/gx/uncommitted/data_docs/local_site/{page}",
+    }
+    assert '<a href="datadocs/validations/synthetic/partition/synthetic.ds%3D2024-01-11/' in render(data, ["synthetic"])

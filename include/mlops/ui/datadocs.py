@@ -72,6 +72,20 @@ def locate(path: str) -> Target | None:
     return None
 
 
+#: Where GX's file context writes its site; a validation's ``docs_uri`` points below it.
+SITE_DIR = "/data_docs/local_site/"
+
+
+def page_link(docs_uri: str | None) -> str:
+    """The Models page's link to a validation's Data Docs page (``docs_uri``, a file URI), or to the index."""
+    from urllib.parse import unquote, urlsplit
+
+    path = unquote(urlsplit(docs_uri).path) if docs_uri else ""
+    _, found, rel = path.partition(SITE_DIR)
+    target = locate(rel) if found and not _CONTROL.search(rel) else None
+    return "datadocs/" + quote(str(target.relative)) if target and target.kind == "page" else "datadocs/index.html"
+
+
 def resolve(root: Path, target: Target) -> Path | None:
     """The file of ``target`` under the site ``root``, or None when missing or outside it."""
     root = root.resolve()

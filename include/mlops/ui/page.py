@@ -13,6 +13,8 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from mlops.ui.datadocs import page_link
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px 24px;color:#1a202c;background:#fff}
 h1{font-size:1.4rem;margin:0 0 4px} h2{font-size:1.1rem;margin:28px 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}
@@ -314,7 +316,7 @@ def _validation(v: dict | None) -> str:
         return '<p class="empty">No partition validated yet.</p>'
     state = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">failed</span>'
     failed = "".join(f"<li>{escape(json.dumps(f, default=str))[:300]}</li>" for f in v["failed"][:10])
-    docs = '<a href="datadocs/index.html" target="_blank">Data Docs</a>' if v.get("docs_uri") else ""
+    docs = f'<a href="{escape(page_link(v["docs_uri"]))}" target="_blank">Data Docs</a>' if v.get("docs_uri") else ""
     where = " (quarantined)" if v["where"] == "quarantine" else ""
     return (
         f'<p id="validation">Partition <b>{escape(v["partition"])}</b>{where}: {state}, '
