@@ -2,7 +2,9 @@
 nothing fetched from elsewhere), rendered from ``mlops.ui.overview.model_overview``.
 
 Links inside the page are relative to the page (``reports/…``, ``datadocs/…``), so it works
-under any URL prefix and behind a reverse proxy.
+under any URL prefix and behind a reverse proxy. They open in place: Airflow's UI shows the
+page in a sandboxed frame without ``allow-popups``, where a ``target="_blank"`` link does
+nothing when clicked.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def _drift(drift: dict, dataset: str) -> str:
     report = f"reports/{quote(dataset)}/drift/{last}.html"
     head = (
         f'<p class="muted">{len(days)} day{"s" if len(days) != 1 else ""}, {escape(days[0])} .. {escape(last)}; dashed line: threshold; red: drifted. '
-        f'Latest report: <a href="{report}" target="_blank">ds={escape(last)}</a></p>'
+        f'Latest report: <a href="{report}">ds={escape(last)}</a></p>'
     )
     charts = "".join(_sparkline(name, f, days) for name, f in sorted(drift["features"].items()))
     return head + f'<div class="charts" id="drift-charts">{charts}</div>'
@@ -316,7 +318,7 @@ def _validation(v: dict | None) -> str:
         return '<p class="empty">No partition validated yet.</p>'
     state = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">failed</span>'
     failed = "".join(f"<li>{escape(json.dumps(f, default=str))[:300]}</li>" for f in v["failed"][:10])
-    docs = f'<a href="{escape(page_link(v["docs_uri"]))}" target="_blank">Data Docs</a>' if v.get("docs_uri") else ""
+    docs = f'<a href="{escape(page_link(v["docs_uri"]))}">Data Docs</a>' if v.get("docs_uri") else ""
     where = " (quarantined)" if v["where"] == "quarantine" else ""
     return (
         f'<p id="validation">Partition <b>{escape(v["partition"])}</b>{where}: {state}, '
