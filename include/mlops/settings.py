@@ -43,6 +43,8 @@ DEFAULT_PRELOAD_MODULES = (
     "pandas,pyarrow.parquet,sklearn.ensemble,sklearn.linear_model,scipy.stats,mlflow,mlflow.sklearn,"
     "great_expectations,skops.io,matplotlib.figure,matplotlib.backends.backend_agg,airflow.dag_processing.dagbag"
 )
+#: The GX file context's Data Docs site: its name in GX's config and its folder (``Settings.data_docs_dir``).
+DATA_DOCS_SITE = "local_site"
 #: Per-user Airflow passwords of the production profile: ``MLOPS_AIRFLOW_PASSWORD_<USER>``.
 AIRFLOW_PASSWORD_PREFIX = "MLOPS_AIRFLOW_PASSWORD_"
 
@@ -199,7 +201,7 @@ class Settings(BaseModel):
     @property
     def data_docs_dir(self) -> Path:
         """The GX file context's local Data Docs site (GX's default location inside ``gx_dir``)."""
-        return self.gx_dir / "uncommitted" / "data_docs" / "local_site"
+        return self.gx_dir / "uncommitted" / "data_docs" / DATA_DOCS_SITE
 
     @property
     def cache_dir(self) -> Path:

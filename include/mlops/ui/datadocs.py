@@ -29,6 +29,8 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+from mlops.settings import DATA_DOCS_SITE
+
 #: Site folders whose pages belong to one dataset (the second path component).
 DATASET_SECTIONS = ("expectations", "validations")
 #: GX's own assets (logo, fonts, style sheets) copied from its package: no data in them.
@@ -72,8 +74,8 @@ def locate(path: str) -> Target | None:
     return None
 
 
-#: Where GX's file context writes its site; a validation's ``docs_uri`` points below it.
-SITE_DIR = "/data_docs/local_site/"
+#: Where GX's file context writes its site (``Settings.data_docs_dir``); a validation's ``docs_uri`` points below it.
+SITE_DIR = f"/data_docs/{DATA_DOCS_SITE}/"
 
 
 def page_link(docs_uri: str | None) -> str:

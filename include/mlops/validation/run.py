@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.config import DatasetConfig
 from mlops.lake import disk_full_error
+from mlops.settings import DATA_DOCS_SITE
 from mlops.sources.base import Interval
 from mlops.validation.suite import build_suite, interval_parameters
 
@@ -130,10 +131,6 @@ def _comparable(suite) -> list[dict]:
     return out
 
 
-#: The file context's Data Docs site (GX's default name).
-SITE = "local_site"
-
-
 def _checkpoint(context, config: DatasetConfig):
     """The dataset's checkpoint, saved only when the suite or its wiring changed.
 
@@ -185,8 +182,10 @@ def _build_pages(context, result) -> str | None:
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     ((identifier, run_result),) = result.run_results.items()
-    context.build_data_docs(site_names=[SITE], resource_identifiers=[identifier, ExpectationSuiteIdentifier(name=run_result.suite_name)], build_index=False)
-    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
+    context.build_data_docs(
+        site_names=[DATA_DOCS_SITE], resource_identifiers=[identifier, ExpectationSuiteIdentifier(name=run_result.suite_name)], build_index=False
+    )
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DATA_DOCS_SITE)
     return urls[0]["site_url"] if urls else None
 
 
