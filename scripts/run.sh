@@ -72,7 +72,7 @@ component_cmd() {
            --celery-hostname "default@%h" --skip-serve-logs) ;;
     worker-training)
       CMD_ENV=(MLOPS_WORKER_NAME=worker-training)
-      CMD=(airflow celery worker --queues "$MLOPS_TRAINING_QUEUE,$MLOPS_MODEL_QUEUE" --concurrency "${MLOPS_TRAINING_CONCURRENCY:-1}"
+      CMD=(airflow celery worker --queues "$MLOPS_TRAINING_QUEUE,$MLOPS_MODEL_QUEUE" --concurrency "${MLOPS_TRAINING_CONCURRENCY:-2}"
            --celery-hostname "training@%h" --skip-serve-logs) ;;
     *) echo "run.sh: unknown component $1" >&2; return 1 ;;
   esac

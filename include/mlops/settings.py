@@ -96,7 +96,7 @@ class Settings(BaseModel):
     stop_timeout: int = var("MLOPS_STOP_TIMEOUT", 30, "Seconds scripts/stop.sh waits before it kills a component", scope="stack")
     default_queue: str = var("MLOPS_DEFAULT_QUEUE", "default", "Celery queue of every other task (production profile)", scope="stack")
     default_concurrency: int = var("MLOPS_DEFAULT_CONCURRENCY", 2, "Task slots of the default queue's worker", scope="stack")
-    training_concurrency: int = var("MLOPS_TRAINING_CONCURRENCY", 1, "Task slots of the training queue's worker", scope="stack")
+    training_concurrency: int = var("MLOPS_TRAINING_CONCURRENCY", 2, "Task slots of the worker of the training and model queues", scope="stack")
     env_file: Path | None = var("MLOPS_ENV_FILE", None, "Settings file of the production profile (default: .env in the repository)", scope="stack")
 
     # --- profile: .env of the production profile ---------------------------------------------------
