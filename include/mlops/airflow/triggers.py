@@ -178,22 +178,98 @@ def chain_pending(states: dict[str, Any], chain: Sequence[str]) -> tuple[str, st
 BACKFILL_RUN_PREFIX = "backfill__"
 
 
-def unfinished_tasks(dag_id: str, logical_date: Any, *chains: Sequence[str], backfill_chain: Sequence[str] | None = None) -> dict[str, tuple[str, str | None]]:
-    """``{run_id: (task_id, state)}`` for each run at ``logical_date`` where one of ``chains`` is not over (``chain_pending``).
+def task_states(
+    dag_id: str, task_ids: Sequence[str], *, logical_dates: Sequence[Any] | None = None, run_ids: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``{run_id: {task_id: state}}`` of ``dag_id``'s runs at ``logical_dates`` or with ``run_ids`` (blocking).
 
-    A backfill run's chain is ``backfill_chain`` where given (its train step runs the model
-    steps after it). Uses the Task SDK's supervisor channel, which task processes and the
-    triggerer both have. No run at that date: nothing to wait for.
+    Uses the Task SDK's supervisor channel, which task processes and the triggerer both have
+    (in the triggerer, each call goes through Airflow's execution API in its process).
     """
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    task_ids = sorted({t for chain in chains for t in chain})
-    runs = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=[logical_date]) or {}
+    dates, runs = (list(logical_dates) if logical_dates is not None else None), (list(run_ids) if run_ids is not None else None)
+    return RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=list(task_ids), logical_dates=dates, run_ids=runs) or {}
+
+
+def chain_task_ids(*chains: Sequence[str]) -> list[str]:
+    """Every task id of ``chains``, sorted (what a look at the runs' states asks for)."""
+    return sorted({t for chain in chains for t in chain})
+
+
+def pending_runs(runs: dict[str, dict[str, Any]], *chains: Sequence[str], backfill_chain: Sequence[str] | None = None) -> dict[str, tuple[str, str | None]]:
+    """``{run_id: (task_id, state)}`` for each run of ``runs`` (``task_states``) where one of ``chains`` is not over (``chain_pending``).
+
+    A backfill run's chain is ``backfill_chain`` where given (its train step runs the model
+    steps after it).
+    """
     pending = {}
     for run, tasks in runs.items():
         own = [backfill_chain] if backfill_chain and run.startswith(BACKFILL_RUN_PREFIX) else chains
         pending[run] = next(filter(None, (chain_pending(tasks, chain) for chain in own)), None)
     return {run: step for run, step in pending.items() if step}
+
+
+def unfinished_tasks(dag_id: str, logical_date: Any, *chains: Sequence[str], backfill_chain: Sequence[str] | None = None) -> dict[str, tuple[str, str | None]]:
+    """``pending_runs`` of the runs at ``logical_date``: what a run there still has to do. No run at that date: nothing to wait for."""
+    return pending_runs(task_states(dag_id, chain_task_ids(*chains), logical_dates=[logical_date]), *chains, backfill_chain=backfill_chain)
+
+
+class SharedLook:
+    """The task states of the runs that ``PreviousRunTrigger``s of one DAG wait on, looked up for all of them at once.
+
+    A backfill keeps several runs waiting in the triggerer, each polling the run before it, and
+    each look is a request to Airflow's execution API in the triggerer's process. Here one
+    request covers every run a trigger of the DAG watches: a trigger that asks for states no
+    older than ``max_age`` seconds gets the last look's when it is recent enough, else makes
+    the look for all. The day that polls fast (the next one in line) keeps the look fresh; the
+    days behind it, which poll at the idle interval, then ask for nothing of their own.
+
+    One per DAG, task-id set and event loop (``for_dag``); the triggerer runs its triggers in
+    one loop. ``fetch`` answers like ``task_states`` (the default).
+    """
+
+    _shared: dict[tuple[Any, str, tuple[str, ...]], SharedLook] = {}
+
+    def __init__(self, dag_id: str, task_ids: Sequence[str], fetch: Any = None):
+        self.dag_id, self.task_ids, self.fetch = dag_id, list(task_ids), fetch or task_states
+        self.watched: dict[int, set[str]] = {}  # trigger -> the run ids it waits on
+        self.states: dict[str, dict[str, Any]] = {}
+        self.covered: set[str] = set()
+        self.taken_at: float | None = None  # loop time at which the last look was asked of the API
+        self.lock = asyncio.Lock()
+        self.looks = 0
+
+    @classmethod
+    def for_dag(cls, dag_id: str, task_ids: Sequence[str]) -> SharedLook:
+        key = (asyncio.get_running_loop(), dag_id, tuple(task_ids))
+        for stale in [k for k in cls._shared if k[0].is_closed()]:
+            del cls._shared[stale]
+        if key not in cls._shared:
+            cls._shared[key] = cls(dag_id, task_ids)
+        return cls._shared[key]
+
+    def watch(self, owner: object, run_ids: Sequence[str]) -> None:
+        self.watched[id(owner)] = set(run_ids)
+
+    def unwatch(self, owner: object) -> None:
+        """``owner`` waits no more; the next look is a new one (the day after it is now in line and must see its run start)."""
+        if self.watched.pop(id(owner), None) is not None:
+            self.taken_at = None
+
+    async def look(self, run_ids: Sequence[str], max_age: float) -> dict[str, dict[str, Any]]:
+        """The states of ``run_ids`` as of a look asked at most ``max_age`` seconds before this call (runs gone: left out)."""
+        loop = asyncio.get_running_loop()
+        asked, wanted = loop.time(), set(run_ids)
+        async with self.lock:
+            fresh = self.taken_at is not None and self.taken_at >= asked - max_age
+            if not (fresh and wanted <= self.covered):
+                runs = sorted(wanted.union(*self.watched.values()))
+                taken_at = loop.time()
+                self.states = await asyncio.to_thread(self.fetch, self.dag_id, self.task_ids, run_ids=runs)
+                self.covered, self.taken_at = set(runs), taken_at
+                self.looks += 1
+            return {run: self.states[run] for run in run_ids if run in self.states}
 
 
 def not_started(pending: dict[str, tuple[str, str | None]], chain: Sequence[str]) -> bool:
@@ -260,13 +336,28 @@ class PreviousRunTrigger(BaseTrigger):
         from airflow.triggers.base import TaskSuccessEvent
 
         when = datetime.fromisoformat(self.logical_date) if self.logical_date else await asyncio.to_thread(self._own_previous)
-        while True:
-            pending = await asyncio.to_thread(functools.partial(unfinished_tasks, backfill_chain=self.backfill_chain), self.dag_id, when, *self._chains())
-            if not pending:
-                self.log.info("the run of %s at %s is through %s", self.dag_id, self.logical_date, self.chain or self.task_ids)
-                yield TaskSuccessEvent()
-                return
-            await asyncio.sleep(self.idle_interval if self.chain and not_started(pending, self.chain) else self.poke_interval)
+        chains = self._chains()
+        task_ids = chain_task_ids(*chains)
+        # The first look finds the runs at that date; later looks ask for them by run id, in one
+        # request with the other waiting days of the DAG (SharedLook).
+        runs = await asyncio.to_thread(functools.partial(task_states, logical_dates=[when]), self.dag_id, task_ids)
+        watched = list(runs)
+        shared = SharedLook.for_dag(self.dag_id, task_ids)
+        shared.watch(self, watched)
+        try:
+            while True:
+                pending = pending_runs(runs, *chains, backfill_chain=self.backfill_chain)
+                if not pending:
+                    shared.unwatch(self)  # the next day in line looks afresh
+                    self.log.info("the run of %s at %s is through %s", self.dag_id, self.logical_date or when.isoformat(), self.chain or self.task_ids)
+                    yield TaskSuccessEvent()
+                    return
+                idle = bool(self.chain) and not_started(pending, self.chain)
+                await asyncio.sleep(self.idle_interval if idle else self.poke_interval)
+                # A day that waits its turn takes a look up to its own interval old; the day in line, only a newer one.
+                runs = await shared.look(watched, max_age=self.idle_interval if idle else 0.0)
+        finally:
+            shared.unwatch(self)
 
 
 def gate_verdict(gate: str, dataset: str, ti: Any) -> str | None:
