@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from proc_cpu import CpuSampler  # noqa: E402
 from record import RESULTS, machine, save  # noqa: E402
 
 from live.stack import live_stack  # noqa: E402
@@ -99,10 +100,12 @@ def main() -> int:
         first = date.fromisoformat(args.start)
         last = first + timedelta(days=args.days - 1)
         body = {"dag_id": DAG, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z", "max_active_runs": args.max_active_runs}
+        sampler = CpuSampler(stack.home / "airflow" / "run").start()
         t1 = time.perf_counter()
         backfill = stack.create_backfill(body)
         stack.wait_for("the backfill", lambda: stack.ok("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"], timeout=6 * 3600, every=10)
         wall = time.perf_counter() - t1
+        cpu = sampler.stop()
         runs = stack.every(f"/api/v2/dags/{DAG}/dagRuns", "dag_runs", {"run_type": "backfill", "order_by": "logical_date"})
         records = []
         for run in runs:
@@ -147,6 +150,8 @@ def main() -> int:
             "wall_seconds_per_day": round(wall / max(len(runs), 1), 1),
             "day_cadence_seconds": day_cadence(records),
             "last_model_step_seconds": last_model_step(records),
+            # From the backfill's creation to its completion, every 0.5 s from /proc (bench/proc_cpu.py).
+            "cpu_seconds": cpu,
             "load_average": os.getloadavg(),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

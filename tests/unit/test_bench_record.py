@@ -37,3 +37,20 @@ def test_values_json_cannot_hold_are_written_as_text(tmp_path):
 def test_a_relative_path_is_a_path_not_a_name(tmp_path, monkeypatch, where):
     monkeypatch.chdir(tmp_path)
     assert record.save(where, {}, quiet=True).resolve() == (tmp_path / where).resolve()
+
+
+def test_the_cpu_sampler_counts_a_components_process_tree_and_tasks_apart(tmp_path):
+    """Real processes: a 'scheduler' (PID file) whose child burns CPU, and a process named as a task."""
+    import subprocess
+
+    import proc_cpu
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    sampler = proc_cpu.CpuSampler(tmp_path, interval=0.1).start()
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"])
+    (tmp_path / "scheduler.pid").write_text(str(parent.pid))
+    task = subprocess.Popen(["bash", "-c", f'exec -a "airflow worker -- 0190-task" {sys.executable} -c "$0"', burn])
+    parent.wait(), task.wait()
+    totals = sampler.stop()["by_component"]
+    assert 0.4 <= totals.get("scheduler", 0) and 0.4 <= totals.get("tasks", 0), totals
+    assert proc_cpu.is_task("airflow supervisor") and not proc_cpu.is_task("airflow worker -- LocalExecutor: <idle>")
