@@ -178,9 +178,7 @@ def chain_pending(states: dict[str, Any], chain: Sequence[str]) -> tuple[str, st
 BACKFILL_RUN_PREFIX = "backfill__"
 
 
-def task_states(
-    dag_id: str, task_ids: Sequence[str], *, logical_dates: Sequence[Any] | None = None, run_ids: Sequence[str] | None = None
-) -> dict[str, dict[str, Any]]:
+def task_states(dag_id: str, task_ids: list[str], *, logical_dates: list[Any] | None = None, run_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """``{run_id: {task_id: state}}`` of ``dag_id``'s runs at ``logical_dates`` or with ``run_ids`` (blocking).
 
     Uses the Task SDK's supervisor channel, which task processes and the triggerer both have
@@ -188,8 +186,7 @@ def task_states(
     """
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    dates, runs = (list(logical_dates) if logical_dates is not None else None), (list(run_ids) if run_ids is not None else None)
-    return RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=list(task_ids), logical_dates=dates, run_ids=runs) or {}
+    return RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=logical_dates, run_ids=run_ids) or {}
 
 
 def chain_task_ids(*chains: Sequence[str]) -> list[str]:
@@ -226,22 +223,21 @@ class SharedLook:
     days behind it, which poll at the idle interval, then ask for nothing of their own.
 
     One per DAG, task-id set and event loop (``for_dag``); the triggerer runs its triggers in
-    one loop. ``fetch`` answers like ``task_states`` (the default).
+    one loop.
     """
 
     _shared: dict[tuple[Any, str, tuple[str, ...]], SharedLook] = {}
 
-    def __init__(self, dag_id: str, task_ids: Sequence[str], fetch: Any = None):
-        self.dag_id, self.task_ids, self.fetch = dag_id, list(task_ids), fetch or task_states
+    def __init__(self, dag_id: str, task_ids: list[str]):
+        self.dag_id, self.task_ids = dag_id, task_ids
         self.watched: dict[int, set[str]] = {}  # trigger -> the run ids it waits on
         self.states: dict[str, dict[str, Any]] = {}
         self.covered: set[str] = set()
         self.taken_at: float | None = None  # loop time at which the last look was asked of the API
         self.lock = asyncio.Lock()
-        self.looks = 0
 
     @classmethod
-    def for_dag(cls, dag_id: str, task_ids: Sequence[str]) -> SharedLook:
+    def for_dag(cls, dag_id: str, task_ids: list[str]) -> SharedLook:
         key = (asyncio.get_running_loop(), dag_id, tuple(task_ids))
         for stale in [k for k in cls._shared if k[0].is_closed()]:
             del cls._shared[stale]
@@ -266,9 +262,8 @@ class SharedLook:
             if not (fresh and wanted <= self.covered):
                 runs = sorted(wanted.union(*self.watched.values()))
                 taken_at = loop.time()
-                self.states = await asyncio.to_thread(self.fetch, self.dag_id, self.task_ids, run_ids=runs)
+                self.states = await asyncio.to_thread(task_states, self.dag_id, self.task_ids, run_ids=runs)
                 self.covered, self.taken_at = set(runs), taken_at
-                self.looks += 1
             return {run: self.states[run] for run in run_ids if run in self.states}
 
 
