@@ -78,6 +78,8 @@ class CpuSampler:
                 walk, seen = procs[walk][0], seen + 1
             if component is None:
                 component = "postgres" if cmd.startswith("postgres") else "other"
+            if not cmd and key in self.last:  # an ended process not yet reaped has no command line: keep where it was counted
+                component = self.last[key][0]
             self.last[key] = (component, cpu)
 
     def _run(self) -> None:

@@ -40,8 +40,9 @@ def test_a_relative_path_is_a_path_not_a_name(tmp_path, monkeypatch, where):
 
 
 def test_the_cpu_sampler_counts_a_components_process_tree_and_tasks_apart(tmp_path):
-    """Real processes: a 'scheduler' (PID file) whose child burns CPU, and a process named as a task."""
+    """Real processes: a 'scheduler' (PID file) whose child burns CPU, and a process named as a task, read once more after it ended."""
     import subprocess
+    import time
 
     import proc_cpu
 
@@ -50,7 +51,11 @@ def test_the_cpu_sampler_counts_a_components_process_tree_and_tasks_apart(tmp_pa
     parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"])
     (tmp_path / "scheduler.pid").write_text(str(parent.pid))
     task = subprocess.Popen(["bash", "-c", f'exec -a "airflow worker -- 0190-task" {sys.executable} -c "$0"', burn])
-    parent.wait(), task.wait()
+    parent.wait()
+    while Path(f"/proc/{task.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    sampler.sample()  # ended, not reaped yet: no command line any more, still counted as the task it was
+    task.wait()
     totals = sampler.stop()["by_component"]
     assert totals.get("scheduler", 0) >= 0.4 and totals.get("tasks", 0) >= 0.4, totals
     assert proc_cpu.is_task("airflow supervisor") and not proc_cpu.is_task("airflow worker -- LocalExecutor: <idle>")
