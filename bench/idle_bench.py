@@ -30,41 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from proc_cpu import CpuSampler  # noqa: E402
 from record import save  # noqa: E402
 
 from live.stack import live_stack  # noqa: E402
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "mlflow")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _tree(pid: int) -> set[int]:
-    """``pid`` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        out.add(p)
-        todo.extend(children.get(p, []))
-    return out
-
-
-def _cpu_seconds(pids: set[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
 
 
 def main() -> int:
@@ -103,12 +74,13 @@ def main() -> int:
         result["stack_ready_seconds"] = round(time.perf_counter() - t0, 1)
         time.sleep(args.settle)
         run = stack.home / "airflow" / "run"
-        pids = {name: _tree(int((run / f"{name}.pid").read_text())) for name in COMPONENTS if (run / f"{name}.pid").exists()}
-        before = {name: _cpu_seconds(p) for name, p in pids.items()}
+        running = [name for name in COMPONENTS if (run / f"{name}.pid").exists()]
+        sampler = CpuSampler(run, interval=args.seconds).start()  # one reading at each end: nothing added to the idle load
         t = time.perf_counter()
         time.sleep(args.seconds)
         wall = time.perf_counter() - t
-        result["cpu_share_of_one_core"] = {name: round((_cpu_seconds(pids[name]) - before[name]) / wall, 3) for name in pids}
+        by_component = sampler.stop()["by_component"]
+        result["cpu_share_of_one_core"] = {name: round(by_component.get(name, 0.0) / wall, 3) for name in running}
         result["cpu_share_total"] = round(sum(result["cpu_share_of_one_core"].values()), 3)
         result["load_average"] = os.getloadavg()
         pages = {}
