@@ -34,7 +34,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,6 +210,34 @@ class Lake:
 
     def quarantine_record_path(self, interval: Interval) -> Path:
         return self.dir / f"{interval.key}.quarantined.json"
+
+    @contextmanager
+    def day_lock(self, interval: Interval, *, wait: bool = True) -> Iterator[bool]:
+        """Hold ``interval``'s lock while a window ingests or validates it (``mlops.windows``).
+
+        Several runs can need the same day the lake does not hold yet, at the same moment: the
+        first days of a backfill each read a reference window of days never ingested. Under the
+        lock one of them ingests and validates it and the others find it done. Yields False at
+        once, holding nothing, when ``wait`` is False and another process holds the lock. An
+        advisory ``flock`` on ``<dataset>/.locks/<day>.lock``, released when the block ends or
+        the process does, however it ends. Never taken twice by one process: a second ``flock``
+        on another descriptor of the same file waits for the first.
+        """
+        import fcntl
+
+        path = self.dir / ".locks" / f"{interval.key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                held = True
+            except BlockingIOError:
+                held = False
+            try:
+                yield held
+            finally:
+                if held:
+                    fcntl.flock(f, fcntl.LOCK_UN)
 
     def write(self, df: pd.DataFrame, interval: Interval, *, timestamp_column: str, source: str, provenance: dict | None = None) -> PartitionInfo:
         """Write the rows of one interval atomically; returns its info (same rows → same hash).

@@ -119,11 +119,12 @@ def read_window(
     late_labels = bool(config.labels.delay_days) and config.target in wanted
     read_columns = sorted(wanted | (set(config.row_key) if late_labels else set()))
     sampler = _Reservoir(cap) if cap is not None else None
-    for day_start in window.day_starts():
-        day = Interval(day_start, day_start + timedelta(days=1))
+    days = [Interval(d, d + timedelta(days=1)) for d in window.day_starts()]
+    prepared = _prepare_free_days(config, settings, lake, days, source)
+    for day in days:
         for attempt in (1, 2):
             try:
-                got = _read_day(config, settings, lake, day, source, read_columns)
+                got = _read_day(config, settings, lake, day, source, read_columns, prepared=prepared.pop(day.key, None))
             except PartitionQuarantined as e:
                 got = f"in quarantine: {first_line(str(e))}"
             except LakeError:
@@ -146,7 +147,7 @@ def read_window(
         ts = df[config.timestamp_column]
         df = df[(ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))]
         if sampler is not None:
-            sampler.add(df, day_start)
+            sampler.add(df, day.start)
         else:
             frames.append(df)
         hashes[day.key] = info.content_hash
@@ -269,28 +270,72 @@ def _stratum(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None, columns: list[str] | None = None):
-    """``(info, rows, ingested now)`` of a validated day, or why the day is skipped (a string)."""
+def _settled(config: DatasetConfig, lake: Lake, day: Interval, source: Source | None) -> str | bool | None:
+    """What ``_prepare_day`` returns for a day that needs no ingesting or validating now, else None."""
+    state, found = lake.state(day)
+    if state == "validated":
+        return False
+    if state == "quarantined":
+        return f"in quarantine: {first_line(describe_quarantine(config.name, day, found))}"
+    if state == "missing" and source is None:
+        return "no partition"
+    return None
+
+
+def _prepare_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None, *, wait: bool = True):
+    """Make ``day`` a validated partition where the window can: ingest it (with ``source``) and validate it.
+
+    Returns why the day is skipped (a string), else whether it was ingested now; None when
+    ``wait`` is False and another process is preparing the day. The work happens under the
+    day's lock (``Lake.day_lock``) and the day's state is read again once the lock is held,
+    so of several runs whose windows need the same day one does the work.
+    """
     from mlops.ingest import ingest_interval
     from mlops.validation import validate_partition
 
-    state, found = lake.state(day)
-    fresh = False
-    if state == "quarantined":
-        return f"in quarantine: {first_line(describe_quarantine(config.name, day, found))}"
-    if state == "missing":
-        if source is None:
-            return "no partition"
-        try:
-            ingest_interval(config, settings, day, source)
-        except SourceDataError as e:
-            return f"source refused: {first_line(str(e))}"
-        state, fresh = "unvalidated", True
-    if state == "unvalidated":
+    if (settled := _settled(config, lake, day, source)) is not None:
+        return settled
+    with lake.day_lock(day, wait=wait) as held:
+        if not held:
+            return None
+        if (settled := _settled(config, lake, day, source)) is not None:
+            return settled  # another run's window did it while this one waited
+        fresh = lake.state(day)[0] == "missing"
+        if fresh:
+            try:
+                ingest_interval(config, settings, day, source)
+            except SourceDataError as e:
+                return f"source refused: {first_line(str(e))}"
         try:
             validate_partition(config, settings, day, build_docs=False)
         except ValidationFailed as e:
             return f"failed validation: {len(e.failed_expectations)} expectations"
+        return fresh
+
+
+def _prepare_free_days(config: DatasetConfig, settings: Settings, lake: Lake, days: list[Interval], source: Source | None) -> dict:
+    """``_prepare_day`` of each day no other process is preparing, by day key; the others are left to the read.
+
+    Runs that start together (a backfill's first days) need the same unseen days in the same
+    order: each takes the days nobody holds, and the read that follows waits only for the
+    days another run took, by then mostly done.
+    """
+    done = {}
+    for day in days:
+        got = _prepare_day(config, settings, lake, day, source, wait=False)
+        if got is not None:
+            done[day.key] = got
+    return done
+
+
+def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None, columns: list[str] | None = None, *, prepared=None):
+    """``(info, rows, ingested now)`` of a validated day, or why the day is skipped (a string).
+
+    ``prepared``: what ``_prepare_day`` returned for the day earlier in this read, if it did.
+    """
+    got = _prepare_day(config, settings, lake, day, source) if prepared is None else prepared
+    if isinstance(got, str):
+        return got
     info, df = lake.load(day, columns)
     mark = lake.validation(day)
     if mark is None or mark.get("content_hash") != info.content_hash:
@@ -298,4 +343,4 @@ def _read_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interv
             f"dataset {config.name!r}, partition {day}: rewritten or moved while this run read it, twice in a row; "
             "another run is working on that day. Clear this task once that run is done."
         )
-    return info, df, fresh
+    return info, df, got
