@@ -64,7 +64,7 @@ component_cmd() {
       fi ;;
     api-server) CMD=(airflow api-server -H "$AIRFLOW__API__HOST" -p "$AIRFLOW__API__PORT") ;;
     scheduler) CMD=(airflow scheduler --skip-serve-logs) ;;
-    dag-processor) CMD=(airflow dag-processor) ;;
+    dag-processor) CMD=(python -m mlops.airflow.dag_processor) ;;
     triggerer) CMD=(airflow triggerer --skip-serve-logs) ;;
     worker-default)
       CMD_ENV=(MLOPS_WORKER_NAME=worker-default)
