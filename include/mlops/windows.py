@@ -322,7 +322,10 @@ def _prepare_free_days(config: DatasetConfig, settings: Settings, lake: Lake, da
     """
     done = {}
     for day in days:
-        got = _prepare_day(config, settings, lake, day, source, wait=False)
+        try:
+            got = _prepare_day(config, settings, lake, day, source, wait=False)
+        except LakeError:
+            continue  # moved to quarantine or rewritten by another run meanwhile: the read looks again, with its retry
         if got is not None:
             done[day.key] = got
     return done
