@@ -270,16 +270,16 @@ def _stratum(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _settled(config: DatasetConfig, lake: Lake, day: Interval, source: Source | None) -> str | bool | None:
-    """What ``_prepare_day`` returns for a day that needs no ingesting or validating now, else None."""
+def _settled(config: DatasetConfig, lake: Lake, day: Interval, source: Source | None) -> tuple[str | bool | None, str]:
+    """``(what _prepare_day returns for a day that needs no ingesting or validating now, else None; the day's state)``."""
     state, found = lake.state(day)
     if state == "validated":
-        return False
+        return False, state
     if state == "quarantined":
-        return f"in quarantine: {first_line(describe_quarantine(config.name, day, found))}"
+        return f"in quarantine: {first_line(describe_quarantine(config.name, day, found))}", state
     if state == "missing" and source is None:
-        return "no partition"
-    return None
+        return "no partition", state
+    return None, state
 
 
 def _prepare_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Interval, source: Source | None, *, wait: bool = True):
@@ -293,14 +293,15 @@ def _prepare_day(config: DatasetConfig, settings: Settings, lake: Lake, day: Int
     from mlops.ingest import ingest_interval
     from mlops.validation import validate_partition
 
-    if (settled := _settled(config, lake, day, source)) is not None:
+    if (settled := _settled(config, lake, day, source)[0]) is not None:
         return settled
     with lake.day_lock(day, wait=wait) as held:
         if not held:
             return None
-        if (settled := _settled(config, lake, day, source)) is not None:
+        settled, state = _settled(config, lake, day, source)
+        if settled is not None:
             return settled  # another run's window did it while this one waited
-        fresh = lake.state(day)[0] == "missing"
+        fresh = state == "missing"
         if fresh:
             try:
                 ingest_interval(config, settings, day, source)
